@@ -1,0 +1,62 @@
+# unified_pg -- PGXS build.
+#
+#   make && make install     build and install into the server of $(PG_CONFIG)
+#   make run / make stop     a local preloaded server on port 5533 (see README)
+#   make test                install what is missing, then every suite on throwaway servers
+#
+# The install script sql/unified_pg--$(EXTVERSION).sql is generated from the
+# ordered pieces in sql/install/, one piece per concern.
+
+EXTENSION = unified_pg
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = unified_pg
+OBJS = \
+	src/unified_pg.o \
+	src/pools.o \
+	src/shmem.o \
+	src/chunks.o \
+	src/worker.o
+
+INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+
+PG_CFLAGS = -Wall -Werror
+
+# pg_regress: every sql/NNN_*.sql, against a running preloaded server (make test starts one).
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql)))
+REGRESS_OPTS = --use-existing
+
+# isolation specs: test/isolation/specs/*.spec
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --use-existing --inputdir=test/isolation --outputdir=output_iso
+
+# TAP tests (PostgreSQL::Test::Cluster): test/t/*.pl; part of installcheck,
+# each test makes its own clusters.
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Both suites run in the database make test prepares (PGXS sets its own names).
+CONTRIB_TESTDB = unified_regress
+ISOLATION_TESTDB = unified_regress
+
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PIECES)
+	cat $^ > $@
+
+.PHONY: run stop test deps
+deps:
+	@bash scripts/deps.sh
+run:
+	@bash scripts/server.sh start
+stop:
+	@bash scripts/server.sh stop
+test:
+	@bash scripts/test.sh

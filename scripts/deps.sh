@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the Debian packages unified_pg needs to build, run and test,
+# skipping those already installed.  apt-get update runs only when
+# something is missing.
+source "$(dirname "$0")/lib.sh"
+
+PACKAGES=(
+    make gcc
+    postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+    postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+    libipc-run-perl
+)
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES+=(postgresql-15-partman)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    say "==> all required packages are installed"
+    exit 0
+fi
+
+say "==> installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+as_root apt-get update -qq
+as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+say "==> packages installed"

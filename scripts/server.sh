@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# make run / make stop: a local development server with unified_pg.
+#
+#   start  install what is missing, build, install, start a preloaded server
+#          on port 5533 (data under the checkout in .run/), create database
+#          claude_context with the extension, print how to connect
+#   stop   stop that server
+#
+# The server trusts local connections (Unix socket and localhost only): it
+# is a development server.  Port, directory and database can be changed
+# with UPG_PORT, UPG_RUN_DIR and UPG_DB.
+source "$(dirname "$0")/lib.sh"
+
+PORT=${UPG_PORT:-5533}
+DB=${UPG_DB:-claude_context}
+RUN_DIR_WANTED=${UPG_RUN_DIR:-$UPG_ROOT/.run}
+RUN_DIR_FALLBACK=/var/tmp/unified_pg-run-$(printf '%s' "$UPG_ROOT" | cksum | cut -d' ' -f1)
+
+find_run_dir() {
+    # an existing run directory wins, so stop finds what start made
+    for d in "$RUN_DIR_WANTED" "$RUN_DIR_FALLBACK"; do
+        if [ -f "$d/data/PG_VERSION" ]; then
+            printf '%s\n' "$d"
+            return
+        fi
+    done
+    server_dir "$RUN_DIR_WANTED" "$RUN_DIR_FALLBACK"
+}
+
+start() {
+    bash "$UPG_ROOT/scripts/deps.sh"
+    build_and_install
+
+    local bindir run data sock psql
+    bindir=$(pg_bindir)
+    run=$(find_run_dir)
+    data=$run/data
+    sock=$run/sock
+    as_pg mkdir -p "$sock"
+
+    if [ ! -f "$data/PG_VERSION" ]; then
+        say "==> initializing a cluster in $data"
+        as_pg "$bindir/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=trust \
+            -E UTF8 --locale=C.UTF-8 >"$run/initdb.log"
+        server_conf "$PORT" "$sock" "$DB" | as_pg tee -a "$data/postgresql.conf" >/dev/null
+        printf "listen_addresses = 'localhost'\n" | as_pg tee -a "$data/postgresql.conf" >/dev/null
+    fi
+
+    if as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        say "==> server already running"
+    else
+        say "==> starting the server on port $PORT"
+        as_pg "$bindir/pg_ctl" -D "$data" -l "$run/server.log" -w start >/dev/null \
+            || { tail -20 "$run/server.log" >&2; die "server did not start; log: $run/server.log"; }
+    fi
+
+    psql=("$bindir/psql" -X -q -h "$sock" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
+    if [ -z "$(as_pg "${psql[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ]; then
+        as_pg "${psql[@]}" -d postgres -c "CREATE DATABASE $DB"
+    fi
+    as_pg "${psql[@]}" -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS unified_pg" \
+                                -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
+                                -c "ALTER EXTENSION unified_pg UPDATE"
+
+    cat <<MSG
+
+unified_pg is running.
+  server:    PostgreSQL $("$bindir/postgres" --version | awk '{print $3}'), port $PORT, data in $data
+  log:       $run/server.log
+  connect:   psql -h $sock -p $PORT -U postgres $DB
+         or  psql "postgresql://postgres@localhost:$PORT/$DB"
+  try:       \\dt unified.*        SELECT * FROM unified.worker_status();
+  stop:      make stop
+MSG
+}
+
+stop() {
+    local bindir run
+    bindir=$(pg_bindir)
+    for run in "$RUN_DIR_WANTED" "$RUN_DIR_FALLBACK"; do
+        if [ -f "$run/data/PG_VERSION" ]; then
+            if as_pg "$bindir/pg_ctl" -D "$run/data" status >/dev/null 2>&1; then
+                as_pg "$bindir/pg_ctl" -D "$run/data" -m fast -w stop >/dev/null
+                say "==> server stopped (data kept in $run/data)"
+            else
+                say "==> server is not running (data in $run/data)"
+            fi
+            return
+        fi
+    done
+    say "==> no server was started from this checkout"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    *) die "usage: $0 start|stop" ;;
+esac

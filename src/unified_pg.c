@@ -1,0 +1,158 @@
+/*-------------------------------------------------------------------------
+ *
+ * unified_pg.c
+ *		Module entry point: GUCs, hook chaining and worker registration.
+ *
+ * Everything unified_pg does at load time happens here, in this order:
+ * define the unified_pg.* settings, reserve the prefix, and then -- only
+ * when loaded through shared_preload_libraries -- request shared memory
+ * and register the background worker.  When the library is not
+ * preloaded, functions that need shared memory raise SQLSTATE 55000 with a
+ * hint (see upg_require_shmem), while plain SQL objects keep working.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+
+#include "unified_pg.h"
+
+PG_MODULE_MAGIC;
+
+/* GUC variables */
+char	   *upg_database = NULL;
+char	   *upg_pools_string = NULL;
+bool		upg_enforce_pool_limits = false;
+int			upg_resolver_naptime_ms = 1000;
+int			upg_in_doubt_timeout_s = 60;
+int			upg_maintenance_interval_s = 3600;
+
+bool		upg_preloaded = false;
+
+/* saved hook values, for chaining */
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+static void upg_define_gucs(void);
+static void upg_shmem_request_hook(void);
+static void upg_shmem_startup_hook(void);
+
+/* Module load: settings always, shared memory and worker only when preloaded. */
+void
+_PG_init(void)
+{
+	upg_define_gucs();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	upg_preloaded = true;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = upg_shmem_request_hook;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = upg_shmem_startup_hook;
+
+	upg_register_worker();
+}
+
+/*
+ * Define the unified_pg.* settings.  Postmaster-context settings can only
+ * be defined while preloading (defining one later is FATAL), so a library
+ * loaded late defines just the reloadable ones and leaves the prefix
+ * unreserved, keeping whatever postgresql.conf says for the next start.
+ */
+static void
+upg_define_gucs(void)
+{
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("unified_pg.database",
+								   "Database the unified_pg background worker connects to.",
+								   "The transaction log lives here and the resolver and "
+								   "maintenance run here.",
+								   &upg_database,
+								   "postgres",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("unified_pg.pools",
+							   "Connection pools as application_name:budget pairs.",
+							   "A comma-separated list such as "
+							   "'claude-context:40,cognee:40,unified:20'.",
+							   &upg_pools_string,
+							   "claude-context:40,cognee:40,unified:20",
+							   PGC_SIGHUP,
+							   0,
+							   upg_pools_check_hook,
+							   upg_pools_assign_hook,
+							   NULL);
+
+	DefineCustomBoolVariable("unified_pg.enforce_pool_limits",
+							 "Refuse a connection that would exceed its pool's budget.",
+							 "Superusers are never refused.",
+							 &upg_enforce_pool_limits,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("unified_pg.resolver_naptime",
+							"Pause between passes of the in-doubt transaction resolver.",
+							NULL,
+							&upg_resolver_naptime_ms,
+							1000,
+							10,
+							INT_MAX / 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("unified_pg.in_doubt_timeout",
+							"Age after which an undecided prepared participant is presumed aborted.",
+							NULL,
+							&upg_in_doubt_timeout_s,
+							60,
+							1,
+							INT_MAX / 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("unified_pg.maintenance_interval",
+							"Period of the built-in partition maintenance; 0 disables it.",
+							NULL,
+							&upg_maintenance_interval_s,
+							3600,
+							0,
+							INT_MAX / 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	if (process_shared_preload_libraries_in_progress)
+		MarkGUCPrefixReserved("unified_pg");
+}
+
+/* Ask for our shared memory and LWLock tranche. */
+static void
+upg_shmem_request_hook(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	upg_shmem_request();
+}
+
+/* Attach to (or create) our shared memory. */
+static void
+upg_shmem_startup_hook(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	upg_shmem_startup();
+}

@@ -1,0 +1,90 @@
+/*-------------------------------------------------------------------------
+ *
+ * unified_pg.h
+ *		Declarations shared by the unified_pg source files.
+ *
+ * Each concern lives in its own file: unified_pg.c (module entry, GUCs,
+ * hook chaining), pools.c (the unified_pg.pools setting), shmem.c (shared
+ * state), worker.c (the background worker's main loop).  Files added later
+ * (resolver, statistics hooks, maintenance, migration) declare their entry
+ * points here so that the worker and the hooks can call them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef UNIFIED_PG_H
+#define UNIFIED_PG_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+
+#include "compat.h"
+
+#define UPG_EXTENSION_NAME	"unified_pg"
+#define UPG_SCHEMA_NAME		"unified"
+#define UPG_WORKER_TYPE		"unified_pg worker"
+
+/* ---- GUCs (unified_pg.c) ---- */
+extern char *upg_database;
+extern char *upg_pools_string;
+extern bool upg_enforce_pool_limits;
+extern int	upg_resolver_naptime_ms;
+extern int	upg_in_doubt_timeout_s;
+extern int	upg_maintenance_interval_s;
+
+/* true when the library was loaded through shared_preload_libraries */
+extern bool upg_preloaded;
+
+/* ---- pools.c: the parsed form of unified_pg.pools ---- */
+#define UPG_MAX_POOLS		32
+#define UPG_POOL_NAME_LEN	NAMEDATALEN
+
+typedef struct UpgPool
+{
+	char		name[UPG_POOL_NAME_LEN];	/* application_name */
+	int			budget;			/* connection budget */
+} UpgPool;
+
+typedef struct UpgPoolConfig
+{
+	int			npools;
+	UpgPool		pools[UPG_MAX_POOLS];
+} UpgPoolConfig;
+
+extern const UpgPoolConfig *upg_pool_config;
+
+extern bool upg_pools_check_hook(char **newval, void **extra, GucSource source);
+extern void upg_pools_assign_hook(const char *newval, void *extra);
+extern int	upg_pool_lookup(const char *application_name);
+
+/* ---- shmem.c: state shared by all backends and the worker ---- */
+typedef struct UpgWorkerState
+{
+	pid_t		pid;			/* 0 when the worker is not running */
+	TimestampTz started_at;		/* when the current incarnation started */
+	TimestampTz last_loop_at;	/* end of the most recent loop */
+	uint64		loops;			/* loops of the current incarnation */
+	uint64		starts;			/* incarnations since the server started */
+	bool		extension_present;	/* seen in unified_pg.database */
+	int			naptime_ms;		/* resolver_naptime as the worker sees it */
+} UpgWorkerState;
+
+typedef struct UpgSharedState
+{
+	LWLock	   *lock;			/* protects everything below */
+	UpgWorkerState worker;
+} UpgSharedState;
+
+extern UpgSharedState *upg_shared;
+
+extern void upg_shmem_request(void);
+extern void upg_shmem_startup(void);
+extern void upg_require_shmem(void);
+
+/* ---- worker.c ---- */
+extern void upg_register_worker(void);
+PGDLLEXPORT void upg_worker_main(Datum main_arg);
+
+#endif							/* UNIFIED_PG_H */

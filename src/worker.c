@@ -1,0 +1,190 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		The unified_pg background worker.
+ *
+ * One worker per server, registered at load time, connected as the
+ * bootstrap superuser to unified_pg.database.  It loops forever: wait for
+ * the latch or the naptime, reload the configuration if SIGHUP arrived,
+ * and -- when the extension exists in its database -- do one round of
+ * work.  The work of a round is owned by other files (the resolver pass,
+ * built-in partition maintenance); this file only schedules it.
+ *
+ * Crash reasoning: the worker keeps no state that matters outside of
+ * shared memory counters and the tables it works on.  Every round runs in
+ * its own transactions, so an ERROR aborts the round, ends the process,
+ * and the postmaster starts a new incarnation after bgw_restart_time; the
+ * new incarnation reconciles from the tables.  SIGTERM (die) ends the
+ * worker at the next CHECK_FOR_INTERRUPTS; postmaster death ends it from
+ * WaitLatch.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "unified_pg.h"
+
+/* seconds the postmaster waits before restarting a crashed worker */
+#define UPG_WORKER_RESTART_SECONDS	1
+
+static bool upg_extension_present(void);
+static void upg_worker_on_exit(int code, Datum arg);
+
+PG_FUNCTION_INFO_V1(upg_worker_status);
+
+/* Register the static worker; called from _PG_init while preloading. */
+void
+upg_register_worker(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = UPG_WORKER_RESTART_SECONDS;
+	strlcpy(worker.bgw_library_name, UPG_EXTENSION_NAME, BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "upg_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, UPG_WORKER_TYPE, BGW_MAXLEN);
+	strlcpy(worker.bgw_type, UPG_WORKER_TYPE, BGW_MAXLEN);
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Entry point of the background worker. */
+void
+upg_worker_main(Datum main_arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(upg_database, NULL, 0);
+
+	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
+	upg_shared->worker.pid = MyProcPid;
+	upg_shared->worker.started_at = GetCurrentTimestamp();
+	upg_shared->worker.last_loop_at = 0;
+	upg_shared->worker.loops = 0;
+	upg_shared->worker.starts++;
+	LWLockRelease(upg_shared->lock);
+	before_shmem_exit(upg_worker_on_exit, (Datum) 0);
+
+	ereport(LOG,
+			(errmsg("unified_pg worker started in database \"%s\"", upg_database)));
+
+	for (;;)
+	{
+		bool		present;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		pgstat_report_activity(STATE_RUNNING, "checking for the unified_pg extension");
+		present = upg_extension_present();
+
+		/*
+		 * The resolver pass and built-in maintenance run here, each in its
+		 * own transactions, when the extension is present.
+		 */
+
+		LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
+		upg_shared->worker.extension_present = present;
+		upg_shared->worker.naptime_ms = upg_resolver_naptime_ms;
+		upg_shared->worker.last_loop_at = GetCurrentTimestamp();
+		upg_shared->worker.loops++;
+		LWLockRelease(upg_shared->lock);
+
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 upg_resolver_naptime_ms,
+						 UPG_WAIT_EVENT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Is the extension installed in the worker's database? */
+static bool
+upg_extension_present(void)
+{
+	bool		present;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	present = OidIsValid(get_extension_oid(UPG_EXTENSION_NAME, true));
+	CommitTransactionCommand();
+	return present;
+}
+
+/* Clear our pid from shared memory when the worker exits. */
+static void
+upg_worker_on_exit(int code, Datum arg)
+{
+	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
+	if (upg_shared->worker.pid == MyProcPid)
+		upg_shared->worker.pid = 0;
+	LWLockRelease(upg_shared->lock);
+}
+
+/*
+ * SQL: unified.worker_status() -- what the worker last reported.
+ * Copies the state under the shared lock, then builds the tuple.
+ */
+Datum
+upg_worker_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	UpgWorkerState state;
+	Datum		values[8];
+	bool		nulls[8] = {0};
+
+	upg_require_shmem();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	LWLockAcquire(upg_shared->lock, LW_SHARED);
+	state = upg_shared->worker;
+	LWLockRelease(upg_shared->lock);
+
+	if (state.pid != 0)
+		values[0] = Int32GetDatum(state.pid);
+	else
+		nulls[0] = true;
+	values[1] = CStringGetTextDatum(upg_database);
+	if (state.started_at != 0)
+		values[2] = TimestampTzGetDatum(state.started_at);
+	else
+		nulls[2] = true;
+	if (state.last_loop_at != 0)
+		values[3] = TimestampTzGetDatum(state.last_loop_at);
+	else
+		nulls[3] = true;
+	values[4] = Int64GetDatum((int64) state.loops);
+	values[5] = Int64GetDatum((int64) state.starts);
+	values[6] = BoolGetDatum(state.extension_present);
+	values[7] = Int32GetDatum(state.naptime_ms);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
