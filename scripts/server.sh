@@ -29,7 +29,10 @@ find_run_dir() {
 
 start() {
     bash "$UPG_ROOT/scripts/deps.sh"
+    exec 9>/tmp/unified_pg-install.lock
+    flock 9
     build_and_install
+    flock -u 9
 
     local bindir run data sock psql
     bindir=$(pg_bindir)

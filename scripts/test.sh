@@ -13,8 +13,18 @@
 # The tests run as the server's OS user from a copy of the checkout in a
 # fresh temporary directory, so the checkout may live anywhere and is not
 # written to.  UPG_KEEP=1 keeps that directory; UPG_SUITES="regress pgtap"
-# runs a subset.
+# runs a subset; UPG_REGRESS="001_install 030_x" and UPG_TAP="test/t/010_x.pl"
+# narrow the regress and TAP suites.
+#
+# The extension is installed into the system's PostgreSQL, which every
+# checkout on this machine shares, so install and tests run under one lock.
 source "$(dirname "$0")/lib.sh"
+
+exec 9>/tmp/unified_pg-install.lock
+if ! flock -n 9; then
+    say "==> waiting for another unified_pg test run on this machine to finish"
+    flock 9
+fi
 
 SUITES=${UPG_SUITES:-regress isolation pgtap tap clients}
 PORT=${UPG_TEST_PORT:-5534}
@@ -60,6 +70,8 @@ start_server() {
         || { tail -30 "$WORK/server.log" >&2; die "test server did not start"; }
     server_started=1
     as_pg "$BINDIR/createdb" -h "$SOCK" -p "$PORT" -U postgres "$DB"
+    as_pg "$BINDIR/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -d "$DB" \
+        -c "CREATE EXTENSION unified_pg"
 }
 
 passed=0
@@ -105,7 +117,7 @@ pgenv=(env PGHOST="$SOCK" PGPORT="$PORT" PGUSER=postgres PG_CONFIG="$PG_CONFIG")
 run_regress() {
     local out status=0
     out=$WORK/regress.out
-    as_pg "${pgenv[@]}" make -C "$SRC" -s installcheck ISOLATION= TAP_TESTS= \
+    as_pg "${pgenv[@]}" make -C "$SRC" -s installcheck ISOLATION= TAP_TESTS= ${UPG_REGRESS:+REGRESS="$UPG_REGRESS"} \
         >"$out" 2>&1 || status=$?
     cat "$out"
     [ "$status" = 0 ] || { [ -f "$SRC/regression.diffs" ] && cat "$SRC/regression.diffs"; }
@@ -136,7 +148,7 @@ run_pgtap() {
 run_tap() {
     local out status=0
     out=$WORK/tap.out
-    as_pg env PG_CONFIG="$PG_CONFIG" PG_TEST_TIMEOUT_DEFAULT="${PG_TEST_TIMEOUT_DEFAULT:-60}" make -C "$SRC" -s installcheck REGRESS= ISOLATION= PROVE_FLAGS="--timer" \
+    as_pg env PG_CONFIG="$PG_CONFIG" PG_TEST_TIMEOUT_DEFAULT="${PG_TEST_TIMEOUT_DEFAULT:-60}" make -C "$SRC" -s installcheck REGRESS= ISOLATION= PROVE_FLAGS="--timer" ${UPG_TAP:+PROVE_TESTS="$UPG_TAP"} \
         >"$out" 2>&1 || status=$?
     cat "$out"
     if [ "$status" != 0 ]; then
