@@ -16,7 +16,9 @@ OBJS = \
 	src/pools.o \
 	src/shmem.o \
 	src/chunks.o \
-	src/worker.o
+	src/worker.o \
+	src/dtx.o \
+	src/resolver.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

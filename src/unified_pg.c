@@ -30,6 +30,8 @@ bool		upg_enforce_pool_limits = false;
 int			upg_resolver_naptime_ms = 1000;
 int			upg_in_doubt_timeout_s = 60;
 int			upg_maintenance_interval_s = 3600;
+int			upg_transaction_log_retention_s = 7 * 24 * 3600;
+char	   *upg_debug_pause_at = NULL;
 
 bool		upg_preloaded = false;
 
@@ -134,6 +136,31 @@ upg_define_gucs(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("unified_pg.transaction_log_retention",
+							"Age after which finished distributed transactions are pruned from the log; 0 keeps them.",
+							"The resolver deletes committed and aborted rows older than this in bounded batches.",
+							&upg_transaction_log_retention_s,
+							7 * 24 * 3600,
+							0,
+							INT_MAX / 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/*
+	 * Developer-only: make commit_distributed (or the resolver) stop at a
+	 * named point until the process is killed, so crash tests can hit
+	 * every point of the protocol deterministically.  Hidden and SUSET.
+	 */
+	DefineCustomStringVariable("unified_pg.debug_pause_at",
+							   "Developer-only: protocol point at which distributed commit pauses.",
+							   NULL,
+							   &upg_debug_pause_at,
+							   "",
+							   PGC_SUSET,
+							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							   NULL, NULL, NULL);
 
 	if (process_shared_preload_libraries_in_progress)
 		MarkGUCPrefixReserved("unified_pg");

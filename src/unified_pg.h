@@ -33,6 +33,8 @@ extern bool upg_enforce_pool_limits;
 extern int	upg_resolver_naptime_ms;
 extern int	upg_in_doubt_timeout_s;
 extern int	upg_maintenance_interval_s;
+extern int	upg_transaction_log_retention_s;
+extern char *upg_debug_pause_at;
 
 /* true when the library was loaded through shared_preload_libraries */
 extern bool upg_preloaded;
@@ -71,10 +73,26 @@ typedef struct UpgWorkerState
 	int			naptime_ms;		/* resolver_naptime as the worker sees it */
 } UpgWorkerState;
 
+/* what the in-doubt resolver last did (resolver.c); totals since start */
+typedef struct UpgResolverState
+{
+	uint64		passes;			/* passes, by the worker or on demand */
+	TimestampTz last_pass_started_at;
+	TimestampTz last_pass_finished_at;
+	double		last_pass_ms;
+	uint64		participants_committed;
+	uint64		participants_rolled_back;
+	uint64		transactions_finished;	/* marked committed or aborted */
+	uint64		transactions_timed_out; /* presumed aborted after the timeout */
+	uint64		skipped_locked; /* a coordinator held the transaction */
+	uint64		log_rows_pruned;
+} UpgResolverState;
+
 typedef struct UpgSharedState
 {
 	LWLock	   *lock;			/* protects everything below */
 	UpgWorkerState worker;
+	UpgResolverState resolver;
 } UpgSharedState;
 
 extern UpgSharedState *upg_shared;
@@ -86,5 +104,39 @@ extern void upg_require_shmem(void);
 /* ---- worker.c ---- */
 extern void upg_register_worker(void);
 PGDLLEXPORT void upg_worker_main(Datum main_arg);
+
+/* ---- dtx.c: distributed transaction coordinator ---- */
+#define UPG_GID_PREFIX			"unified:"
+#define UPG_TX_ID_MAXLEN		128
+#define UPG_PARTICIPANT_MAXLEN	63
+#define UPG_MAX_PARTICIPANTS	64
+
+/*
+ * A unit of work in its own transaction, run with the extension's rights.
+ * In a non-atomic procedure the transactions are SPI_commit()'s; in the
+ * background worker they are StartTransactionCommand()'s.
+ */
+typedef struct UpgStep
+{
+	bool		in_procedure;	/* SPI connected non-atomic by the caller */
+	bool		open;			/* between upg_step_start and upg_step_commit */
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} UpgStep;
+
+extern void upg_step_start(UpgStep *step);
+extern void upg_step_commit(UpgStep *step, bool durable);
+extern bool upg_dtx_parse_gid(const char *gid, char *tx_id, char *participant);
+extern bool upg_dtx_lock(const char *tx_id, bool wait);
+extern void upg_dtx_unlock(const char *tx_id);
+extern void upg_dtx_finish_here(const char *gid, bool commit);
+extern void upg_dtx_pause_point(const char *point);
+extern void upg_dtx_require_prepared_xacts(void);
+
+/* ---- resolver.c: the in-doubt resolver ---- */
+extern void upg_resolver_pass(bool in_procedure, int timeout_ms);
+extern int	upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit);
+PGDLLEXPORT void upg_finisher_main(Datum main_arg);
 
 #endif							/* UNIFIED_PG_H */

@@ -1,9 +1,19 @@
 -- ---------------------------------------------------------------------------
--- Distributed transactions: the durable log (DESIGN section 5).
+-- Distributed transactions (DESIGN section 5).
 --
 -- One row per distributed transaction.  The coordinator's decision is the
 -- state column: a participant is committed only after its transaction's
 -- row says 'committing' durably; everything else is presumed aborted.
+--
+--   pending --commit_distributed--> committing --all participants done--> committed
+--   pending --abort / missing participant / timeout--> aborting --> aborted
+--
+-- Every transition is an UPDATE ... WHERE state = <expected> made while
+-- holding the transaction's coordinator lock (see src/dtx.c), so the
+-- coordinator and the resolver never both move one row.  The table is
+-- read and written only through the functions below, which run their SQL
+-- as the bootstrap superuser after their own permission checks;
+-- applications have no privileges on it.
 -- ---------------------------------------------------------------------------
 CREATE TABLE unified.transaction_log (
     tx_id           text PRIMARY KEY,
@@ -15,18 +25,197 @@ CREATE TABLE unified.transaction_log (
     decided_at      timestamptz,
     finished_at     timestamptz,
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_by     text,
     error           text,
     CONSTRAINT transaction_log_state_check
         CHECK (state IN ('pending', 'committing', 'committed', 'aborting', 'aborted')),
     CONSTRAINT transaction_log_tx_id_check
         CHECK (tx_id ~ '^[A-Za-z0-9_.-]{1,128}$'),
     CONSTRAINT transaction_log_participants_check
-        CHECK (pg_catalog.cardinality(participants) BETWEEN 1 AND 64)
+        CHECK (pg_catalog.cardinality(participants) BETWEEN 1 AND 64),
+    CONSTRAINT transaction_log_finished_by_check
+        CHECK (finished_by IN ('coordinator', 'resolver'))
 );
 
 CREATE INDEX transaction_log_state_idx ON unified.transaction_log (state, updated_at);
+CREATE INDEX transaction_log_finished_idx ON unified.transaction_log (finished_at)
+    WHERE state IN ('committed', 'aborted');
 
 COMMENT ON TABLE unified.transaction_log IS
     'Durable log of distributed (two-phase) transactions coordinated by unified_pg';
 
+REVOKE ALL ON TABLE unified.transaction_log FROM PUBLIC;
+GRANT SELECT ON TABLE unified.transaction_log TO unified_admin;
+
 SELECT pg_catalog.pg_extension_config_dump('unified.transaction_log', '');
+
+-- ---- coordinator API (src/dtx.c) -------------------------------------------
+--
+-- These are C functions and procedures without SECURITY DEFINER: a
+-- procedure that is SECURITY DEFINER or has a SET clause cannot commit,
+-- and commit_distributed must commit between its phases.  The C code
+-- checks the caller's rights itself and then runs its own SQL as the
+-- bootstrap superuser with search_path pinned to pg_catalog, pg_temp.
+
+CREATE FUNCTION unified.participant_gid(tx_id text, participant text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'upg_participant_gid'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION unified.participant_gid(text, text) IS
+    'The PREPARE TRANSACTION identifier of a participant: unified:<tx_id>:<participant>';
+
+CREATE FUNCTION unified.begin_distributed(tx_id text, participants text[])
+RETURNS text
+AS 'MODULE_PATHNAME', 'upg_begin_distributed'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION unified.begin_distributed(text, text[]) IS
+    'Start a distributed transaction: log it as pending with its participants; returns the tx id';
+
+CREATE PROCEDURE unified.commit_distributed(tx_id text)
+AS 'MODULE_PATHNAME', 'upg_commit_distributed'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE unified.commit_distributed(text) IS
+    'Commit a distributed transaction whose participants are all prepared, or abort it all';
+
+CREATE PROCEDURE unified.abort_distributed(tx_id text)
+AS 'MODULE_PATHNAME', 'upg_abort_distributed'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE unified.abort_distributed(text) IS
+    'Abort a distributed transaction and roll back its prepared participants';
+
+-- One resolver pass now.  in_doubt_timeout, when given, replaces
+-- unified_pg.in_doubt_timeout for this pass only (e.g. '0s' to abort every
+-- undecided transaction that no coordinator is working on).
+CREATE PROCEDURE unified.resolve_in_doubt(in_doubt_timeout interval DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'upg_resolve_in_doubt'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE unified.resolve_in_doubt(interval) IS
+    'Run one pass of the in-doubt transaction resolver now';
+
+CREATE FUNCTION unified.resolver_status_internal(
+    OUT pid integer,
+    OUT database text,
+    OUT naptime_ms integer,
+    OUT in_doubt_timeout_s integer,
+    OUT log_retention_s integer,
+    OUT passes bigint,
+    OUT last_pass_started_at timestamptz,
+    OUT last_pass_finished_at timestamptz,
+    OUT last_pass_ms double precision,
+    OUT participants_committed bigint,
+    OUT participants_rolled_back bigint,
+    OUT transactions_finished bigint,
+    OUT transactions_timed_out bigint,
+    OUT skipped_locked bigint,
+    OUT log_rows_pruned bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'upg_resolver_status'
+LANGUAGE C STRICT VOLATILE;
+
+REVOKE ALL ON FUNCTION unified.participant_gid(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION unified.begin_distributed(text, text[]) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE unified.commit_distributed(text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE unified.abort_distributed(text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE unified.resolve_in_doubt(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION unified.resolver_status_internal() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION unified.participant_gid(text, text)
+    TO claude_user, cognee_user, unified_admin;
+GRANT EXECUTE ON FUNCTION unified.begin_distributed(text, text[])
+    TO claude_user, cognee_user, unified_admin;
+GRANT EXECUTE ON PROCEDURE unified.commit_distributed(text)
+    TO claude_user, cognee_user, unified_admin;
+GRANT EXECUTE ON PROCEDURE unified.abort_distributed(text)
+    TO claude_user, cognee_user, unified_admin;
+GRANT EXECUTE ON PROCEDURE unified.resolve_in_doubt(interval) TO unified_admin;
+GRANT EXECUTE ON FUNCTION unified.resolver_status_internal() TO unified_admin;
+
+-- ---- views -------------------------------------------------------------------
+
+-- Every prepared transaction whose gid has the unified: prefix, in any
+-- database of the cluster, with what the resolver would do with it now.
+-- The resolver decides again under the coordinator lock; this view is for
+-- people.
+CREATE VIEW unified.in_doubt AS
+WITH settings AS (
+    SELECT COALESCE(pg_catalog.current_setting('unified_pg.in_doubt_timeout', true), '60s')::interval
+               AS timeout
+), parsed AS (
+    SELECT p.gid, p.database, p.owner, p.prepared,
+           pg_catalog.regexp_match(p.gid, '^unified:([A-Za-z0-9_.-]{1,128}):([A-Za-z0-9_-]{1,63})$') AS m
+      FROM pg_catalog.pg_prepared_xacts p
+     WHERE pg_catalog.starts_with(p.gid, 'unified:')
+)
+SELECT x.gid,
+       x.m[1] AS tx_id,
+       x.m[2] AS participant,
+       x.database,
+       x.owner,
+       x.prepared AS prepared_at,
+       pg_catalog.now() - x.prepared AS age,
+       l.state AS decision,
+       CASE
+           WHEN x.m IS NULL THEN 'none'
+           WHEN l.state IN ('committing', 'committed') THEN 'commit'
+           WHEN l.state IN ('aborting', 'aborted') THEN 'rollback'
+           WHEN l.state = 'pending' AND l.began_at < pg_catalog.now() - s.timeout THEN 'rollback'
+           WHEN l.state IS NULL AND x.prepared < pg_catalog.now() - s.timeout THEN 'rollback'
+           ELSE 'wait'
+       END AS action,
+       CASE
+           WHEN x.m IS NULL THEN 'not a valid participant gid; never touched'
+           WHEN l.state IN ('committing', 'committed') THEN 'commit decision'
+           WHEN l.state IN ('aborting', 'aborted') THEN 'aborted'
+           WHEN l.state = 'pending' AND l.began_at < pg_catalog.now() - s.timeout
+               THEN 'undecided past unified_pg.in_doubt_timeout'
+           WHEN l.state = 'pending' THEN 'undecided'
+           WHEN x.prepared < pg_catalog.now() - s.timeout THEN 'no log row'
+           ELSE 'no log row yet'
+       END AS reason
+  FROM parsed x
+ CROSS JOIN settings s
+  LEFT JOIN unified.transaction_log l ON l.tx_id = x.m[1];
+
+COMMENT ON VIEW unified.in_doubt IS
+    'Prepared unified: participants in every database, with the decision and the resolver''s planned action';
+
+-- One row per state, always all five.
+CREATE VIEW unified.transaction_stats AS
+WITH states(ord, state) AS (
+    VALUES (1, 'pending'), (2, 'committing'), (3, 'committed'), (4, 'aborting'), (5, 'aborted')
+), prepared AS (
+    SELECT (pg_catalog.regexp_match(gid, '^unified:([A-Za-z0-9_.-]{1,128}):[A-Za-z0-9_-]{1,63}$'))[1] AS tx_id
+      FROM pg_catalog.pg_prepared_xacts
+     WHERE pg_catalog.starts_with(gid, 'unified:')
+)
+SELECT s.state,
+       pg_catalog.count(l.tx_id) AS transactions,
+       (SELECT pg_catalog.count(*) FROM prepared p JOIN unified.transaction_log l2 USING (tx_id)
+         WHERE l2.state = s.state) AS prepared_participants,
+       pg_catalog.min(l.began_at) AS oldest_began_at,
+       pg_catalog.avg(EXTRACT(epoch FROM l.finished_at - l.began_at) * 1000)::double precision
+           AS avg_duration_ms,
+       pg_catalog.max(EXTRACT(epoch FROM l.finished_at - l.began_at) * 1000)::double precision
+           AS max_duration_ms
+  FROM states s
+  LEFT JOIN unified.transaction_log l ON l.state = s.state
+ GROUP BY s.ord, s.state
+ ORDER BY s.ord;
+
+COMMENT ON VIEW unified.transaction_stats IS
+    'Distributed transactions per state: count, participants still prepared, durations';
+
+CREATE VIEW unified.resolver_status AS
+SELECT r.*, r.pid IS NOT NULL AS running
+  FROM unified.resolver_status_internal() r;
+
+COMMENT ON VIEW unified.resolver_status IS
+    'The in-doubt resolver: worker, settings, last pass and counters since the server started';
+
+REVOKE ALL ON unified.in_doubt, unified.transaction_stats, unified.resolver_status FROM PUBLIC;
+GRANT SELECT ON unified.in_doubt, unified.transaction_stats, unified.resolver_status TO unified_admin;
