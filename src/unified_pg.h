@@ -69,6 +69,7 @@ typedef struct UpgWorkerState
 	uint64		starts;			/* incarnations since the server started */
 	bool		extension_present;	/* seen in unified_pg.database */
 	int			naptime_ms;		/* resolver_naptime as the worker sees it */
+	bool		connecting;		/* an incarnation is connecting to the database */
 } UpgWorkerState;
 
 typedef struct UpgSharedState
