@@ -30,6 +30,7 @@ bool		upg_enforce_pool_limits = false;
 int			upg_resolver_naptime_ms = 1000;
 int			upg_in_doubt_timeout_s = 60;
 int			upg_maintenance_interval_s = 3600;
+bool		upg_restoring = false;
 
 bool		upg_preloaded = false;
 
@@ -134,6 +135,16 @@ upg_define_gucs(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("unified_pg.restoring",
+							 "Set while restoring a dump into a new database.",
+							 "CREATE EXTENSION then leaves the partitions of unified.chunks "
+							 "to the dump, which brings its own.",
+							 &upg_restoring,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	if (process_shared_preload_libraries_in_progress)
 		MarkGUCPrefixReserved("unified_pg");

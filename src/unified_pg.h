@@ -33,6 +33,7 @@ extern bool upg_enforce_pool_limits;
 extern int	upg_resolver_naptime_ms;
 extern int	upg_in_doubt_timeout_s;
 extern int	upg_maintenance_interval_s;
+extern bool upg_restoring;
 
 /* true when the library was loaded through shared_preload_libraries */
 extern bool upg_preloaded;
