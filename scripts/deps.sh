@@ -9,7 +9,12 @@ PACKAGES=(
     postgresql-15 postgresql-server-dev-15 postgresql-15-cron
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
     libipc-run-perl
+    python3-asyncpg
 )
+# Node.js runs the node-postgres client tests; use the machine's if present.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+fi
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES+=(postgresql-15-partman)
 fi

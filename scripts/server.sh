@@ -61,9 +61,17 @@ start() {
     if [ -z "$(as_pg "${psql[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ]; then
         as_pg "${psql[@]}" -d postgres -c "CREATE DATABASE $DB"
     fi
-    as_pg "${psql[@]}" -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS unified_pg" \
+    as_pg "${psql[@]}" -d "$DB" -c "SET client_min_messages = warning" \
+                                -c "CREATE EXTENSION IF NOT EXISTS unified_pg" \
                                 -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
                                 -c "ALTER EXTENSION unified_pg UPDATE"
+
+    # the worker starts working in the database within a few seconds
+    local i
+    for i in $(seq 1 50); do
+        [ "$(as_pg "${psql[@]}" -d "$DB" -Atc "SELECT coalesce(extension_present, false) FROM unified.worker_status()")" = t ] && break
+        sleep 0.2
+    done
 
     cat <<MSG
 

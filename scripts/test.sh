@@ -163,9 +163,11 @@ run_tap() {
 
 run_clients() {
     [ -x "$SRC/test/clients/run.sh" ] || return 0
-    local status=0
-    as_pg "${pgenv[@]}" PGDATABASE="$DB" "$SRC/test/clients/run.sh" || status=$?
-    record clients "$status" "$([ "$status" = 0 ] && echo 1 || echo 0)"
+    local out status=0
+    out=$WORK/clients.out
+    as_pg "${pgenv[@]}" PGDATABASE="$DB" TMPDIR="$WORK" "$SRC/test/clients/run.sh" >"$out" 2>&1 || status=$?
+    cat "$out"
+    record clients "$status" $(sed -n 's/^clients: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out")
 }
 
 needs_server=0

@@ -4,8 +4,13 @@ DROP EXTENSION IF EXISTS unified_pg CASCADE;
 RESET client_min_messages;
 
 -- Roles may already exist (from an earlier install): creating must still work.
-SELECT count(*) AS roles_before FROM pg_roles
- WHERE rolname IN ('claude_user', 'cognee_user', 'unified_admin');
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cognee_user') THEN
+        CREATE ROLE cognee_user NOLOGIN;
+    END IF;
+END
+$$;
 
 CREATE EXTENSION unified_pg;
 

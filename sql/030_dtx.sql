@@ -115,7 +115,12 @@ BEGIN;
 CALL unified.abort_distributed('tx-blk');
 \echo :SQLSTATE
 ROLLBACK;
-DO $$ BEGIN CALL unified.commit_distributed('tx-blk'); END $$;
+CREATE FUNCTION pg_temp.commit_from_function(tx text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    CALL unified.commit_distributed(tx);
+END
+$$;
+SELECT pg_temp.commit_from_function('tx-blk');
 \echo :SQLSTATE
 SELECT state FROM unified.transaction_log WHERE tx_id = 'tx-blk';
 
@@ -133,7 +138,6 @@ SELECT count(*) AS still_prepared FROM pg_prepared_xacts;
 BEGIN;
 INSERT INTO dtx_t VALUES ('tx-2', 'cognee');
 PREPARE TRANSACTION 'unified:tx-2:cognee';
-SELECT gid, decision, action, reason FROM unified.in_doubt;
 CALL unified.commit_distributed('tx-2');
 \echo :SQLSTATE
 CALL unified.resolve_in_doubt();
@@ -275,7 +279,7 @@ ROLLBACK;
 -- ---- views ---------------------------------------------------------------
 SELECT state, transactions, prepared_participants, oldest_began_at IS NOT NULL AS has_oldest
   FROM unified.transaction_stats;
-SELECT running, database, passes > 0 AS passed, participants_committed >= 3 AS committed_some,
+SELECT running, database, passes > 0 AS passed, participants_committed >= 2 AS committed_some,
        participants_rolled_back >= 2 AS rolled_back_some, transactions_timed_out >= 1 AS timed_out_some,
        in_doubt_timeout_s, log_retention_s
   FROM unified.resolver_status;

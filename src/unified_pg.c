@@ -32,6 +32,7 @@ int			upg_in_doubt_timeout_s = 60;
 int			upg_maintenance_interval_s = 3600;
 int			upg_transaction_log_retention_s = 7 * 24 * 3600;
 char	   *upg_debug_pause_at = NULL;
+bool		upg_restoring = false;
 
 bool		upg_preloaded = false;
 
@@ -161,6 +162,16 @@ upg_define_gucs(void)
 							   PGC_SUSET,
 							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
 							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("unified_pg.restoring",
+							 "Set while restoring a dump into a new database.",
+							 "CREATE EXTENSION then leaves the partitions of unified.chunks "
+							 "to the dump, which brings its own.",
+							 &upg_restoring,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	if (process_shared_preload_libraries_in_progress)
 		MarkGUCPrefixReserved("unified_pg");

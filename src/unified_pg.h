@@ -35,6 +35,7 @@ extern int	upg_in_doubt_timeout_s;
 extern int	upg_maintenance_interval_s;
 extern int	upg_transaction_log_retention_s;
 extern char *upg_debug_pause_at;
+extern bool upg_restoring;
 
 /* true when the library was loaded through shared_preload_libraries */
 extern bool upg_preloaded;
@@ -71,6 +72,7 @@ typedef struct UpgWorkerState
 	uint64		starts;			/* incarnations since the server started */
 	bool		extension_present;	/* seen in unified_pg.database */
 	int			naptime_ms;		/* resolver_naptime as the worker sees it */
+	bool		connecting;		/* an incarnation is connecting to the database */
 } UpgWorkerState;
 
 /* what the in-doubt resolver last did (resolver.c); totals since start */

@@ -10,6 +10,13 @@
  * work.  The work of a round is owned by other files (the resolver pass,
  * built-in partition maintenance); this file only schedules it.
  *
+ * A missing unified_pg.database would make every incarnation fail with
+ * FATAL at connection time, once a second.  So the worker notes in shared
+ * memory that it is connecting; an incarnation that finds the note left
+ * behind (its predecessor died while connecting) instead connects to no
+ * database, waits quietly until the database exists, and exits so that
+ * the next incarnation connects normally.
+ *
  * Crash reasoning: the worker keeps no state that matters outside of
  * shared memory counters and the tables it works on.  Every round runs in
  * its own transactions, so an ERROR aborts the round, ends the process,
@@ -22,7 +29,11 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -44,6 +55,8 @@
 #define UPG_WORKER_RESTART_SECONDS	1
 
 static bool upg_extension_present(void);
+static void upg_wait_for_database(void);
+static bool upg_database_exists(const char *name);
 static void upg_worker_on_exit(int code, Datum arg);
 
 PG_FUNCTION_INFO_V1(upg_worker_status);
@@ -70,13 +83,31 @@ upg_register_worker(void)
 void
 upg_worker_main(Datum main_arg)
 {
+	bool		previous_connect_failed;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
+	previous_connect_failed = upg_shared->worker.connecting;
+	upg_shared->worker.connecting = true;
+	LWLockRelease(upg_shared->lock);
+
+	if (previous_connect_failed)
+	{
+		BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+		upg_wait_for_database();
+		LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
+		upg_shared->worker.connecting = false;
+		LWLockRelease(upg_shared->lock);
+		proc_exit(1);			/* restarted, then connects normally */
+	}
+
 	BackgroundWorkerInitializeConnection(upg_database, NULL, 0);
 
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
+	upg_shared->worker.connecting = false;
 	upg_shared->worker.pid = MyProcPid;
 	upg_shared->worker.started_at = GetCurrentTimestamp();
 	upg_shared->worker.last_loop_at = 0;
@@ -117,6 +148,80 @@ upg_worker_main(Datum main_arg)
 		upg_shared->worker.loops++;
 		LWLockRelease(upg_shared->lock);
 
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 upg_resolver_naptime_ms,
+						 UPG_WAIT_EVENT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * Does a database of this name exist?  Without a database connection only
+ * shared catalogs can be read, and only by a plain heap scan (no indexes),
+ * as the autovacuum launcher does.
+ */
+static bool
+upg_database_exists(const char *name)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (strcmp(NameStr(db->datname), name) == 0)
+		{
+			found = true;
+			break;
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return found;
+}
+
+/*
+ * Connected to no database, poll the shared catalog until
+ * unified_pg.database exists; say so once in the log.
+ */
+static void
+upg_wait_for_database(void)
+{
+	bool		logged = false;
+
+	for (;;)
+	{
+		bool		exists;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		exists = upg_database_exists(upg_database);
+		if (exists)
+			return;
+
+		if (!logged)
+		{
+			ereport(LOG,
+					(errmsg("unified_pg worker is waiting for database \"%s\" to be created",
+							upg_database),
+					 errhint("Create the database, or set unified_pg.database and restart the server.")));
+			logged = true;
+		}
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

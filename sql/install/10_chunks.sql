@@ -48,8 +48,11 @@ CREATE TABLE unified.chunks (
     CONSTRAINT chunks_source_owner_check
         CHECK ((source = 'claude_context' AND project_id IS NOT NULL)
             OR (source = 'cognee' AND cognee_dataset_id IS NOT NULL)),
+    -- (No BETWEEN inside AND here: pg_dump prints it back as a flattened
+    -- AND, and ATTACH PARTITION would then see a different constraint.)
     CONSTRAINT chunks_source_id_check
-        CHECK (pg_catalog.length(source_id) BETWEEN 1 AND 1024
+        CHECK (pg_catalog.length(source_id) >= 1
+           AND pg_catalog.length(source_id) <= 1024
            AND pg_catalog.length(source_collection) <= 256),
     CONSTRAINT chunks_project_id_check
         CHECK (pg_catalog.length(project_id) BETWEEN 1 AND 256),

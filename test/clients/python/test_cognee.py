@@ -1,0 +1,94 @@
+"""Cognee's access pattern through its real driver, asyncpg.
+
+A pool with application_name 'cognee' stores data points of a collection
+(id uuid, payload json with text and created_at in milliseconds) for a
+dataset, reads them back, and gets the server's SQLSTATEs for bad rows.
+Connection settings come from the usual PG* environment variables.
+
+Run with the system interpreter: /usr/bin/python3 -m unittest -v test_cognee
+"""
+import asyncio
+import json
+import os
+import unittest
+import uuid
+
+import asyncpg
+
+DATASET = uuid.uuid5(uuid.NAMESPACE_URL, f"unified_pg-client-test-{os.getpid()}")
+COLLECTION = "DocumentChunk_text"
+
+
+async def make_pool():
+    async def init(conn):
+        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+    return await asyncpg.create_pool(min_size=1, max_size=4, init=init,
+                                     server_settings={"application_name": "cognee"})
+
+
+async def store(conn, points):
+    """Store data points as Cognee's pgvector adapter would, one batch."""
+    await conn.executemany(
+        """INSERT INTO unified.chunks (source, source_collection, source_id, cognee_dataset_id,
+                                       content, metadata, embedding, created_at)
+           VALUES ('cognee', $1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0))""",
+        [(COLLECTION, str(p["id"]), DATASET, p["payload"]["text"], p["payload"], p["vector"],
+          p["payload"]["created_at"]) for p in points])
+
+
+class CogneeClientTest(unittest.IsolatedAsyncioTestCase):
+    async def asyncSetUp(self):
+        self.pool = await make_pool()
+        await self.pool.execute("DELETE FROM unified.chunks WHERE cognee_dataset_id = $1", DATASET)
+
+    async def asyncTearDown(self):
+        await self.pool.execute("DELETE FROM unified.chunks WHERE cognee_dataset_id = $1", DATASET)
+        await self.pool.close()
+
+    async def test_application_name(self):
+        name = await self.pool.fetchval(
+            "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        self.assertEqual(name, "cognee")
+
+    async def test_store_and_read_back(self):
+        now_ms = 1_790_000_000_000
+        points = [{"id": uuid.uuid4(), "vector": [0.1 * i, 0.2, 0.3],
+                   "payload": {"text": f"memory {i}", "created_at": now_ms + i, "type": "DocumentChunk"}}
+                  for i in range(50)]
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                await store(conn, points)
+        rows = await self.pool.fetch(
+            """SELECT source_id, content, metadata, embedding, created_at
+                 FROM unified.chunks WHERE cognee_dataset_id = $1 ORDER BY created_at""", DATASET)
+        self.assertEqual(len(rows), 50)
+        self.assertEqual(rows[0]["source_id"], str(points[0]["id"]))
+        self.assertEqual(rows[7]["metadata"]["text"], "memory 7")
+        self.assertAlmostEqual(rows[3]["embedding"][0], 0.3, places=5)
+        self.assertEqual(int(rows[0]["created_at"].timestamp() * 1000), now_ms)
+
+    async def test_duplicate_point_is_refused(self):
+        point = {"id": uuid.uuid4(), "vector": [1.0], "payload": {"text": "once", "created_at": 1_790_000_000_000}}
+        async with self.pool.acquire() as conn:
+            await store(conn, [point])
+            with self.assertRaises(asyncpg.UniqueViolationError):
+                await store(conn, [point])
+        count = await self.pool.fetchval("SELECT count(*) FROM unified.chunks WHERE cognee_dataset_id = $1", DATASET)
+        self.assertEqual(count, 1)
+
+    async def test_row_without_dataset_is_refused(self):
+        with self.assertRaises(asyncpg.CheckViolationError):
+            await self.pool.execute(
+                "INSERT INTO unified.chunks (source, source_id, content) VALUES ('cognee', $1, 'orphan')",
+                str(uuid.uuid4()))
+
+    async def test_wrong_type_is_refused_by_the_driver_or_server(self):
+        with self.assertRaises((asyncpg.DataError, asyncpg.InvalidTextRepresentationError)):
+            await self.pool.execute(
+                "INSERT INTO unified.chunks (source, source_id, cognee_dataset_id, content) VALUES ('cognee', 'x', $1, 'c')",
+                "not-a-uuid")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

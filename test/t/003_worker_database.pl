@@ -1,0 +1,49 @@
+# unified_pg.database may not exist yet when the server starts: the worker
+# fails to connect once, then waits quietly (one log line, not a FATAL a
+# second) and starts working in the database as soon as it is created.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('laterdb');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'unified_pg'
+unified_pg.database = 'later'
+unified_pg.resolver_naptime = '100ms'
+});
+$node->start;
+
+my $waiting = qr/unified_pg worker is waiting for database "later" to be created/;
+my $log = '';
+for (1 .. 100)
+{
+	$log = slurp_file($node->logfile);
+	last if $log =~ $waiting;
+	usleep(100_000);
+}
+like($log, $waiting, 'worker says once that it waits for its database');
+
+# Give a FATAL-per-restart loop time to show itself, then count.
+usleep(3_000_000);
+$log = slurp_file($node->logfile);
+my $fatals = () = $log =~ /FATAL:  database "later" does not exist/g;
+cmp_ok($fatals, '<=', 1, "at most one failed connection is logged ($fatals)");
+my $waits = () = $log =~ /$waiting/g;
+is($waits, 1, 'the wait is logged once');
+
+$node->safe_psql('postgres', 'CREATE DATABASE later');
+ok( $node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity
+		   WHERE backend_type = 'unified_pg worker' AND datname = 'later'}),
+	'worker connects once the database exists');
+$node->safe_psql('later', 'CREATE EXTENSION unified_pg');
+ok( $node->poll_query_until('later',
+		'SELECT extension_present FROM unified.worker_status()'),
+	'and works there');
+$node->stop;
+
+done_testing();
