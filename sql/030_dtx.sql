@@ -279,7 +279,7 @@ ROLLBACK;
 -- ---- views ---------------------------------------------------------------
 SELECT state, transactions, prepared_participants, oldest_began_at IS NOT NULL AS has_oldest
   FROM unified.transaction_stats;
-SELECT running, database, passes > 0 AS passed, participants_committed >= 2 AS committed_some,
+SELECT database, passes > 0 AS passed, participants_committed >= 2 AS committed_some,
        participants_rolled_back >= 2 AS rolled_back_some, transactions_timed_out >= 1 AS timed_out_some,
        in_doubt_timeout_s, log_retention_s
   FROM unified.resolver_status;
