@@ -56,7 +56,7 @@ sub state
 # The in_doubt view sees both databases.
 prepare_tx('x1');
 is( $node->safe_psql('claude',
-		"SELECT string_agg(participant || '@' || database, ' ' ORDER BY gid) FROM unified.in_doubt"),
+		q{SELECT string_agg(participant || '@' || database, ' ' ORDER BY gid) FROM unified.in_doubt}),
 	'claude@claude cognee@cognee', 'in_doubt lists participants of every database');
 
 # Commit across databases.
