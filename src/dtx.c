@@ -340,7 +340,10 @@ upg_step_start(UpgStep *step)
 
 /*
  * Commit a step.  durable forces synchronous_commit on for this commit
- * (the decision must be on disk before any participant is committed).
+ * (the decision must be on disk before any participant is committed);
+ * other steps commit asynchronously, because everything they record is
+ * derived from what is prepared and is recorded again by the resolver if
+ * a crash loses it.  COMMIT/ROLLBACK PREPARED flush WAL regardless.
  */
 void
 upg_step_commit(UpgStep *step, bool durable)
@@ -348,10 +351,9 @@ upg_step_commit(UpgStep *step, bool durable)
 	Assert(step->open);
 	upg_privileged_leave(step);
 	step->open = false;
-	if (durable)
-		(void) set_config_option("synchronous_commit", "on",
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
-								 true, 0, false);
+	(void) set_config_option("synchronous_commit", durable ? "on" : "off",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+							 true, 0, false);
 	if (step->in_procedure)
 	{
 		SPI_commit();
@@ -621,7 +623,10 @@ upg_finish_all(UpgParticipant *parts, int nparts, bool commit, bool pause)
 	return left;
 }
 
-/* UPDATE the log row from one state to another, in a step of its own. */
+/*
+ * UPDATE the log row from one state to another and commit; in the open
+ * step if there is one, else in a step of its own.
+ */
 static void
 upg_set_state(UpgStep *step, const char *tx_id, const char *from,
 			  const char *to, const char *error, bool durable)
@@ -638,7 +643,8 @@ upg_set_state(UpgStep *step, const char *tx_id, const char *from,
 	else
 		nulls[3] = 'n';
 
-	upg_step_start(step);
+	if (!step->open)
+		upg_step_start(step);
 	if (SPI_execute_with_args("UPDATE unified.transaction_log SET state = $3, "
 							  "updated_at = pg_catalog.clock_timestamp(), "
 							  "decided_at = CASE WHEN $3 IN ('committing', 'aborting') "
@@ -832,7 +838,11 @@ upg_finish_distributed(FunctionCallInfo fcinfo, bool commit)
 
 	found = palloc(sizeof(bool) * nlisted);
 	nparts = upg_find_prepared(tx_id, listed, nlisted, &parts, found);
-	upg_step_commit(&step, false);
+
+	/*
+	 * The row stays locked until the first state change below commits, in
+	 * this same step: reading, checking and deciding is one transaction.
+	 */
 
 	if (!commit)
 	{
@@ -841,6 +851,8 @@ upg_finish_distributed(FunctionCallInfo fcinfo, bool commit)
 		if (strcmp(state, "pending") == 0)
 			upg_set_state(&step, tx_id, "pending", "aborting",
 						  "aborted by unified.abort_distributed", true);
+		else
+			upg_step_commit(&step, false);
 		left = upg_finish_all(parts, nparts, false, false);
 		if (!already && left == 0)
 			upg_set_state(&step, tx_id, "aborting", "aborted", NULL, false);
@@ -890,6 +902,8 @@ upg_finish_distributed(FunctionCallInfo fcinfo, bool commit)
 		/* phase 2: the decision, durable before any participant commits */
 		upg_set_state(&step, tx_id, "pending", "committing", NULL, true);
 	}
+	else
+		upg_step_commit(&step, false);
 
 	upg_dtx_pause_point("after_decision");
 

@@ -62,6 +62,7 @@
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -331,60 +332,80 @@ upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
 	int			left;
 	int			i;
 	char		prefix[UPG_TX_ID_MAXLEN + 16];
+	char	  **listed = NULL;
+	int			nlisted = 0;
 
 	if (!upg_dtx_lock(tx_id, false))
 		return false;
 
 	snprintf(prefix, sizeof(prefix), "%s%s:", UPG_GID_PREFIX, tx_id);
 
-	/* read the row and the gids again, now that we hold the lock */
+	/*
+	 * Read the row and the gids again, now that we hold the lock.  The gids
+	 * are matched by prefix and parsed here rather than with a regular
+	 * expression in SQL: after a restart with many participants in doubt
+	 * this runs once per transaction over every prepared transaction.
+	 */
 	upg_step_start(&step);
 	args[0] = CStringGetTextDatum(tx_id);
 	args[1] = Float8GetDatum(timeout_ms / 1000.0);
-	if (SPI_execute_with_args("SELECT state, began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $2) "
-							  "FROM unified.transaction_log WHERE tx_id = $1",
+	if (SPI_execute_with_args("SELECT state, began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $2), "
+							  "participants FROM unified.transaction_log WHERE tx_id = $1",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the transaction log");
 	if (SPI_processed > 0)
 	{
 		bool		isnull;
 		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+		Datum	   *elems;
 
 		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		MemoryContextSwitchTo(oldcxt);
 		timed_out = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		deconstruct_array(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
+															   SPI_tuptable->tupdesc, 3, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nlisted);
+		listed = palloc(sizeof(char *) * Max(nlisted, 1));
+		for (i = 0; i < nlisted; i++)
+			listed[i] = TextDatumGetCString(elems[i]);
+		MemoryContextSwitchTo(oldcxt);
 	}
 
 	args[0] = CStringGetTextDatum(prefix);
 	argtypes[0] = TEXTOID;
-	if (SPI_execute_with_args("SELECT p.gid, d.oid, p.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $2),"
-							  "       COALESCE(m[2] = ANY (l.participants), false)"
+	if (SPI_execute_with_args("SELECT p.gid, d.oid, p.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
 							  "  FROM pg_catalog.pg_prepared_xacts p"
-							  "  JOIN pg_catalog.pg_database d ON d.datname = p.database,"
-							  "       LATERAL pg_catalog.regexp_match(p.gid,"
-							  "         '^unified:([A-Za-z0-9_.-]{1,128}):([A-Za-z0-9_-]{1,63})$') AS m"
-							  "  LEFT JOIN unified.transaction_log l ON l.tx_id = m[1]"
-							  " WHERE pg_catalog.starts_with(p.gid, $1) AND m IS NOT NULL"
+							  "  JOIN pg_catalog.pg_database d ON d.datname = p.database"
+							  " WHERE pg_catalog.starts_with(p.gid, $1)"
 							  " ORDER BY d.oid, p.gid",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list prepared transactions");
 
 	/* copy out of SPI into the pass's context before the step commits */
-	ngids = (int) SPI_processed;
-	gids = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(ngids, 1));
-	commit_list = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(ngids, 1));
-	rollback_list = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(ngids, 1));
-	for (i = 0; i < ngids; i++)
+	gids = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
+	commit_list = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
+	rollback_list = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
+	ngids = 0;
+	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		char	   *g = SPI_getvalue(tup, desc, 1);
+		char		tx[UPG_TX_ID_MAXLEN + 1];
+		char		part[UPG_PARTICIPANT_MAXLEN + 1];
+		int			j;
 
-		strlcpy(gids[i].gid, g, GIDSIZE);
-		gids[i].dboid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		gids[i].old = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		gids[i].listed = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		/* not in our format: never touched */
+		if (!upg_dtx_parse_gid(g, tx, part) || strcmp(tx, tx_id) != 0)
+			continue;
+		strlcpy(gids[ngids].gid, g, GIDSIZE);
+		gids[ngids].dboid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		gids[ngids].old = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		gids[ngids].listed = false;
+		for (j = 0; j < nlisted; j++)
+			if (strcmp(listed[j], part) == 0)
+				gids[ngids].listed = true;
+		ngids++;
 	}
 	upg_step_commit(&step, false);
 
