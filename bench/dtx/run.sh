@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Distributed transaction benchmarks (see BENCHMARKS.md).
+#
+#   bash bench/dtx/run.sh
+#
+# Starts a throwaway preloaded server on a Unix socket (nothing listens on
+# TCP), then:
+#   throughput  pgbench, BENCH_SECONDS (default 5) per run, 1/8/32 clients:
+#               local.sql  (baseline: both writes in one local transaction),
+#               api.sql    (two participants through unified_pg's API),
+#               client.sql (the original design's client-side protocol);
+#               prints tps and ratios against the baseline of the same run
+#   recovery    BENCH_RECOVERY_PARTICIPANTS (default 1000) prepared
+#               participants of decided transactions, immediate stop,
+#               start: seconds until none is left prepared
+# The extension is built and installed under the same machine-wide lock as
+# make test, which is held for the whole run.
+source "$(dirname "$0")/../../scripts/lib.sh"
+
+SECONDS_PER_RUN=${BENCH_SECONDS:-5}
+CLIENTS=${BENCH_CLIENTS:-1 8 32}
+NPART=${BENCH_RECOVERY_PARTICIPANTS:-1000}
+PORT=${BENCH_PORT:-5541}
+
+exec 9>/tmp/unified_pg-install.lock
+if ! flock -n 9; then
+    say "==> waiting for another unified_pg run on this machine to finish"
+    flock 9
+fi
+build_and_install >/dev/null
+
+BINDIR=$(pg_bindir)
+WORK=$(mktemp -d /tmp/unified_pg-bench.XXXXXX)
+chmod 755 "$WORK"
+is_root && chown postgres: "$WORK"
+DATA=$WORK/data
+SOCK=$WORK/sock
+BENCH=$(cd "$(dirname "$0")" && pwd)
+as_pg cp "$BENCH"/local.sql "$BENCH"/api.sql "$BENCH"/client.sql "$WORK"/
+
+cleanup() {
+    as_pg "$BINDIR/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+as_pg mkdir -p "$SOCK"
+as_pg "$BINDIR/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+cat <<CONF | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$SOCK'
+shared_preload_libraries = 'unified_pg'
+unified_pg.database = 'bench'
+max_connections = 200
+max_prepared_transactions = $((NPART + 100))
+shared_buffers = '256MB'
+CONF
+as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null
+psql_b() { as_pg "$BINDIR/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+psql_b -d postgres -c "CREATE DATABASE bench"
+psql_b -d bench <<'SQL'
+CREATE EXTENSION unified_pg;
+CREATE SEQUENCE bench_seq;
+CREATE TABLE bench_claude (n bigint, who text);
+CREATE TABLE bench_cognee (n bigint, who text);
+CREATE TABLE client_log (tx_id text, state text, at timestamptz DEFAULT clock_timestamp());
+SQL
+
+say "== throughput: ${SECONDS_PER_RUN}s per run, PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), $(nproc) CPUs"
+printf '%-8s %12s %12s %12s %10s %10s %10s\n' clients local_tps api_tps client_tps api/local client/local api/client
+for c in $CLIENTS; do
+    declare -A tps=()
+    for w in local api client; do
+        psql_b -d bench -c "CHECKPOINT" >/dev/null
+        out=$(cd "$WORK" && as_pg "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U postgres -n -M simple \
+            -c "$c" -j "$c" -T "$SECONDS_PER_RUN" ${BENCH_LATENCIES:+-r} -f "$w.sql" bench 2>&1) || { say "$out"; die "pgbench $w failed"; }
+        [ -n "${BENCH_LATENCIES:-}" ] && printf "%s\n" "$out" | sed -n '/statement latencies/,$p'
+        tps[$w]=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+    done
+    awk -v c="$c" -v l="${tps[local]}" -v a="${tps[api]}" -v k="${tps[client]}" 'BEGIN {
+        printf "%-8s %12.0f %12.0f %12.0f %10.3f %10.3f %10.3f\n", c, l, a, k, a / l, k / l, a / k }'
+done
+psql_b -d bench -At -c "SELECT 'log: ' || string_agg(state || '=' || transactions, ' ') FROM unified.transaction_stats"
+psql_b -d bench -At -c "SELECT 'prepared left: ' || count(*) FROM pg_prepared_xacts"
+
+say "== recovery: $NPART decided participants, immediate stop, start"
+# Park the resolver (a half-hour nap) so the participants stay in doubt.
+psql_b -d bench -c "ALTER SYSTEM SET unified_pg.resolver_naptime = '30min'" -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 100); do
+    [ "$(psql_b -d bench -At -c 'SELECT naptime_ms FROM unified.worker_status()')" = 1800000 ] && break
+    sleep 0.1
+done
+sleep 0.5
+{
+    ntx=$((NPART / 2))
+    printf "SELECT unified.begin_distributed('r' || i, '{claude,cognee}') FROM generate_series(1, %d) i;\n" "$ntx"
+    for i in $(seq 1 "$ntx"); do
+        printf "BEGIN; INSERT INTO bench_claude VALUES (%d, 'r'); PREPARE TRANSACTION 'unified:r%d:claude';\n" "$i" "$i"
+        printf "BEGIN; INSERT INTO bench_cognee VALUES (%d, 'r'); PREPARE TRANSACTION 'unified:r%d:cognee';\n" "$i" "$i"
+    done
+    printf "UPDATE unified.transaction_log SET state = 'committing', decided_at = now() WHERE tx_id LIKE 'r%%';\n"
+} | psql_b -d bench >/dev/null
+psql_b -d bench -c "ALTER SYSTEM RESET unified_pg.resolver_naptime" >/dev/null
+before=$(psql_b -d bench -At -c "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'unified:r%'")
+as_pg "$BINDIR/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null
+t0=$(date +%s.%N)
+as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null
+t_ready=$(date +%s.%N)
+while :; do
+    left=$(psql_b -d bench -At -c "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'unified:r%'" 2>/dev/null || echo x)
+    [ "$left" = 0 ] && break
+    sleep 0.05
+done
+t1=$(date +%s.%N)
+rows=$(psql_b -d bench -At -c "SELECT count(*) FROM bench_claude WHERE who = 'r'")
+state=$(psql_b -d bench -At -c "SELECT string_agg(state || '=' || n, ' ') FROM (SELECT state, count(*) n FROM unified.transaction_log WHERE tx_id LIKE 'r%' GROUP BY 1) s")
+awk -v b="$before" -v t0="$t0" -v r="$t_ready" -v t1="$t1" 'BEGIN {
+    printf "prepared before stop: %d\nstart (recovery) took: %.2f s\nnone left prepared after: %.2f s from pg_ctl start (%.2f s after ready)\n", b, r - t0, t1 - t0, t1 - r }'
+say "rows committed per side: $rows; log: $state"
