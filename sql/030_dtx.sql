@@ -81,7 +81,7 @@ PREPARE TRANSACTION 'unified:tx-1:claude';
 BEGIN;
 INSERT INTO dtx_t VALUES ('tx-1', 'cognee');
 PREPARE TRANSACTION 'unified:tx-1:cognee';
-SELECT gid, tx_id, participant, database, owner, age >= '0s' AS has_age, decision, action, reason
+SELECT gid, tx_id, participant, database, owner, age >= '0s' AS has_age, decision, planned_action, reason
   FROM unified.in_doubt ORDER BY gid;
 SELECT count(*) AS visible_before FROM dtx_t WHERE tx = 'tx-1';
 CALL unified.commit_distributed('tx-1');
@@ -229,7 +229,7 @@ BEGIN;
 INSERT INTO dtx_t VALUES ('tx-7', 'claude');
 PREPARE TRANSACTION 'unified:tx-7:claude';
 CALL unified.resolve_in_doubt();
-SELECT gid, decision, action, reason FROM unified.in_doubt;
+SELECT gid, decision, planned_action, reason FROM unified.in_doubt;
 CALL unified.resolve_in_doubt(in_doubt_timeout => '0s');
 SELECT state, finished_by, error FROM unified.transaction_log WHERE tx_id = 'tx-7';
 SELECT count(*) AS rows_of_tx7, (SELECT count(*) FROM pg_prepared_xacts) AS still_prepared
@@ -249,7 +249,7 @@ BEGIN;
 INSERT INTO dtx_t VALUES ('malformed', 'x');
 PREPARE TRANSACTION 'unified:no-participant';
 CALL unified.resolve_in_doubt();
-SELECT gid, tx_id, participant, decision, action, reason FROM unified.in_doubt ORDER BY gid;
+SELECT gid, tx_id, participant, decision, planned_action, reason FROM unified.in_doubt ORDER BY gid;
 CALL unified.resolve_in_doubt(in_doubt_timeout => '0s');
 SELECT gid FROM pg_prepared_xacts ORDER BY gid;
 ROLLBACK PREPARED 'other-app:1';

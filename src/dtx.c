@@ -86,6 +86,12 @@ static bool upg_lock_held = false;
 static LOCKTAG upg_lock_held_tag;
 static bool upg_xact_callback_registered = false;
 
+/* plans kept for the life of the process (upg_spi_execute) */
+static SPIPlanPtr upg_plan_1 = NULL;
+static SPIPlanPtr upg_plan_2 = NULL;
+static SPIPlanPtr upg_plan_3 = NULL;
+static SPIPlanPtr upg_plan_4 = NULL;
+
 /* a participant of one distributed transaction, as found prepared */
 typedef struct UpgParticipant
 {
@@ -368,6 +374,30 @@ upg_step_commit(UpgStep *step, bool durable)
 	}
 }
 
+/*
+ * Run one of our statements through a plan kept for the life of the
+ * process, prepared on first use.  Our statements are schema-qualified and
+ * always run with the pinned search_path, and the plan cache replans them
+ * after DDL (e.g. the extension dropped and created again).
+ */
+int
+upg_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+				Datum *args, const char *nulls, bool read_only)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "could not keep the plan of \"%s\"", sql);
+		*plan = p;
+	}
+	return SPI_execute_plan(*plan, args, nulls, read_only, 0);
+}
+
 /* ---------------------------------------------------------------------
  * Coordinator locks
  * ---------------------------------------------------------------------
@@ -537,10 +567,10 @@ upg_find_prepared(const char *tx_id, char **listed, int nlisted,
 
 	snprintf(prefix, sizeof(prefix), "%s%s:", UPG_GID_PREFIX, tx_id);
 	args[0] = CStringGetTextDatum(prefix);
-	if (SPI_execute_with_args("SELECT p.gid, d.oid FROM pg_catalog.pg_prepared_xacts p "
+	if (upg_spi_execute(&upg_plan_1, "SELECT p.gid, d.oid FROM pg_catalog.pg_prepared_xacts p "
 							  "JOIN pg_catalog.pg_database d ON d.datname = p.database "
 							  "WHERE pg_catalog.starts_with(p.gid, $1) ORDER BY d.oid, p.gid",
-							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+							  1, argtypes, args, NULL, true) != SPI_OK_SELECT)
 		elog(ERROR, "could not list prepared transactions");
 
 	n = (int) SPI_processed;
@@ -645,7 +675,7 @@ upg_set_state(UpgStep *step, const char *tx_id, const char *from,
 
 	if (!step->open)
 		upg_step_start(step);
-	if (SPI_execute_with_args("UPDATE unified.transaction_log SET state = $3, "
+	if (upg_spi_execute(&upg_plan_2, "UPDATE unified.transaction_log SET state = $3, "
 							  "updated_at = pg_catalog.clock_timestamp(), "
 							  "decided_at = CASE WHEN $3 IN ('committing', 'aborting') "
 							  "  THEN pg_catalog.clock_timestamp() ELSE decided_at END, "
@@ -655,7 +685,7 @@ upg_set_state(UpgStep *step, const char *tx_id, const char *from,
 							  "  THEN 'coordinator' ELSE finished_by END, "
 							  "error = COALESCE($4, error) "
 							  "WHERE tx_id = $1 AND state = $2",
-							  4, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+							  4, argtypes, args, nulls, false) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update the transaction log");
 	if (SPI_processed != 1)
 		elog(ERROR, "distributed transaction \"%s\" left state \"%s\" while locked", tx_id, from);
@@ -721,9 +751,9 @@ upg_begin_distributed(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	upg_privileged_enter(&step);
-	if (SPI_execute_with_args("INSERT INTO unified.transaction_log (tx_id, participants, began_by) "
+	if (upg_spi_execute(&upg_plan_3, "INSERT INTO unified.transaction_log (tx_id, participants, began_by) "
 							  "VALUES ($1, $2, $3) ON CONFLICT (tx_id) DO NOTHING",
-							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+							  3, argtypes, args, NULL, false) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into the transaction log");
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -788,9 +818,9 @@ upg_finish_distributed(FunctionCallInfo fcinfo, bool commit)
 	(void) upg_dtx_lock(tx_id, true);
 	upg_step_start(&step);
 	args[0] = CStringGetTextDatum(tx_id);
-	if (SPI_execute_with_args("SELECT state, began_by, participants FROM unified.transaction_log "
+	if (upg_spi_execute(&upg_plan_4, "SELECT state, began_by, participants FROM unified.transaction_log "
 							  "WHERE tx_id = $1 FOR UPDATE",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+							  1, argtypes, args, NULL, false) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the transaction log");
 	if (SPI_processed == 0)
 		ereport(ERROR,

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "executor/spi.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 
@@ -129,6 +130,9 @@ typedef struct UpgStep
 
 extern void upg_step_start(UpgStep *step);
 extern void upg_step_commit(UpgStep *step, bool durable);
+extern int	upg_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs,
+							Oid *argtypes, Datum *args, const char *nulls,
+							bool read_only);
 extern bool upg_dtx_parse_gid(const char *gid, char *tx_id, char *participant);
 extern bool upg_dtx_lock(const char *tx_id, bool wait);
 extern void upg_dtx_unlock(const char *tx_id);

@@ -161,14 +161,17 @@ SELECT x.gid,
        l.state AS decision,
        CASE
            WHEN x.m IS NULL THEN 'none'
+           WHEN l.state IS NOT NULL AND NOT (x.m[2] = ANY (l.participants)) THEN 'rollback'
            WHEN l.state IN ('committing', 'committed') THEN 'commit'
            WHEN l.state IN ('aborting', 'aborted') THEN 'rollback'
            WHEN l.state = 'pending' AND l.began_at < pg_catalog.now() - s.timeout THEN 'rollback'
            WHEN l.state IS NULL AND x.prepared < pg_catalog.now() - s.timeout THEN 'rollback'
            ELSE 'wait'
-       END AS action,
+       END AS planned_action,
        CASE
            WHEN x.m IS NULL THEN 'not a valid participant gid; never touched'
+           WHEN l.state IS NOT NULL AND NOT (x.m[2] = ANY (l.participants))
+               THEN 'not a listed participant'
            WHEN l.state IN ('committing', 'committed') THEN 'commit decision'
            WHEN l.state IN ('aborting', 'aborted') THEN 'aborted'
            WHEN l.state = 'pending' AND l.began_at < pg_catalog.now() - s.timeout
