@@ -1,6 +1,7 @@
 -- unified.chunks: what it accepts and what it refuses.  Every refused
 -- statement leaves the table as it was.
 \set VERBOSITY terse
+\set SHOW_CONTEXT never
 CREATE TEMP TABLE before_counts AS
 SELECT (SELECT count(*) FROM unified.chunks) AS chunks,
        (SELECT count(*) FROM unified.chunk_keys) AS keys;
@@ -57,6 +58,7 @@ VALUES ('claude_context', 'chunk_new', 'p', 'one'), ('claude_context', 'chunk_ne
 INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content, created_at)
 VALUES ('claude_context', 'code_chunks', 'chunk_0123456789abcdef', 'proj-a', 'again', now() + interval '1 month');
 \set VERBOSITY terse
+\set SHOW_CONTEXT never
 -- The same source_id in another collection or application is a different row.
 INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content)
 VALUES ('claude_context', 'other_collection', 'chunk_0123456789abcdef', 'proj-a', 'fine');

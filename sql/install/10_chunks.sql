@@ -94,7 +94,9 @@ COMMENT ON TABLE unified.chunk_keys IS
     'One row per stored source row of unified.chunks; enforces uniqueness across partitions';
 
 -- Insert the keys of new_keys; raise unique_violation naming one duplicate
--- if a key is repeated within the statement or already stored.
+-- if a key is repeated within the statement or already stored.  The
+-- success path is one INSERT ... ON CONFLICT DO NOTHING and a row count;
+-- finding the duplicate to name costs more and is done only on failure.
 CREATE FUNCTION unified.chunk_keys_add()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -105,46 +107,46 @@ DECLARE
     wanted  bigint;
     added   bigint;
     dup     record;
+    detail  text;
 BEGIN
+    INSERT INTO unified.chunk_keys (source, source_collection, source_id)
+    SELECT source, source_collection, source_id FROM new_keys
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS added = ROW_COUNT;
     SELECT count(*) INTO wanted FROM new_keys;
-    -- One statement: insert, count what went in, and pick a key that did not.
-    WITH ins AS (
-        INSERT INTO unified.chunk_keys (source, source_collection, source_id)
-        SELECT source, source_collection, source_id FROM new_keys
-        ON CONFLICT DO NOTHING
-        RETURNING source, source_collection, source_id
-    )
-    SELECT (SELECT count(*) FROM ins) AS n, k.source, k.source_collection, k.source_id
-      INTO dup
-      FROM (SELECT) AS one
-      LEFT JOIN LATERAL (
-            SELECT n.source, n.source_collection, n.source_id
-              FROM new_keys n
-             WHERE NOT EXISTS (SELECT FROM ins i
-                                WHERE (i.source, i.source_collection, i.source_id)
-                                    = (n.source, n.source_collection, n.source_id))
-             LIMIT 1) AS k ON true;
-    added := dup.n;
-
-    IF added <> wanted THEN
-        IF dup.source IS NULL THEN
-            -- every key went in once, so one is repeated within the statement
-            SELECT NULL::bigint AS n, source, source_collection, source_id INTO dup
-              FROM new_keys
-             GROUP BY source, source_collection, source_id
-            HAVING count(*) > 1
-             LIMIT 1;
-        END IF;
-        RAISE EXCEPTION 'duplicate key value violates uniqueness of source rows in unified.chunks'
-            USING ERRCODE = 'unique_violation',
-                  CONSTRAINT = 'chunk_keys_pkey',
-                  SCHEMA = 'unified',
-                  TABLE = 'chunks',
-                  DETAIL = format('Key (source, source_collection, source_id)=(%s, %s, %s) already exists.',
-                                  dup.source, dup.source_collection, dup.source_id),
-                  HINT = 'A source row is stored at most once: delete the stored chunk first, or update it.';
+    IF added = wanted THEN
+        RETURN NULL;
     END IF;
-    RETURN NULL;
+
+    -- A key repeated within the statement ...
+    SELECT source, source_collection, source_id INTO dup
+      FROM new_keys
+     GROUP BY source, source_collection, source_id
+    HAVING count(*) > 1
+     LIMIT 1;
+    -- ... or one stored by another transaction.  (A key stored earlier by
+    -- this same transaction is not told apart from the ones just added.)
+    IF NOT FOUND THEN
+        SELECT n.source, n.source_collection, n.source_id INTO dup
+          FROM new_keys n
+          JOIN unified.chunk_keys k
+            ON (k.source, k.source_collection, k.source_id) = (n.source, n.source_collection, n.source_id)
+         WHERE k.xmin <> pg_current_xact_id()::xid
+         LIMIT 1;
+    END IF;
+    IF FOUND THEN
+        detail := format('Key (source, source_collection, source_id)=(%s, %s, %s) already exists.',
+                         dup.source, dup.source_collection, dup.source_id);
+    ELSE
+        detail := 'A source row of this statement was already stored earlier in this transaction.';
+    END IF;
+    RAISE EXCEPTION 'duplicate key value violates uniqueness of source rows in unified.chunks'
+        USING ERRCODE = 'unique_violation',
+              CONSTRAINT = 'chunk_keys_pkey',
+              SCHEMA = 'unified',
+              TABLE = 'chunks',
+              DETAIL = detail,
+              HINT = 'A source row is stored at most once: delete the stored chunk first, or update it.';
 END
 $fn$;
 
