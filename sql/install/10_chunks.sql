@@ -8,8 +8,8 @@
 -- "a source row is stored at most once" is enforced through
 -- unified.chunk_keys, a plain table with a primary key on
 -- (source, source_collection, source_id) kept in step by statement-level
--- triggers with transition tables (one set-based statement per SQL
--- statement, not one call per row).
+-- triggers with transition tables written in C (src/chunks.c): one
+-- set-based statement per SQL statement, not one call per row.
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION unified.content_hash(content text)
@@ -93,78 +93,18 @@ CREATE TABLE unified.chunk_keys (
 COMMENT ON TABLE unified.chunk_keys IS
     'One row per stored source row of unified.chunks; enforces uniqueness across partitions';
 
--- Insert the keys of new_keys; raise unique_violation naming one duplicate
--- if a key is repeated within the statement or already stored.  The
--- success path is one INSERT ... ON CONFLICT DO NOTHING and a row count;
--- finding the duplicate to name costs more and is done only on failure.
+-- Store the statement's keys; raise unique_violation naming a duplicate.
+-- (C, src/chunks.c: it runs on every write.)
 CREATE FUNCTION unified.chunk_keys_add()
 RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, unified, pg_temp
-AS $fn$
-DECLARE
-    wanted  bigint;
-    added   bigint;
-    dup     record;
-    detail  text;
-BEGIN
-    INSERT INTO unified.chunk_keys (source, source_collection, source_id)
-    SELECT source, source_collection, source_id FROM new_keys
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS added = ROW_COUNT;
-    SELECT count(*) INTO wanted FROM new_keys;
-    IF added = wanted THEN
-        RETURN NULL;
-    END IF;
+AS 'MODULE_PATHNAME', 'upg_chunk_keys_add'
+LANGUAGE C;
 
-    -- A key repeated within the statement ...
-    SELECT source, source_collection, source_id INTO dup
-      FROM new_keys
-     GROUP BY source, source_collection, source_id
-    HAVING count(*) > 1
-     LIMIT 1;
-    -- ... or one stored by another transaction.  (A key stored earlier by
-    -- this same transaction is not told apart from the ones just added.)
-    IF NOT FOUND THEN
-        SELECT n.source, n.source_collection, n.source_id INTO dup
-          FROM new_keys n
-          JOIN unified.chunk_keys k
-            ON (k.source, k.source_collection, k.source_id) = (n.source, n.source_collection, n.source_id)
-         WHERE k.xmin <> pg_current_xact_id()::xid
-         LIMIT 1;
-    END IF;
-    IF FOUND THEN
-        detail := format('Key (source, source_collection, source_id)=(%s, %s, %s) already exists.',
-                         dup.source, dup.source_collection, dup.source_id);
-    ELSE
-        detail := 'A source row of this statement was already stored earlier in this transaction.';
-    END IF;
-    RAISE EXCEPTION 'duplicate key value violates uniqueness of source rows in unified.chunks'
-        USING ERRCODE = 'unique_violation',
-              CONSTRAINT = 'chunk_keys_pkey',
-              SCHEMA = 'unified',
-              TABLE = 'chunks',
-              DETAIL = detail,
-              HINT = 'A source row is stored at most once: delete the stored chunk first, or update it.';
-END
-$fn$;
-
--- Remove the keys of old_keys.
+-- Forget the keys of deleted rows.
 CREATE FUNCTION unified.chunk_keys_remove()
 RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, unified, pg_temp
-AS $fn$
-BEGIN
-    DELETE FROM unified.chunk_keys k
-     USING old_keys o
-     WHERE (k.source, k.source_collection, k.source_id)
-         = (o.source, o.source_collection, o.source_id);
-    RETURN NULL;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'upg_chunk_keys_remove'
+LANGUAGE C;
 
 -- Refuse an UPDATE that would change a source row's identity.
 CREATE FUNCTION unified.chunk_keys_refuse_update()
