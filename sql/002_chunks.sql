@@ -1,6 +1,7 @@
 -- unified.chunks: what it accepts and what it refuses.  Every refused
 -- statement leaves the table as it was.
 \set VERBOSITY terse
+\set SHOW_CONTEXT never
 CREATE TEMP TABLE before_counts AS
 SELECT (SELECT count(*) FROM unified.chunks) AS chunks,
        (SELECT count(*) FROM unified.chunk_keys) AS keys;
@@ -57,6 +58,7 @@ VALUES ('claude_context', 'chunk_new', 'p', 'one'), ('claude_context', 'chunk_ne
 INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content, created_at)
 VALUES ('claude_context', 'code_chunks', 'chunk_0123456789abcdef', 'proj-a', 'again', now() + interval '1 month');
 \set VERBOSITY terse
+\set SHOW_CONTEXT never
 -- The same source_id in another collection or application is a different row.
 INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content)
 VALUES ('claude_context', 'other_collection', 'chunk_0123456789abcdef', 'proj-a', 'fine');
@@ -77,6 +79,33 @@ VALUES ('claude_context', 'code_chunks', 'chunk_0123456789abcdef', 'proj-a', 'de
 SELECT (SELECT count(*) FROM unified.chunks) AS chunks, (SELECT count(*) FROM unified.chunk_keys) AS keys,
        NOT EXISTS (SELECT source, source_collection, source_id FROM unified.chunks
                    EXCEPT SELECT source, source_collection, source_id FROM unified.chunk_keys) AS consistent;
+
+-- A role with rights on unified.chunks alone keeps the keys in step: the
+-- key triggers work as the table's owner.  An operator planted earlier on
+-- the caller's search_path is not picked up by them.
+CREATE ROLE regress_chunk_writer;
+GRANT USAGE ON SCHEMA unified TO regress_chunk_writer;
+GRANT SELECT, INSERT, DELETE ON unified.chunks TO regress_chunk_writer;
+CREATE SCHEMA regress_evil AUTHORIZATION regress_chunk_writer;
+SET ROLE regress_chunk_writer;
+CREATE FUNCTION regress_evil.always_equal(text, text) RETURNS boolean
+    LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR regress_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = regress_evil.always_equal);
+SET search_path = regress_evil, pg_catalog, public;
+INSERT INTO unified.chunks (source, source_id, project_id, content)
+VALUES ('claude_context', 'w1', 'p', 'x'), ('claude_context', 'w2', 'p', 'y');
+INSERT INTO unified.chunks (source, source_id, project_id, content)
+VALUES ('claude_context', 'w1', 'p', 'again');
+DELETE FROM unified.chunks WHERE source_id OPERATOR(pg_catalog.=) 'w1';
+SELECT * FROM unified.chunk_keys;
+RESET search_path;
+RESET ROLE;
+SELECT source_id FROM unified.chunk_keys WHERE source_id IN ('w1', 'w2') ORDER BY 1;
+DELETE FROM unified.chunks WHERE source_id = 'w2';
+DROP SCHEMA regress_evil CASCADE;
+REVOKE ALL ON unified.chunks FROM regress_chunk_writer;
+REVOKE ALL ON SCHEMA unified FROM regress_chunk_writer;
+DROP ROLE regress_chunk_writer;
 
 -- TRUNCATE clears both; the state is as before the test.
 TRUNCATE unified.chunks;

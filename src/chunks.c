@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * chunks.c
- *		C support for unified.chunks.
+ *		C support for unified.chunks: content hashes and source-row keys.
  *
  * unified.content_hash(text) gives every chunk a SHA-256 of its content,
  * stored in the generated column content_hash and used to verify
@@ -10,18 +10,76 @@
  * hash of a text value's bytes never changes, so this function is honestly
  * IMMUTABLE.
  *
+ * A source row (source, source_collection, source_id) is stored at most
+ * once across all partitions.  PostgreSQL cannot enforce that with a unique
+ * index on a table partitioned by created_at, so unified.chunk_keys holds
+ * one row per stored source row under a primary key, kept in step by the
+ * statement-level triggers below, which see the statement's rows as the
+ * transition tables new_keys and old_keys.  They are written in C because
+ * they run on every write of both applications:
+ *
+ *	- the statement's row count comes from the transition table for free;
+ *	- each trigger runs one cached plan, schema-qualified and free of
+ *	  operators, so it cannot be redirected by the caller's search_path;
+ *	- instead of SECURITY DEFINER (which costs a GUC save and restore per
+ *	  call to pin search_path) the trigger switches to the owner of
+ *	  unified.chunks, who owns unified.chunk_keys, for the duration of its
+ *	  query, as a restricted operation; an error restores the caller's
+ *	  identity with the transaction's abort.
+ *
+ * Concurrency comes from the primary key: a second session inserting the
+ * same key waits in ON CONFLICT for the first and sees a conflict if it
+ * committed.  Naming the duplicate costs more queries and happens only when
+ * a statement fails.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "commands/trigger.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
 
 #include "unified_pg.h"
 
 PG_FUNCTION_INFO_V1(upg_content_hash);
+PG_FUNCTION_INFO_V1(upg_chunk_keys_add);
+PG_FUNCTION_INFO_V1(upg_chunk_keys_remove);
+
+/* cached plans, one per backend */
+static SPIPlanPtr upg_keys_add_plan = NULL;
+static SPIPlanPtr upg_keys_remove_plan = NULL;
+
+#define UPG_KEYS_ADD_SQL \
+	"INSERT INTO unified.chunk_keys (source, source_collection, source_id) " \
+	"SELECT source, source_collection, source_id FROM new_keys " \
+	"ON CONFLICT DO NOTHING"
+
+#define UPG_KEYS_REMOVE_SQL \
+	"DELETE FROM unified.chunk_keys k USING old_keys o " \
+	"WHERE k.source OPERATOR(pg_catalog.=) o.source " \
+	"AND k.source_collection OPERATOR(pg_catalog.=) o.source_collection " \
+	"AND k.source_id OPERATOR(pg_catalog.=) o.source_id"
+
+/* a key repeated within the statement */
+#define UPG_KEYS_DUP_IN_STATEMENT_SQL \
+	"SELECT source, source_collection, source_id FROM new_keys " \
+	"GROUP BY source, source_collection, source_id " \
+	"HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1 LIMIT 1"
+
+/* a key of the statement stored by another transaction */
+#define UPG_KEYS_DUP_STORED_SQL \
+	"SELECT n.source, n.source_collection, n.source_id FROM new_keys n " \
+	"JOIN unified.chunk_keys k ON k.source OPERATOR(pg_catalog.=) n.source " \
+	"AND k.source_collection OPERATOR(pg_catalog.=) n.source_collection " \
+	"AND k.source_id OPERATOR(pg_catalog.=) n.source_id " \
+	"WHERE k.xmin OPERATOR(pg_catalog.<>) pg_catalog.xid(pg_catalog.pg_current_xact_id()) LIMIT 1"
 
 /* SQL: unified.content_hash(text) -- SHA-256 of the text's bytes. */
 Datum
@@ -43,4 +101,148 @@ upg_content_hash(PG_FUNCTION_ARGS)
 	pg_cryptohash_free(ctx);
 
 	PG_RETURN_BYTEA_P(result);
+}
+
+/* Check that we are an AFTER ... FOR EACH STATEMENT trigger with the table. */
+static TriggerData *
+upg_keys_trigger_data(FunctionCallInfo fcinfo, const char *fname, bool want_new)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s can only be called as a trigger", fname)));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		(want_new ? trigdata->tg_newtable : trigdata->tg_oldtable) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be an AFTER ... FOR EACH STATEMENT trigger with a %s transition table",
+						fname, want_new ? "NEW" : "OLD")));
+	return trigdata;
+}
+
+/* Run the cached plan *plan (made from sql on first use); return rows done. */
+static uint64
+upg_keys_run(SPIPlanPtr *plan, const char *sql, int expected)
+{
+	int			rc;
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, 0, NULL);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*plan = p;
+	}
+	rc = SPI_execute_plan(*plan, NULL, NULL, false, 0);
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_plan returned %s for \"%s\"",
+			 SPI_result_code_string(rc), sql);
+	return SPI_processed;
+}
+
+/*
+ * Run a diagnostic query over new_keys; if it finds a key, put it into
+ * *key as "(source, collection, id)" and return true.
+ */
+static bool
+upg_keys_find(const char *sql, char **key)
+{
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed for \"%s\"", sql);
+	if (SPI_processed == 0)
+		return false;
+	*key = psprintf("(%s, %s, %s)",
+					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3));
+	return true;
+}
+
+/*
+ * Trigger: AFTER INSERT ON unified.chunks REFERENCING NEW TABLE AS new_keys
+ * FOR EACH STATEMENT.  Store the statement's keys; raise unique_violation,
+ * naming one duplicate, if a key is repeated or already stored.
+ */
+Datum
+upg_chunk_keys_add(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = upg_keys_trigger_data(fcinfo, "chunk_keys_add", true);
+	int64		wanted = tuplestore_tuple_count(trigdata->tg_newtable);
+	Oid			save_userid;
+	int			save_sec_context;
+	uint64		added;
+	char	   *key = NULL;
+	bool		found;
+
+	if (wanted == 0)
+		return PointerGetDatum(NULL);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");
+
+	added = upg_keys_run(&upg_keys_add_plan, UPG_KEYS_ADD_SQL, SPI_OK_INSERT);
+	if (added == (uint64) wanted)
+	{
+		SPI_finish();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		return PointerGetDatum(NULL);
+	}
+
+	found = upg_keys_find(UPG_KEYS_DUP_IN_STATEMENT_SQL, &key) ||
+		upg_keys_find(UPG_KEYS_DUP_STORED_SQL, &key);
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("duplicate key value violates uniqueness of source rows in unified.chunks"),
+			 found ?
+			 errdetail("Key (source, source_collection, source_id)=%s already exists.", key) :
+			 errdetail("A source row of this statement was already stored earlier in this transaction."),
+			 errhint("A source row is stored at most once: delete the stored chunk first, or update it."),
+			 err_generic_string(PG_DIAG_SCHEMA_NAME, UPG_SCHEMA_NAME),
+			 err_generic_string(PG_DIAG_TABLE_NAME, "chunks"),
+			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "chunk_keys_pkey")));
+	PG_RETURN_NULL();			/* not reached */
+}
+
+/*
+ * Trigger: AFTER DELETE ON unified.chunks REFERENCING OLD TABLE AS old_keys
+ * FOR EACH STATEMENT.  Forget the keys of the deleted rows.
+ */
+Datum
+upg_chunk_keys_remove(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = upg_keys_trigger_data(fcinfo, "chunk_keys_remove", false);
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (tuplestore_tuple_count(trigdata->tg_oldtable) == 0)
+		return PointerGetDatum(NULL);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");
+	(void) upg_keys_run(&upg_keys_remove_plan, UPG_KEYS_REMOVE_SQL, SPI_OK_DELETE);
+	SPI_finish();
+
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return PointerGetDatum(NULL);
 }

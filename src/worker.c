@@ -54,6 +54,8 @@
 /* seconds the postmaster waits before restarting a crashed worker */
 #define UPG_WORKER_RESTART_SECONDS	1
 
+static void upg_worker_handle_signals(void);
+static void upg_worker_sleep(void);
 static bool upg_extension_present(void);
 static void upg_wait_for_database(void);
 static bool upg_database_exists(const char *name);
@@ -123,13 +125,7 @@ upg_worker_main(Datum main_arg)
 	{
 		bool		present;
 
-		CHECK_FOR_INTERRUPTS();
-
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		upg_worker_handle_signals();
 
 		pgstat_report_activity(STATE_RUNNING, "checking for the unified_pg extension");
 		present = upg_extension_present();
@@ -148,13 +144,32 @@ upg_worker_main(Datum main_arg)
 		upg_shared->worker.loops++;
 		LWLockRelease(upg_shared->lock);
 
-		pgstat_report_activity(STATE_IDLE, NULL);
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 upg_resolver_naptime_ms,
-						 UPG_WAIT_EVENT_EXTENSION);
-		ResetLatch(MyLatch);
+		upg_worker_sleep();
 	}
+}
+
+/* Die on SIGTERM; reload the configuration after SIGHUP. */
+static void
+upg_worker_handle_signals(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/* Sleep for the naptime, or until the latch is set or the postmaster dies. */
+static void
+upg_worker_sleep(void)
+{
+	pgstat_report_activity(STATE_IDLE, NULL);
+	(void) WaitLatch(MyLatch,
+					 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 upg_resolver_naptime_ms,
+					 UPG_WAIT_EVENT_EXTENSION);
+	ResetLatch(MyLatch);
 }
 
 /*
@@ -201,17 +216,8 @@ upg_wait_for_database(void)
 
 	for (;;)
 	{
-		bool		exists;
-
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-
-		exists = upg_database_exists(upg_database);
-		if (exists)
+		upg_worker_handle_signals();
+		if (upg_database_exists(upg_database))
 			return;
 
 		if (!logged)
@@ -222,12 +228,7 @@ upg_wait_for_database(void)
 					 errhint("Create the database, or set unified_pg.database and restart the server.")));
 			logged = true;
 		}
-		pgstat_report_activity(STATE_IDLE, NULL);
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 upg_resolver_naptime_ms,
-						 UPG_WAIT_EVENT_EXTENSION);
-		ResetLatch(MyLatch);
+		upg_worker_sleep();
 	}
 }
 

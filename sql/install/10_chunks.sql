@@ -8,8 +8,8 @@
 -- "a source row is stored at most once" is enforced through
 -- unified.chunk_keys, a plain table with a primary key on
 -- (source, source_collection, source_id) kept in step by statement-level
--- triggers with transition tables (one set-based statement per SQL
--- statement, not one call per row).
+-- triggers with transition tables written in C (src/chunks.c): one
+-- set-based statement per SQL statement, not one call per row.
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION unified.content_hash(content text)
@@ -93,76 +93,18 @@ CREATE TABLE unified.chunk_keys (
 COMMENT ON TABLE unified.chunk_keys IS
     'One row per stored source row of unified.chunks; enforces uniqueness across partitions';
 
--- Insert the keys of new_keys; raise unique_violation naming one duplicate
--- if a key is repeated within the statement or already stored.
+-- Store the statement's keys; raise unique_violation naming a duplicate.
+-- (C, src/chunks.c: it runs on every write.)
 CREATE FUNCTION unified.chunk_keys_add()
 RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, unified, pg_temp
-AS $fn$
-DECLARE
-    wanted  bigint;
-    added   bigint;
-    dup     record;
-BEGIN
-    SELECT count(*) INTO wanted FROM new_keys;
-    -- One statement: insert, count what went in, and pick a key that did not.
-    WITH ins AS (
-        INSERT INTO unified.chunk_keys (source, source_collection, source_id)
-        SELECT source, source_collection, source_id FROM new_keys
-        ON CONFLICT DO NOTHING
-        RETURNING source, source_collection, source_id
-    )
-    SELECT (SELECT count(*) FROM ins) AS n, k.source, k.source_collection, k.source_id
-      INTO dup
-      FROM (SELECT) AS one
-      LEFT JOIN LATERAL (
-            SELECT n.source, n.source_collection, n.source_id
-              FROM new_keys n
-             WHERE NOT EXISTS (SELECT FROM ins i
-                                WHERE (i.source, i.source_collection, i.source_id)
-                                    = (n.source, n.source_collection, n.source_id))
-             LIMIT 1) AS k ON true;
-    added := dup.n;
+AS 'MODULE_PATHNAME', 'upg_chunk_keys_add'
+LANGUAGE C;
 
-    IF added <> wanted THEN
-        IF dup.source IS NULL THEN
-            -- every key went in once, so one is repeated within the statement
-            SELECT NULL::bigint AS n, source, source_collection, source_id INTO dup
-              FROM new_keys
-             GROUP BY source, source_collection, source_id
-            HAVING count(*) > 1
-             LIMIT 1;
-        END IF;
-        RAISE EXCEPTION 'duplicate key value violates uniqueness of source rows in unified.chunks'
-            USING ERRCODE = 'unique_violation',
-                  CONSTRAINT = 'chunk_keys_pkey',
-                  SCHEMA = 'unified',
-                  TABLE = 'chunks',
-                  DETAIL = format('Key (source, source_collection, source_id)=(%s, %s, %s) already exists.',
-                                  dup.source, dup.source_collection, dup.source_id),
-                  HINT = 'A source row is stored at most once: delete the stored chunk first, or update it.';
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-
--- Remove the keys of old_keys.
+-- Forget the keys of deleted rows.
 CREATE FUNCTION unified.chunk_keys_remove()
 RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, unified, pg_temp
-AS $fn$
-BEGIN
-    DELETE FROM unified.chunk_keys k
-     USING old_keys o
-     WHERE (k.source, k.source_collection, k.source_id)
-         = (o.source, o.source_collection, o.source_id);
-    RETURN NULL;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'upg_chunk_keys_remove'
+LANGUAGE C;
 
 -- Refuse an UPDATE that would change a source row's identity.
 CREATE FUNCTION unified.chunk_keys_refuse_update()

@@ -124,8 +124,14 @@ BEGIN
         RAISE WARNING 'unified.chunks was created without partitions and indexes for a restore'
             USING HINT = 'Restore the pre-data and data sections, run SELECT unified.finish_restore(), then restore the post-data section.';
     ELSE
+        -- partitions that are still members (made in this script)
         FOR part IN SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i
-                     WHERE i.inhparent = 'unified.chunks'::regclass LOOP
+                     WHERE i.inhparent = 'unified.chunks'::regclass
+                       AND EXISTS (SELECT FROM pg_catalog.pg_depend d
+                                    WHERE d.classid = 'pg_catalog.pg_class'::regclass
+                                      AND d.objid = i.inhrelid
+                                      AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+                                      AND d.deptype = 'e') LOOP
             EXECUTE pg_catalog.format('ALTER EXTENSION unified_pg DROP TABLE %s', part);
         END LOOP;
     END IF;
