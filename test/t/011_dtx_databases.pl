@@ -132,6 +132,41 @@ like($stderr, qr/HINT:.*Connect to database "claude"/, 'with a hint naming the d
 
 $node->stop;
 
+# No background worker slot for a finisher: the commit is still durable
+# (WARNING, state stays 'committing'), the participant in the other
+# database waits, and once slots are available the resolver finishes it.
+my $tight = PostgreSQL::Test::Cluster->new('dtx_noslots');
+$tight->init;
+$tight->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'unified_pg'
+unified_pg.database = 'postgres'
+unified_pg.resolver_naptime = '100ms'
+max_prepared_transactions = 10
+max_worker_processes = 1
+max_logical_replication_workers = 0
+max_parallel_workers = 0
+});
+$tight->start;
+$tight->safe_psql('postgres', 'CREATE DATABASE other');
+$tight->safe_psql('postgres', 'CREATE EXTENSION unified_pg; CREATE TABLE work (who text)');
+$tight->safe_psql('other', 'CREATE TABLE memory (who text)');
+$tight->safe_psql('postgres', "SELECT unified.begin_distributed('s1', ARRAY['claude', 'cognee'])");
+$tight->safe_psql('postgres', q{BEGIN; INSERT INTO work VALUES ('claude'); PREPARE TRANSACTION 'unified:s1:claude';});
+$tight->safe_psql('other', q{BEGIN; INSERT INTO memory VALUES ('cognee'); PREPARE TRANSACTION 'unified:s1:cognee';});
+($ret, $stdout, $stderr) = $tight->psql('postgres', "CALL unified.commit_distributed('s1')");
+is($ret, 0, 'commit succeeds without a finisher slot');
+like($stderr, qr/WARNING:  could not start a unified_pg finisher/, 'with a warning that a finisher could not start');
+like($stderr, qr/is committed but 1 participants are not finished yet/, 'and that the commit is durable');
+is( $tight->safe_psql('postgres', q{SELECT state FROM unified.transaction_log WHERE tx_id = 's1'}),
+	'committing', 'the log keeps the decision for the resolver');
+is($tight->safe_psql('postgres', 'SELECT count(*) FROM work'), '1', 'the local participant is committed');
+$tight->append_conf('postgresql.conf', 'max_worker_processes = 4');
+$tight->restart;
+ok( $tight->poll_query_until('postgres', q{SELECT state = 'committed' FROM unified.transaction_log WHERE tx_id = 's1'}),
+	'with a free slot the resolver finishes the other database');
+is($tight->safe_psql('other', 'SELECT count(*) FROM memory'), '1', 'the participant there is committed');
+$tight->stop;
+
 # max_prepared_transactions = 0: a clear error with a hint.
 my $plain = PostgreSQL::Test::Cluster->new('dtx_no2pc');
 $plain->init;
