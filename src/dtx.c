@@ -644,7 +644,7 @@ upg_finish_all(UpgParticipant *parts, int nparts, bool commit, bool pause)
 		for (j = i; j < nparts && parts[j].dboid == db; j++)
 			gids[n++] = parts[j].gid;
 		upg_step_start(&step);
-		finished = upg_finish_elsewhere(db, gids, n, commit);
+		finished = upg_finish_elsewhere(db, gids, n, commit, WARNING);
 		upg_step_commit(&step, false);
 		if (finished < n)
 			left += n - Max(finished, 0);

@@ -117,10 +117,11 @@ static uint64 upg_prune(bool in_procedure);
 /*
  * Finish gids of database dboid through a finisher worker; must run inside
  * a transaction (the DSM segment belongs to it).  Returns how many are no
- * longer prepared, or -1 if no worker could be started.
+ * longer prepared, or -1 if no worker could be started, which is reported
+ * at elevel (the background resolver retries every pass, so it only LOGs).
  */
 int
-upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit)
+upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit, int elevel)
 {
 	Size		size = offsetof(UpgFinishJob, items) + sizeof(UpgFinishItem) * ngids;
 	dsm_segment *seg;
@@ -152,7 +153,7 @@ upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit)
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
-		ereport(WARNING,
+		ereport(elevel,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a unified_pg finisher for database %u", dboid),
 				 errdetail("%d prepared participants there stay prepared for now.", ngids),
@@ -524,7 +525,8 @@ upg_finish_list(UpgGid *gids, int n, bool commit, bool in_procedure,
 			for (j = i; j < n && gids[j].dboid == db; j++)
 				list[k++] = gids[j].gid;
 			upg_step_start(&step);
-			done = upg_finish_elsewhere(db, list, k, commit);
+			done = upg_finish_elsewhere(db, list, k, commit,
+										 in_procedure ? WARNING : LOG);
 			upg_step_commit(&step, false);
 			left += k - Max(done, 0);
 			pfree(list);

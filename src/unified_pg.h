@@ -142,7 +142,8 @@ extern void upg_dtx_require_prepared_xacts(void);
 
 /* ---- resolver.c: the in-doubt resolver ---- */
 extern void upg_resolver_pass(bool in_procedure, int timeout_ms);
-extern int	upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit);
+extern int	upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit,
+								 int elevel);
 PGDLLEXPORT void upg_finisher_main(Datum main_arg);
 
 #endif							/* UNIFIED_PG_H */
