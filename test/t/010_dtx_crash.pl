@@ -133,6 +133,35 @@ for my $point (qw(before_decision after_decision after_first_participant after_a
 ok($node->poll_query_until('postgres', 'SELECT running AND passes > 0 FROM unified.resolver_status'),
 	'resolver_status shows a running resolver');
 
+# ---- a coordinator called again after its predecessor died decided ----
+# Park the resolver (a long nap) so that the second coordinator, not the
+# resolver, finishes the decided transaction.
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET unified_pg.resolver_naptime = '30min';
+SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres', 'SELECT naptime_ms = 1800000 FROM unified.worker_status()')
+  or die 'worker did not take the long nap';
+{
+	my $tx = 'called_again';
+	prepare_tx($tx);
+	my ($h, $pid) = start_paused_commit($tx, 'after_decision');
+	$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+	$h->finish;
+	is($node->safe_psql('postgres', "SELECT state FROM unified.transaction_log WHERE tx_id = '$tx'"),
+		'committing', "$tx: the decision survived its coordinator");
+	$node->safe_psql('postgres', "CALL unified.commit_distributed('$tx')");
+	is( $node->safe_psql('postgres',
+			"SELECT state || ' by ' || finished_by FROM unified.transaction_log WHERE tx_id = '$tx'"),
+		'committed by coordinator', "$tx: calling commit_distributed again finishes it");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM work WHERE tx = '$tx'"),
+		scalar(@participants), "$tx: every participant committed");
+}
+$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET unified_pg.resolver_naptime;
+SELECT pg_reload_conf();
+});
+
 # ---- the resolver killed with kill -9 in the middle of a pass ----
 # A decided transaction (the coordinator died after its decision) with
 # three participants; the resolver pauses after finishing the first.
