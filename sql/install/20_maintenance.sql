@@ -155,9 +155,21 @@ $fn$;
 REVOKE ALL ON FUNCTION unified.create_monthly_partition(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION unified.create_monthly_partition(date) TO unified_admin;
 
--- The current month and the next three exist from the start.
-SELECT unified.create_monthly_partition((CURRENT_DATE + pg_catalog.make_interval(months => m))::date)
-  FROM pg_catalog.generate_series(0, 3) AS m;
+-- The current month and the next three exist from the start.  Like every
+-- later partition they are not members of the extension: retention must be
+-- able to detach and drop them, and pg_dump must dump their rows.
+DO $install$
+DECLARE
+    part text;
+BEGIN
+    FOR part IN
+        SELECT unified.create_monthly_partition((CURRENT_DATE + pg_catalog.make_interval(months => m))::date)
+          FROM pg_catalog.generate_series(0, 3) AS m
+    LOOP
+        EXECUTE pg_catalog.format('ALTER EXTENSION unified_pg DROP TABLE %s', part);
+    END LOOP;
+END
+$install$;
 
 -- ---------------------------------------------------------------------------
 -- What is there: unified.partitions.
@@ -432,9 +444,15 @@ SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     cmd     text;
-    crondb  text := current_setting('cron.database_name', true);
+    crondb  text;
     jobid   bigint;
 BEGIN
+    BEGIN
+        crondb := current_setting('cron.database_name', true);
+    EXCEPTION WHEN insufficient_privilege THEN
+        -- pg_cron is loaded; only superusers may read where it lives
+        crondb := '';
+    END;
     IF schedule IS NULL
        OR schedule !~ '^\s*[0-9A-Za-z*/,-]+(\s+[0-9A-Za-z*/,-]+){4}\s*$'
        OR length(schedule) > 100 THEN
