@@ -137,6 +137,7 @@ SELECT unified.run_maintenance(retention => '1 month -31 days');
 SELECT unified.run_maintenance(drop_detached => NULL);
 SELECT unified.run_maintenance(batch_rows => 0);
 SELECT unified.run_maintenance(lock_wait => '-1s');
+SELECT unified.run_maintenance(lock_wait => '0');
 SELECT count(*) AS partitions_changed FROM
   ((SELECT partition FROM unified.partitions EXCEPT SELECT partition FROM parts_before)
    UNION ALL

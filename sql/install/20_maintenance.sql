@@ -260,8 +260,9 @@ BEGIN
         RAISE EXCEPTION 'batch_rows must be at least 1, not %', coalesce(batch_rows::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF lock_wait IS NULL OR lock_wait < interval '0' OR lock_wait > interval '1 hour' THEN
-        RAISE EXCEPTION 'lock_wait must be between 0 and 1 hour, not %', coalesce(lock_wait::text, 'NULL')
+    -- (lock_timeout = 0 would mean "wait forever", so 0 is not accepted)
+    IF lock_wait IS NULL OR lock_wait < interval '1 millisecond' OR lock_wait > interval '1 hour' THEN
+        RAISE EXCEPTION 'lock_wait must be between 1 millisecond and 1 hour, not %', coalesce(lock_wait::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 

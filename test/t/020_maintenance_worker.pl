@@ -78,6 +78,20 @@ sleep 3;
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM unified.partitions WHERE partition::text = 'unified.$future'"),
 	'0', 'with maintenance_interval = 0 nothing is created');
+
+# A pass never queues behind a long query for more than lock_wait: the
+# month is reported under "errors" and left for the next pass.
+my $bg = $node->background_psql('postgres');
+$bg->query_safe('BEGIN');
+$bg->query_safe('LOCK TABLE unified.chunks IN ACCESS SHARE MODE');
+my $r = $node->safe_psql('postgres',
+	q{SELECT r->>'status', jsonb_array_length(r->'errors'), r->'errors'->0->>'error'
+	    FROM unified.run_maintenance(lock_wait => '200ms') AS r});
+like($r, qr/^done\|1\|canceling statement due to lock timeout/,
+	'a pass that cannot get its lock in time reports it and finishes');
+$bg->query_safe('COMMIT');
+$bg->quit;
+
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET unified_pg.maintenance_interval');
 $node->safe_psql('postgres', q{ALTER SYSTEM SET unified_pg.maintenance_interval = '1s'});
 $node->reload;
