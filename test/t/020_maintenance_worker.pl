@@ -99,5 +99,25 @@ ok( $node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM unified.partitions WHERE partition::text = 'unified.$future'"),
 	'turned on again, it catches up');
 
+# Retention detaches the 2019 month; pg_dump keeps the monthly partitions
+# (also those made at install time) and the detached table with their rows.
+is( $node->safe_psql('postgres',
+		q{SELECT r->'detached'->0->>'now' FROM unified.run_maintenance(retention => '1 day') AS r}),
+	'unified.chunks_2019_02_detached', 'retention detaches a month older than the retention');
+my $current = $node->safe_psql('postgres',
+	q{SELECT 'chunks_' || to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')});
+my ($dump, $dump_err) = run_command(
+	[ $node->installed_command('pg_dump'), '-d', $node->connstr('postgres') ]);
+like($dump, qr/ATTACH PARTITION unified\.$current /, 'pg_dump recreates the install-time month');
+like($dump, qr/COPY unified\.chunks_2019_02_detached /, 'pg_dump keeps the rows of a detached month');
+
+# A detached month is the operator's data: DROP EXTENSION does not take it
+# silently.
+my ($dret, $dout, $derr) = $node->psql('postgres', 'DROP EXTENSION unified_pg');
+isnt($dret, 0, 'DROP EXTENSION refuses while a detached month is kept');
+like($derr, qr/chunks_2019_02_detached/, 'and names it');
+$node->safe_psql('postgres', 'DROP TABLE unified.chunks_2019_02_detached');
+is($node->psql('postgres', 'DROP EXTENSION unified_pg'), 0, 'once it is gone, DROP EXTENSION works');
+
 $node->stop;
 done_testing();
