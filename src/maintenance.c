@@ -10,8 +10,9 @@
  * - upg_maintenance_tick() is called by the worker on every loop.  Once
  *   unified_pg.maintenance_interval has elapsed since the last attempt it
  *   calls unified.run_maintenance() through SPI, one transaction per pass,
- *   again and again while a pass says there is more to do (each pass does
- *   bounded work, so locks are held one pass at a time).  The time of the
+ *   again while a pass says there is more to do (each pass does bounded
+ *   work, so locks are held one pass at a time); after a few passes it
+ *   lets the worker's loop go round and goes on at the next loop.  The time of the
  *   attempt is recorded in shared memory before running: if a pass fails,
  *   the ERROR ends the worker, the postmaster restarts it, and the new
  *   incarnation waits a full interval instead of retrying in a tight loop.
@@ -60,8 +61,15 @@
 
 #include "unified_pg.h"
 
-/* passes of one run at most; each pass is bounded by its batch_rows */
-#define UPG_MAINT_MAX_PASSES	1000
+/*
+ * passes per worker loop; each is bounded by run_maintenance's batch_rows.
+ * A run with more work left goes on at the next loop, so the resolver pass
+ * between them is never starved.
+ */
+#define UPG_MAINT_PASSES_PER_LOOP	10
+
+/* the last loop stopped with work left (worker process only) */
+static bool upg_maint_unfinished = false;
 
 #define UPG_MAINT_QUERY \
 	"SELECT r::text, coalesce((r->>'more')::boolean, false) " \
@@ -93,19 +101,25 @@ upg_maintenance_tick(void)
 	bool		more = true;
 
 	if (upg_maintenance_interval_s <= 0)
+	{
+		upg_maint_unfinished = false;
 		return;
+	}
 
-	LWLockAcquire(upg_shared->lock, LW_SHARED);
-	last = upg_shared->maintenance.last_attempt_at;
-	LWLockRelease(upg_shared->lock);
-	if (last != 0 &&
-		!TimestampDifferenceExceeds(last, now, upg_maintenance_interval_s * 1000))
-		return;
+	if (!upg_maint_unfinished)
+	{
+		LWLockAcquire(upg_shared->lock, LW_SHARED);
+		last = upg_shared->maintenance.last_attempt_at;
+		LWLockRelease(upg_shared->lock);
+		if (last != 0 &&
+			!TimestampDifferenceExceeds(last, now, upg_maintenance_interval_s * 1000))
+			return;
 
-	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
-	upg_shared->maintenance.last_attempt_at = now;
-	upg_shared->maintenance.interval_s = upg_maintenance_interval_s;
-	LWLockRelease(upg_shared->lock);
+		LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
+		upg_shared->maintenance.last_attempt_at = now;
+		upg_shared->maintenance.interval_s = upg_maintenance_interval_s;
+		LWLockRelease(upg_shared->lock);
+	}
 
 	/* a standby has no partitions to make; run_maintenance would say so too */
 	if (RecoveryInProgress())
@@ -117,7 +131,7 @@ upg_maintenance_tick(void)
 	}
 
 	result[0] = '\0';
-	while (more && passes < UPG_MAINT_MAX_PASSES)
+	while (more && passes < UPG_MAINT_PASSES_PER_LOOP)
 	{
 		CHECK_FOR_INTERRUPTS();
 		more = upg_maintenance_pass(result, sizeof(result));
@@ -125,12 +139,18 @@ upg_maintenance_tick(void)
 	}
 
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
-	upg_shared->maintenance.last_finished_at = GetCurrentTimestamp();
-	upg_shared->maintenance.runs++;
+	if (!upg_maint_unfinished)
+		upg_shared->maintenance.last_passes = 0;
 	upg_shared->maintenance.passes += passes;
-	upg_shared->maintenance.last_passes = passes;
+	upg_shared->maintenance.last_passes += passes;
 	strlcpy(upg_shared->maintenance.last_result, result, UPG_MAINT_RESULT_LEN);
+	if (!more)
+	{
+		upg_shared->maintenance.last_finished_at = GetCurrentTimestamp();
+		upg_shared->maintenance.runs++;
+	}
 	LWLockRelease(upg_shared->lock);
+	upg_maint_unfinished = more;
 }
 
 /*
@@ -447,8 +467,8 @@ upg_cron_worker_main(Datum main_arg)
 {
 	UpgCronRequest req;
 	MemoryContext cxt = CurrentMemoryContext;
-	int64		jobid = 0;
-	int			sqlerrcode = 0;
+	volatile int64 jobid = 0;
+	volatile int sqlerrcode = 0;
 	char		message[256] = "";
 
 	pqsignal(SIGTERM, die);

@@ -93,9 +93,9 @@ BEGIN
 
     -- Serialize creators of the same month; then lock the parent before the
     -- default partition, the order in which inserts lock them.
-    PERFORM pg_advisory_xact_lock('unified.chunks'::regclass::oid::integer,
-                                  (extract(year FROM first_day) * 12
-                                   + extract(month FROM first_day))::integer);
+    PERFORM pg_advisory_xact_lock('unified.chunks'::regclass::oid::bigint * 1000000
+                                  + (extract(year FROM first_day) * 12
+                                     + extract(month FROM first_day))::bigint);
     LOCK TABLE ONLY unified.chunks IN ACCESS EXCLUSIVE MODE;
 
     IF EXISTS (SELECT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -269,9 +269,10 @@ BEGIN
     IF pg_is_in_recovery() THEN
         RETURN jsonb_build_object('status', 'skipped', 'reason', 'server is in recovery');
     END IF;
-    -- One pass at a time; the key does not collide with the per-month keys
-    -- of ensure_monthly_partition (year * 12 + month > 0).
-    IF NOT pg_try_advisory_xact_lock('unified.chunks'::regclass::oid::integer, 0) THEN
+    -- One pass at a time.  Keys are oid(unified.chunks) * 10^6 + n, which
+    -- cannot overflow (oids are 32-bit): n = 0 here, year * 12 + month for
+    -- the per-month locks of ensure_monthly_partition.
+    IF NOT pg_try_advisory_xact_lock('unified.chunks'::regclass::oid::bigint * 1000000) THEN
         RETURN jsonb_build_object('status', 'skipped', 'reason', 'already running');
     END IF;
     -- Reverted when the function returns (it has its own SET clause).
