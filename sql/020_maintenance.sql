@@ -43,7 +43,8 @@ SELECT conname FROM pg_constraint WHERE conrelid = 'unified.chunks_2040_02'::reg
 SET ROLE unified_admin;
 SELECT unified.create_monthly_partition('2040-03-01') AS created_by_admin;
 RESET ROLE;
-SELECT c.relname, c.relowner = e.extowner AS owned_by_extension_owner, c.relacl IS NULL AS no_grants
+SELECT c.relname, c.relowner = e.extowner AS owned_by_extension_owner, c.relacl IS NULL AS no_grants,
+       c.relrowsecurity AND c.relforcerowsecurity AS rls_forced
   FROM pg_class c, pg_extension e
  WHERE e.extname = 'unified_pg' AND c.relname IN ('chunks_2040_02', 'chunks_2040_03')
  ORDER BY 1;
@@ -51,6 +52,16 @@ SELECT r.rolname, bool_or(has_table_privilege(r.rolname, 'unified.chunks_2040_03
   FROM pg_roles r, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p
  WHERE r.rolname IN ('claude_user', 'cognee_user', 'unified_admin')
  GROUP BY 1 ORDER BY 1;
+-- a privilege granted on a partition by mistake still shows no rows; the
+-- parent's policies are what apply to reads through unified.chunks
+INSERT INTO unified.chunks (source, source_id, project_id, content, created_at)
+VALUES ('claude_context', 'rls_probe', 'p', 'x', '2040-03-05 00:00:00+00');
+GRANT SELECT ON unified.chunks_2040_03 TO claude_user;
+SET ROLE claude_user;
+SELECT count(*) AS rows_seen_directly FROM unified.chunks_2040_03;
+RESET ROLE;
+REVOKE SELECT ON unified.chunks_2040_03 FROM claude_user;
+DELETE FROM unified.chunks WHERE source_id = 'rls_probe';
 -- application roles cannot run maintenance
 SET ROLE claude_user;
 SELECT unified.create_monthly_partition('2040-04-01');

@@ -37,7 +37,9 @@
 -- Partitions are created by SECURITY DEFINER functions, so they belong to
 -- the extension's owner whoever runs maintenance (the worker, a pg_cron job,
 -- an admin), and carry no privileges for application roles: those reach
--- rows only through unified.chunks and its row-level security.
+-- rows only through unified.chunks and its row-level security.  Each
+-- partition also has row-level security enabled and forced with no policy,
+-- so that a privilege granted on it by mistake still shows no rows.
 -- ---------------------------------------------------------------------------
 
 -- Make sure the partition of the UTC month containing "month" exists,
@@ -134,6 +136,10 @@ BEGIN
     EXECUTE format('ALTER TABLE unified.chunks ATTACH PARTITION unified.%I FOR VALUES FROM (%L) TO (%L)',
                    part, lo_text, hi_text);
     EXECUTE format('ALTER TABLE unified.%I DROP CONSTRAINT %I', part, part || '_bound');
+    -- Defence in depth: a partition read directly (never through the parent,
+    -- whose policies are what apply there) shows nothing to anyone who is not
+    -- its owner or a superuser, even if someone grants privileges on it.
+    EXECUTE format('ALTER TABLE unified.%I ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', part);
     created := true;
 END
 $fn$;
