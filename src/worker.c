@@ -134,6 +134,8 @@ upg_worker_main(Datum main_arg)
 		 * The resolver pass and built-in maintenance run here, each in its
 		 * own transactions, when the extension is present.
 		 */
+		if (present)
+			upg_maintenance_tick();
 
 		LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
 		upg_shared->worker.extension_present = present;
