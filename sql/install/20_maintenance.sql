@@ -168,9 +168,12 @@ DO $install$
 DECLARE
     part text;
 BEGIN
+    -- Months are UTC months; near a month's boundary the session's date can
+    -- be a month off, so both the session's and the UTC month count.
     FOR part IN
-        SELECT unified.create_monthly_partition((CURRENT_DATE + pg_catalog.make_interval(months => m))::date)
-          FROM pg_catalog.generate_series(0, 3) AS m
+        SELECT DISTINCT unified.create_monthly_partition((d + pg_catalog.make_interval(months => m))::date)
+          FROM (VALUES (CURRENT_DATE), ((pg_catalog.now() AT TIME ZONE 'UTC')::date)) AS today(d),
+               pg_catalog.generate_series(0, 3) AS m
     LOOP
         EXECUTE pg_catalog.format('ALTER EXTENSION unified_pg DROP TABLE %s', part);
     END LOOP;
