@@ -16,6 +16,7 @@ OBJS = \
 	src/pools.o \
 	src/shmem.o \
 	src/chunks.o \
+	src/maintenance.o \
 	src/worker.o \
 	src/dtx.o \
 	src/resolver.o

@@ -6,9 +6,11 @@
 #          claude_context with the extension, print how to connect
 #   stop   stop that server
 #
-# The server trusts local connections (Unix socket and localhost only): it
-# is a development server.  Port, directory and database can be changed
-# with UPG_PORT, UPG_RUN_DIR and UPG_DB.
+# Local connections through the Unix socket need no password; the socket
+# is open to the postgres OS user and group only (and root).  TCP on
+# localhost asks for a password (set one with ALTER ROLE ... PASSWORD).
+# Port, directory and database can be changed with UPG_PORT, UPG_RUN_DIR
+# and UPG_DB.
 source "$(dirname "$0")/lib.sh"
 
 PORT=${UPG_PORT:-5533}
@@ -43,10 +45,11 @@ start() {
 
     if [ ! -f "$data/PG_VERSION" ]; then
         say "==> initializing a cluster in $data"
-        as_pg "$bindir/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=trust \
+        as_pg "$bindir/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
             -E UTF8 --locale=C.UTF-8 >"$run/initdb.log"
         server_conf "$PORT" "$sock" "$DB" | as_pg tee -a "$data/postgresql.conf" >/dev/null
-        printf "listen_addresses = 'localhost'\n" | as_pg tee -a "$data/postgresql.conf" >/dev/null
+        printf "listen_addresses = 'localhost'\nunix_socket_permissions = 0770\n" \
+            | as_pg tee -a "$data/postgresql.conf" >/dev/null
     fi
 
     if as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
@@ -58,8 +61,9 @@ start() {
     fi
 
     psql=("$bindir/psql" -X -q -h "$sock" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
-    if [ -z "$(as_pg "${psql[@]}" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ]; then
-        as_pg "${psql[@]}" -d postgres -c "CREATE DATABASE $DB"
+    if [ -z "$(printf '%s\n' "SELECT 1 FROM pg_database WHERE datname = :'db'" \
+               | as_pg "${psql[@]}" -d postgres -At -v db="$DB")" ]; then
+        printf '%s\n' 'CREATE DATABASE :"db"' | as_pg "${psql[@]}" -d postgres -v db="$DB"
     fi
     as_pg "${psql[@]}" -d "$DB" -c "SET client_min_messages = warning" \
                                 -c "CREATE EXTENSION IF NOT EXISTS unified_pg" \
@@ -67,11 +71,15 @@ start() {
                                 -c "ALTER EXTENSION unified_pg UPDATE"
 
     # the worker starts working in the database within a few seconds
-    local i
+    local i worker=no
     for i in $(seq 1 50); do
-        [ "$(as_pg "${psql[@]}" -d "$DB" -Atc "SELECT coalesce(extension_present, false) FROM unified.worker_status()")" = t ] && break
+        if [ "$(as_pg "${psql[@]}" -d "$DB" -Atc "SELECT coalesce(extension_present, false) FROM unified.worker_status()")" = t ]; then
+            worker=yes
+            break
+        fi
         sleep 0.2
     done
+    [ "$worker" = yes ] || say "warning: the unified_pg worker has not started yet; see $run/server.log"
 
     cat <<MSG
 
@@ -79,7 +87,8 @@ unified_pg is running.
   server:    PostgreSQL $("$bindir/postgres" --version | awk '{print $3}'), port $PORT, data in $data
   log:       $run/server.log
   connect:   psql -h $sock -p $PORT -U postgres $DB
-         or  psql "postgresql://postgres@localhost:$PORT/$DB"
+             (no password on the socket; TCP on localhost:$PORT asks for one:
+              ALTER ROLE postgres PASSWORD '...' to use it)
   try:       \\dt unified.*        SELECT * FROM unified.worker_status();
   stop:      make stop
 MSG

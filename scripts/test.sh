@@ -10,9 +10,9 @@
 #              with PostgreSQL::Test::Cluster
 #   clients    test/clients/run.sh if present (real application clients)
 #
-# The tests run as the server's OS user from a copy of the checkout in a
-# fresh temporary directory, so the checkout may live anywhere and is not
-# written to.  UPG_KEEP=1 keeps that directory; UPG_SUITES="regress pgtap"
+# The extension is built in the checkout; the tests run as the server's OS
+# user from a copy of the checkout in a fresh temporary directory, so the
+# checkout may live anywhere and the tests never write to it.  UPG_KEEP=1 keeps that directory; UPG_SUITES="regress pgtap"
 # runs a subset; UPG_REGRESS="001_install 030_x" and UPG_TAP="test/t/010_x.pl"
 # narrow the regress and TAP suites.
 #

@@ -57,8 +57,18 @@ VALUES ('claude_context', 'chunk_new', 'p', 'one'), ('claude_context', 'chunk_ne
 -- ... and in another month's partition.
 INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content, created_at)
 VALUES ('claude_context', 'code_chunks', 'chunk_0123456789abcdef', 'proj-a', 'again', now() + interval '1 month');
+-- ... and against a row stored earlier in the same transaction, inside a
+-- savepoint: the key named is the stored one.
+BEGIN;
+INSERT INTO unified.chunks (source, source_id, project_id, content)
+VALUES ('claude_context', 'chunk_same_tx', 'p', 'first');
+SAVEPOINT s;
+INSERT INTO unified.chunks (source, source_id, project_id, content)
+VALUES ('claude_context', 'chunk_fresh', 'p', 'new'), ('claude_context', 'chunk_same_tx', 'p', 'second');
+ROLLBACK TO SAVEPOINT s;
+SELECT source_id FROM unified.chunks WHERE source_id IN ('chunk_same_tx', 'chunk_fresh');
+ROLLBACK;
 \set VERBOSITY terse
-\set SHOW_CONTEXT never
 -- The same source_id in another collection or application is a different row.
 INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content)
 VALUES ('claude_context', 'other_collection', 'chunk_0123456789abcdef', 'proj-a', 'fine');
@@ -78,7 +88,9 @@ VALUES ('claude_context', 'code_chunks', 'chunk_0123456789abcdef', 'proj-a', 'de
 -- The key table always matches the chunks.
 SELECT (SELECT count(*) FROM unified.chunks) AS chunks, (SELECT count(*) FROM unified.chunk_keys) AS keys,
        NOT EXISTS (SELECT source, source_collection, source_id FROM unified.chunks
-                   EXCEPT SELECT source, source_collection, source_id FROM unified.chunk_keys) AS consistent;
+                   EXCEPT SELECT source, source_collection, source_id FROM unified.chunk_keys) AS no_missing_key,
+       NOT EXISTS (SELECT source, source_collection, source_id FROM unified.chunk_keys
+                   EXCEPT SELECT source, source_collection, source_id FROM unified.chunks) AS no_orphan_key;
 
 -- A role with rights on unified.chunks alone keeps the keys in step: the
 -- key triggers work as the table's owner.  An operator planted earlier on

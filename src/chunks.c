@@ -32,6 +32,10 @@
  * committed.  Naming the duplicate costs more queries and happens only when
  * a statement fails.
  *
+ * The cached plans are bound to the transition tables' row type as first
+ * seen; they are planned again when unified.chunks changes, like any
+ * cached plan.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -42,6 +46,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
@@ -73,13 +78,12 @@ static SPIPlanPtr upg_keys_remove_plan = NULL;
 	"GROUP BY source, source_collection, source_id " \
 	"HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1 LIMIT 1"
 
-/* a key of the statement stored by another transaction */
+/* the statement's keys as stored, with who stored them */
 #define UPG_KEYS_DUP_STORED_SQL \
-	"SELECT n.source, n.source_collection, n.source_id FROM new_keys n " \
+	"SELECT n.source, n.source_collection, n.source_id, k.xmin, k.cmin FROM new_keys n " \
 	"JOIN unified.chunk_keys k ON k.source OPERATOR(pg_catalog.=) n.source " \
 	"AND k.source_collection OPERATOR(pg_catalog.=) n.source_collection " \
-	"AND k.source_id OPERATOR(pg_catalog.=) n.source_id " \
-	"WHERE k.xmin OPERATOR(pg_catalog.<>) pg_catalog.xid(pg_catalog.pg_current_xact_id()) LIMIT 1"
+	"AND k.source_id OPERATOR(pg_catalog.=) n.source_id"
 
 /* SQL: unified.content_hash(text) -- SHA-256 of the text's bytes. */
 Datum
@@ -147,22 +151,56 @@ upg_keys_run(SPIPlanPtr *plan, const char *sql, int expected)
 	return SPI_processed;
 }
 
+/* Format the first three columns of a result row as "(a, b, c)". */
+static char *
+upg_keys_format(HeapTuple tuple, TupleDesc tupdesc)
+{
+	return psprintf("(%s, %s, %s)",
+					SPI_getvalue(tuple, tupdesc, 1),
+					SPI_getvalue(tuple, tupdesc, 2),
+					SPI_getvalue(tuple, tupdesc, 3));
+}
+
 /*
- * Run a diagnostic query over new_keys; if it finds a key, put it into
- * *key as "(source, collection, id)" and return true.
+ * Find a key that made the statement fail and put it into *key.  Runs with
+ * a fresh snapshot (not read-only), so that a key committed by a session
+ * this statement waited for is seen.  A key repeated within the statement
+ * comes first; otherwise a stored key whose row this trigger did not
+ * insert itself.  Our rows are the current (sub)transaction's with a
+ * command id after statement_cid, the command of the statement that fired
+ * the trigger (SPI advances the command counter around each command);
+ * rows stored by earlier statements of this transaction have command ids
+ * up to statement_cid.
  */
 static bool
-upg_keys_find(const char *sql, char **key)
+upg_keys_find_duplicate(CommandId statement_cid, char **key)
 {
-	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed for \"%s\"", sql);
-	if (SPI_processed == 0)
-		return false;
-	*key = psprintf("(%s, %s, %s)",
-					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3));
-	return true;
+	uint64		i;
+
+	if (SPI_execute(UPG_KEYS_DUP_IN_STATEMENT_SQL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed for \"%s\"", UPG_KEYS_DUP_IN_STATEMENT_SQL);
+	if (SPI_processed > 0)
+	{
+		*key = upg_keys_format(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+		return true;
+	}
+
+	if (SPI_execute(UPG_KEYS_DUP_STORED_SQL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed for \"%s\"", UPG_KEYS_DUP_STORED_SQL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tuple, tupdesc, 4, &isnull));
+		CommandId	cmin = DatumGetCommandId(SPI_getbinval(tuple, tupdesc, 5, &isnull));
+
+		if (TransactionIdIsCurrentTransactionId(xmin) && cmin > statement_cid)
+			continue;			/* inserted by this trigger */
+		*key = upg_keys_format(tuple, tupdesc);
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -178,6 +216,7 @@ upg_chunk_keys_add(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec_context;
 	uint64		added;
+	CommandId	statement_cid;
 	char	   *key = NULL;
 	bool		found;
 
@@ -194,6 +233,8 @@ upg_chunk_keys_add(PG_FUNCTION_ARGS)
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
 
+	/* the command of the statement that fired us; ours come after it */
+	statement_cid = GetCurrentCommandId(false);
 	added = upg_keys_run(&upg_keys_add_plan, UPG_KEYS_ADD_SQL, SPI_OK_INSERT);
 	if (added == (uint64) wanted)
 	{
@@ -202,14 +243,13 @@ upg_chunk_keys_add(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	found = upg_keys_find(UPG_KEYS_DUP_IN_STATEMENT_SQL, &key) ||
-		upg_keys_find(UPG_KEYS_DUP_STORED_SQL, &key);
+	found = upg_keys_find_duplicate(statement_cid, &key);
 	ereport(ERROR,
 			(errcode(ERRCODE_UNIQUE_VIOLATION),
 			 errmsg("duplicate key value violates uniqueness of source rows in unified.chunks"),
 			 found ?
 			 errdetail("Key (source, source_collection, source_id)=%s already exists.", key) :
-			 errdetail("A source row of this statement was already stored earlier in this transaction."),
+			 errdetail("A source row of this statement is already stored."),
 			 errhint("A source row is stored at most once: delete the stored chunk first, or update it."),
 			 err_generic_string(PG_DIAG_SCHEMA_NAME, UPG_SCHEMA_NAME),
 			 err_generic_string(PG_DIAG_TABLE_NAME, "chunks"),

@@ -16,11 +16,6 @@
 #error "unified_pg requires PostgreSQL 15 or newer"
 #endif
 
-/*
- * PostgreSQL 16 moved the GUC definitions out of utils/guc.h into
- * utils/guc_hooks.h for the check/assign hook typedefs; guc.h still has
- * everything we use on both versions.
- */
 #include "utils/guc.h"
 
 /*
@@ -30,15 +25,17 @@
  */
 #if PG_VERSION_NUM >= 160000
 #define upg_guc_malloc(size)	guc_malloc(LOG, (size))
+#define upg_guc_free(ptr)		guc_free(ptr)
 #else
 #define upg_guc_malloc(size)	malloc(size)
+#define upg_guc_free(ptr)		free(ptr)
 #endif
 
-/* PostgreSQL 17 renamed the wait-event enum used by WaitLatch callers. */
-#if PG_VERSION_NUM >= 170000
-#define UPG_WAIT_EVENT_EXTENSION	WAIT_EVENT_EXTENSION
-#else
+/*
+ * The wait event our worker reports while sleeping.  (PostgreSQL 17 can
+ * register a named custom wait event instead; PG_WAIT_EXTENSION works on
+ * every supported version.)
+ */
 #define UPG_WAIT_EVENT_EXTENSION	PG_WAIT_EXTENSION
-#endif
 
 #endif							/* UNIFIED_PG_COMPAT_H */

@@ -5,10 +5,11 @@
  *
  * A pool is an application_name with a connection budget.  The setting is
  * a comma-separated list of name:budget pairs.  The check hook parses it
- * into an UpgPoolConfig allocated for the GUC machinery, so a malformed value is
- * refused -- at SET time, at start-up, or on SIGHUP, where PostgreSQL then
- * keeps the old value and logs our detail -- and the assign hook only
- * swaps a pointer, which cannot fail.
+ * into an UpgPoolConfig allocated for the GUC machinery, so a malformed
+ * value is refused: by ALTER SYSTEM, and on SIGHUP, where PostgreSQL keeps
+ * the old value and logs our detail.  At server start a malformed value in
+ * postgresql.conf is reported with a WARNING and the default is used.  The
+ * assign hook only swaps a pointer, which cannot fail.
  *
  * Pool names are application_names as clients send them.  We accept
  * printable ASCII without separators, so that a pool name is always safe
@@ -41,7 +42,7 @@ upg_pools_check_hook(char **newval, void **extra, GucSource source)
 
 	if (!upg_pools_parse(*newval ? *newval : "", config))
 	{
-		free(config);
+		upg_guc_free(config);
 		return false;
 	}
 
@@ -72,6 +73,13 @@ upg_pool_lookup(const char *application_name)
 	return -1;
 }
 
+/* Is c white space between entries? */
+static bool
+upg_pool_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 /* Is c allowed in a pool name? */
 static bool
 upg_pool_name_char(char c)
@@ -92,7 +100,7 @@ upg_pools_parse(const char *value, UpgPoolConfig *config)
 
 	memset(config, 0, sizeof(UpgPoolConfig));
 
-	while (*p == ' ')
+	while (upg_pool_space(*p))
 		p++;
 	if (*p == '\0')
 		return true;
@@ -105,7 +113,7 @@ upg_pools_parse(const char *value, UpgPoolConfig *config)
 		char	   *end;
 		int			i;
 
-		while (*p == ' ')
+		while (upg_pool_space(*p))
 			p++;
 		name_start = p;
 		while (upg_pool_name_char(*p))
@@ -114,7 +122,11 @@ upg_pools_parse(const char *value, UpgPoolConfig *config)
 
 		if (name_len == 0)
 		{
-			GUC_check_errdetail("Each entry must look like application_name:budget.");
+			if (*p != '\0' && *p != ',' && *p != ':')
+				GUC_check_errdetail("Pool names are printable ASCII without , : ' \" or \\; found byte 0x%02x at position %d.",
+									(unsigned char) *p, (int) (p - value) + 1);
+			else
+				GUC_check_errdetail("Each entry must look like application_name:budget.");
 			return false;
 		}
 		if (name_len >= UPG_POOL_NAME_LEN)
@@ -123,16 +135,20 @@ upg_pools_parse(const char *value, UpgPoolConfig *config)
 								20, name_start, UPG_POOL_NAME_LEN - 1);
 			return false;
 		}
-		while (*p == ' ')
+		while (upg_pool_space(*p))
 			p++;
 		if (*p != ':')
 		{
-			GUC_check_errdetail("Pool \"%.*s\" has no budget; write it as name:budget.",
-								(int) name_len, name_start);
+			if (*p != '\0' && *p != ',')
+				GUC_check_errdetail("Pool names are printable ASCII without , : ' \" or \\; found byte 0x%02x at position %d.",
+									(unsigned char) *p, (int) (p - value) + 1);
+			else
+				GUC_check_errdetail("Pool \"%.*s\" has no budget; write it as name:budget.",
+									(int) name_len, name_start);
 			return false;
 		}
 		p++;
-		while (*p == ' ')
+		while (upg_pool_space(*p))
 			p++;
 		if (*p < '0' || *p > '9')
 		{
@@ -175,7 +191,7 @@ upg_pools_parse(const char *value, UpgPoolConfig *config)
 		config->pools[config->npools].budget = (int) budget;
 		config->npools++;
 
-		while (*p == ' ')
+		while (upg_pool_space(*p))
 			p++;
 		if (*p == '\0')
 			return true;

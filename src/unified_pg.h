@@ -90,12 +90,47 @@ typedef struct UpgResolverState
 	uint64		skipped_locked; /* a coordinator held the transaction */
 	uint64		log_rows_pruned;
 } UpgResolverState;
+/* built-in partition maintenance (maintenance.c) */
+#define UPG_MAINT_RESULT_LEN	512
+
+typedef struct UpgMaintenanceState
+{
+	TimestampTz last_attempt_at;	/* when the worker last started a run */
+	TimestampTz last_finished_at;	/* when the last run completed */
+	uint64		runs;			/* completed runs since the server started */
+	uint64		passes;			/* run_maintenance() calls in those runs */
+	int			last_passes;	/* calls in the last run */
+	int			interval_s;		/* maintenance_interval as the worker saw it */
+	uint64		skipped_recovery;	/* runs skipped because of recovery */
+	char		last_result[UPG_MAINT_RESULT_LEN];	/* jsonb text, truncated */
+} UpgMaintenanceState;
+
+/*
+ * One request to register a pg_cron job from the database pg_cron lives
+ * in, handed to a short-lived worker (maintenance.c).
+ */
+typedef struct UpgCronRequest
+{
+	pid_t		requester;		/* waiting backend; 0 when the slot is free */
+	char		crondb[NAMEDATALEN];	/* cron.database_name */
+	char		username[NAMEDATALEN];	/* the job's owner */
+	char		database[NAMEDATALEN];	/* where the job runs */
+	char		jobname[NAMEDATALEN];
+	char		schedule[128];
+	char		command[256];
+	bool		done;			/* the worker has answered */
+	int64		jobid;
+	int			sqlerrcode;		/* 0 on success */
+	char		message[256];
+} UpgCronRequest;
 
 typedef struct UpgSharedState
 {
 	LWLock	   *lock;			/* protects everything below */
 	UpgWorkerState worker;
 	UpgResolverState resolver;
+	UpgMaintenanceState maintenance;
+	UpgCronRequest cron;
 } UpgSharedState;
 
 extern UpgSharedState *upg_shared;
@@ -103,6 +138,10 @@ extern UpgSharedState *upg_shared;
 extern void upg_shmem_request(void);
 extern void upg_shmem_startup(void);
 extern void upg_require_shmem(void);
+
+/* ---- maintenance.c ---- */
+extern void upg_maintenance_tick(void);
+PGDLLEXPORT void upg_cron_worker_main(Datum main_arg);
 
 /* ---- worker.c ---- */
 extern void upg_register_worker(void);

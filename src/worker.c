@@ -55,7 +55,7 @@
 #define UPG_WORKER_RESTART_SECONDS	1
 
 static void upg_worker_handle_signals(void);
-static void upg_worker_sleep(void);
+static void upg_worker_sleep(long timeout_ms);
 static bool upg_extension_present(void);
 static void upg_wait_for_database(void);
 static bool upg_database_exists(const char *name);
@@ -135,7 +135,10 @@ upg_worker_main(Datum main_arg)
 		 * own transactions, when the extension is present.
 		 */
 		if (present)
+		{
 			upg_resolver_pass(false, upg_in_doubt_timeout_s * 1000);
+			upg_maintenance_tick();
+		}
 
 		LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
 		upg_shared->worker.extension_present = present;
@@ -144,7 +147,8 @@ upg_worker_main(Datum main_arg)
 		upg_shared->worker.loops++;
 		LWLockRelease(upg_shared->lock);
 
-		upg_worker_sleep();
+		pgstat_report_stat(false);
+		upg_worker_sleep(upg_resolver_naptime_ms);
 	}
 }
 
@@ -160,14 +164,14 @@ upg_worker_handle_signals(void)
 	}
 }
 
-/* Sleep for the naptime, or until the latch is set or the postmaster dies. */
+/* Sleep for timeout_ms, or until the latch is set or the postmaster dies. */
 static void
-upg_worker_sleep(void)
+upg_worker_sleep(long timeout_ms)
 {
 	pgstat_report_activity(STATE_IDLE, NULL);
 	(void) WaitLatch(MyLatch,
 					 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 upg_resolver_naptime_ms,
+					 timeout_ms,
 					 UPG_WAIT_EVENT_EXTENSION);
 	ResetLatch(MyLatch);
 }
@@ -228,7 +232,7 @@ upg_wait_for_database(void)
 					 errhint("Create the database, or set unified_pg.database and restart the server.")));
 			logged = true;
 		}
-		upg_worker_sleep();
+		upg_worker_sleep(Max(upg_resolver_naptime_ms, 1000));
 	}
 }
 
@@ -245,10 +249,16 @@ upg_extension_present(void)
 	return present;
 }
 
-/* Clear our pid from shared memory when the worker exits. */
+/*
+ * Clear our pid from shared memory when the worker exits.  After an ERROR
+ * the process exits without having released its LWLocks (that happens in
+ * a later exit callback), so release them first or we could wait on our
+ * own lock forever.
+ */
 static void
 upg_worker_on_exit(int code, Datum arg)
 {
+	LWLockReleaseAll();
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
 	if (upg_shared->worker.pid == MyProcPid)
 		upg_shared->worker.pid = 0;

@@ -37,7 +37,8 @@ END $$;
 SQL
 
 cols="source, source_collection, source_id, project_id, content, relative_path, start_line, end_line, file_extension, embedding"
-gen="SELECT 'claude_context', 'code_chunks', 'chunk_' || lpad(to_hex(g), 16, '0'), 'proj-' || (g % 10),
+# files of 20 chunks, each file in one of 10 projects
+gen="SELECT 'claude_context', 'code_chunks', 'chunk_' || lpad(to_hex(g), 16, '0'), 'proj-' || (g / 20 % 10),
             repeat('code line ' || g || E'\n', 20), 'src/file_' || (g / 20) || '.ts', (g % 20) * 10 + 1, (g % 20) * 10 + 9, '.ts',
             array_fill(0.5::real, ARRAY[64])
        FROM generate_series(1, $ROWS) g"
@@ -55,7 +56,7 @@ DO \$\$
 BEGIN
     FOR f IN 0 .. $batches - 1 LOOP
         INSERT INTO $t.chunks ($cols)
-        SELECT 'claude_context', 'code_chunks', 'chunk_' || lpad(to_hex(g), 16, '0'), 'proj-' || (g % 10),
+        SELECT 'claude_context', 'code_chunks', 'chunk_' || lpad(to_hex(g), 16, '0'), 'proj-' || (f % 10),
                repeat('code line ' || g || E'\n', 20), 'src/file_' || f || '.ts', (g % 20) * 10 + 1, (g % 20) * 10 + 9, '.ts',
                array_fill(0.5::real, ARRAY[64])
           FROM generate_series(f * 20, f * 20 + 19) g;
@@ -68,7 +69,7 @@ SQL
 DO \$\$
 BEGIN
     FOR f IN 0 .. $batches - 1 LOOP
-        DELETE FROM $t.chunks WHERE project_id = 'proj-' || (f * 20 % 10) AND relative_path = 'src/file_' || f || '.ts';
+        DELETE FROM $t.chunks WHERE project_id = 'proj-' || (f % 10) AND relative_path = 'src/file_' || f || '.ts';
     END LOOP;
 END \$\$;
 SQL

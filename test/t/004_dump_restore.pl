@@ -37,13 +37,15 @@ my $summary = q{
 SELECT count(*), md5(string_agg(id || ':' || source_id || ':' || encode(content_hash, 'hex') || ':' || created_at, ',' ORDER BY id)),
        (SELECT count(*) FROM unified.chunk_keys),
        (SELECT count(*) FROM (SELECT source, source_collection, source_id FROM unified.chunks
-                              EXCEPT SELECT * FROM unified.chunk_keys) x)
+                              EXCEPT SELECT * FROM unified.chunk_keys) x),
+       (SELECT count(*) FROM (SELECT * FROM unified.chunk_keys
+                              EXCEPT SELECT source, source_collection, source_id FROM unified.chunks) y)
   FROM unified.chunks};
 my $parts = q{SELECT string_agg(inhrelid::regclass::text, ',' ORDER BY inhrelid::regclass::text) FROM pg_inherits
                WHERE inhparent = 'unified.chunks'::regclass};
 my $src_summary = $node->safe_psql('src', $summary);
 my $src_parts = $node->safe_psql('src', $parts);
-like($src_summary, qr/^504\|/, 'source has all rows');
+like($src_summary, qr/^504\|\w+\|504\|0\|0$/, 'source has all rows, each with its key and no other key');
 
 my $dump = $node->basedir . '/src.dump';
 $node->command_ok(

@@ -10,6 +10,8 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 
 const project = `proj-node-${process.pid}`;
+// Claude-Context keeps one collection per codebase; its chunk ids are unique within it.
+const collection = `code_chunks_${project}`;
 let pool;
 
 function chunkId(path, index) {
@@ -24,13 +26,13 @@ async function writeFile(client, path, texts) {
     const base = i * 7;
     values.push(chunkId(path, i), project, text, path, i * 10 + 1, i * 10 + 9,
       JSON.stringify({ language: 'typescript', index: i }));
-    return `('claude_context', 'code_chunks', $${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, ` +
+    return `('claude_context', $${texts.length * 7 + 1}, $${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, ` +
       `$${base + 5}, $${base + 6}, '.ts', $${base + 7}::jsonb, ARRAY[0.25, 0.5, 0.75]::real[])`;
   });
   await client.query(
     `INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content,
        relative_path, start_line, end_line, file_extension, metadata, embedding)
-     VALUES ${rows.join(', ')}`, values);
+     VALUES ${rows.join(', ')}`, [...values, collection]);
 }
 
 before(async () => {
@@ -93,9 +95,9 @@ test('a duplicate chunk id is refused with 23505 and nothing is written', async 
   await assert.rejects(
     pool.query(
       `INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content)
-       VALUES ('claude_context', 'code_chunks', $1, $2, 'new text'),
-              ('claude_context', 'code_chunks', $3, $2, 'another')`,
-      [chunkId('src/other.ts', 0), project, chunkId('src/app.ts', 0)]),
+       VALUES ('claude_context', $4, $1, $2, 'new text'),
+              ('claude_context', $4, $3, $2, 'another')`,
+      [chunkId('src/other.ts', 0), project, chunkId('src/app.ts', 0), collection]),
     (err) => err.code === '23505' && /already exists/.test(err.detail));
   const afterCount = await pool.query('SELECT count(*)::int AS n FROM unified.chunks WHERE project_id = $1', [project]);
   assert.equal(afterCount.rows[0].n, before.rows[0].n);
@@ -105,16 +107,27 @@ test('a chunk without a project is refused with 23514', async () => {
   await assert.rejects(
     pool.query(
       `INSERT INTO unified.chunks (source, source_collection, source_id, content)
-       VALUES ('claude_context', 'code_chunks', 'chunk_ffffffffffffffff', 'orphan')`),
+       VALUES ('claude_context', $1, 'chunk_ffffffffffffffff', 'orphan')`, [collection]),
     (err) => err.code === '23514');
+});
+
+test('the same file in another codebase is stored again, in its own collection', async () => {
+  const other = `code_chunks_${project}_fork`;
+  await pool.query(
+    `INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content, relative_path)
+     VALUES ('claude_context', $1, $2, $3, 'export const a = 2;', 'src/app.ts')`,
+    [other, chunkId('src/app.ts', 0), project]);
+  const { rows } = await pool.query(
+    'SELECT count(*)::int AS n FROM unified.chunks WHERE source_id = $1', [chunkId('src/app.ts', 0)]);
+  assert.equal(rows[0].n, 2);
 });
 
 test('hostile text is stored as data, not executed', async () => {
   const evil = "x'); DROP TABLE unified.chunks; --\u0000".replace('\u0000', '') + ' \u2603 %s %I';
   await pool.query(
     `INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content, relative_path)
-     VALUES ('claude_context', 'code_chunks', $1, $2, $3, $3)`,
-    [chunkId('evil', 0), project, evil]);
+     VALUES ('claude_context', $4, $1, $2, $3, $3)`,
+    [chunkId('evil', 0), project, evil, collection]);
   const { rows } = await pool.query(
     'SELECT content FROM unified.chunks WHERE project_id = $1 AND relative_path = $2', [project, evil]);
   assert.equal(rows[0].content, evil);
