@@ -16,6 +16,7 @@ OBJS = \
 	src/pools.o \
 	src/shmem.o \
 	src/chunks.o \
+	src/security.o \
 	src/worker.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
