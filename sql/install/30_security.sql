@@ -198,12 +198,15 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
+#variable_conflict use_column
+DECLARE
+    r   oid := tenant_last_grant_warning.role;
 BEGIN
-    IF role IS NOT NULL
-       AND NOT EXISTS (SELECT FROM unified.project_grants g WHERE g.role::oid = role)
-       AND NOT EXISTS (SELECT FROM unified.dataset_grants g WHERE g.role::oid = role) THEN
+    IF r IS NOT NULL
+       AND NOT EXISTS (SELECT FROM unified.project_grants g WHERE g.role::oid = r)
+       AND NOT EXISTS (SELECT FROM unified.dataset_grants g WHERE g.role::oid = r) THEN
         RAISE WARNING 'role "%" has no tenant grants left and now sees every row of its application',
-                      role::regrole::text
+                      r::regrole::text
             USING HINT = 'To take its access away, REVOKE claude_user or cognee_user from it instead.';
     END IF;
 END
