@@ -22,7 +22,9 @@
 --  3. Tenant scoping.  unified.grant_project / unified.grant_dataset limit
 --     a role to listed projects and datasets.  The policies ask
 --     unified.visible_projects() / unified.visible_datasets() once per
---     query (as InitPlans), so the indexes on project_id and
+--     query (one InitPlan per policy: a NULL scope, "not scoped", turns
+--     into ARRAY[own id] through COALESCE, so the row test is a cheap
+--     array comparison), and the indexes on project_id and
 --     cognee_dataset_id are used as usual.  Which roles' grants apply is
 --     taken from unified.caller_roles() (session user and SET ROLE user),
 --     never from settings or arguments: see src/security.c.
@@ -71,29 +73,34 @@ COMMENT ON FUNCTION unified.caller_roles() IS
 -- caller role is scoped when it has any grant, of either kind; the result
 -- is the projects granted to every scoped caller role (so SET ROLE can only
 -- narrow), and empty when a scoped role has dataset grants only.
+-- PL/pgSQL rather than SQL so that the queries' plans are cached for the
+-- session: the policies call this once per query.
 CREATE FUNCTION unified.visible_projects()
 RETURNS text[]
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 PARALLEL SAFE
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
-    WITH scoped AS (
-        SELECT c.role
-          FROM pg_catalog.unnest(unified.caller_roles()) AS c(role)
-         WHERE EXISTS (SELECT FROM unified.project_grants g WHERE g.role::oid = c.role)
-            OR EXISTS (SELECT FROM unified.dataset_grants g WHERE g.role::oid = c.role)
-    )
-    SELECT CASE
-           WHEN NOT EXISTS (SELECT FROM scoped) THEN NULL::text[]
-           ELSE ARRAY(SELECT g.project_id
-                        FROM unified.project_grants g
-                        JOIN scoped s ON g.role::oid = s.role
-                       GROUP BY g.project_id
-                      HAVING pg_catalog.count(*) = (SELECT pg_catalog.count(*) FROM scoped)
-                       ORDER BY g.project_id)
-           END
+DECLARE
+    callers oid[] := unified.caller_roles();
+    scoped  oid[];
+BEGIN
+    SELECT array_agg(c.role) INTO scoped
+      FROM unnest(callers) AS c(role)
+     WHERE EXISTS (SELECT FROM unified.project_grants g WHERE g.role::oid = c.role)
+        OR EXISTS (SELECT FROM unified.dataset_grants g WHERE g.role::oid = c.role);
+    IF scoped IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN ARRAY(SELECT g.project_id
+                   FROM unified.project_grants g
+                  WHERE g.role::oid = ANY (scoped)
+                  GROUP BY g.project_id
+                 HAVING count(*) = cardinality(scoped)
+                  ORDER BY g.project_id);
+END
 $fn$;
 
 COMMENT ON FUNCTION unified.visible_projects() IS
@@ -102,27 +109,30 @@ COMMENT ON FUNCTION unified.visible_projects() IS
 -- Datasets the caller may see, or NULL for "all of Cognee"; as above.
 CREATE FUNCTION unified.visible_datasets()
 RETURNS uuid[]
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 PARALLEL SAFE
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
-    WITH scoped AS (
-        SELECT c.role
-          FROM pg_catalog.unnest(unified.caller_roles()) AS c(role)
-         WHERE EXISTS (SELECT FROM unified.project_grants g WHERE g.role::oid = c.role)
-            OR EXISTS (SELECT FROM unified.dataset_grants g WHERE g.role::oid = c.role)
-    )
-    SELECT CASE
-           WHEN NOT EXISTS (SELECT FROM scoped) THEN NULL::uuid[]
-           ELSE ARRAY(SELECT g.dataset_id
-                        FROM unified.dataset_grants g
-                        JOIN scoped s ON g.role::oid = s.role
-                       GROUP BY g.dataset_id
-                      HAVING pg_catalog.count(*) = (SELECT pg_catalog.count(*) FROM scoped)
-                       ORDER BY g.dataset_id)
-           END
+DECLARE
+    callers oid[] := unified.caller_roles();
+    scoped  oid[];
+BEGIN
+    SELECT array_agg(c.role) INTO scoped
+      FROM unnest(callers) AS c(role)
+     WHERE EXISTS (SELECT FROM unified.project_grants g WHERE g.role::oid = c.role)
+        OR EXISTS (SELECT FROM unified.dataset_grants g WHERE g.role::oid = c.role);
+    IF scoped IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN ARRAY(SELECT g.dataset_id
+                   FROM unified.dataset_grants g
+                  WHERE g.role::oid = ANY (scoped)
+                  GROUP BY g.dataset_id
+                 HAVING count(*) = cardinality(scoped)
+                  ORDER BY g.dataset_id);
+END
 $fn$;
 
 COMMENT ON FUNCTION unified.visible_datasets() IS
@@ -358,44 +368,34 @@ ALTER TABLE unified.chunks FORCE ROW LEVEL SECURITY;
 -- Claude-Context: rows with a project_id in the caller's scope.
 CREATE POLICY claude_select ON unified.chunks AS PERMISSIVE FOR SELECT TO claude_user
     USING (project_id IS NOT NULL
-           AND ((SELECT unified.visible_projects()) IS NULL
-                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
+           AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])));
 CREATE POLICY claude_insert ON unified.chunks AS PERMISSIVE FOR INSERT TO claude_user
     WITH CHECK (source = 'claude_context' AND project_id IS NOT NULL AND cognee_dataset_id IS NULL
-                AND ((SELECT unified.visible_projects()) IS NULL
-                     OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
+                AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])));
 CREATE POLICY claude_update ON unified.chunks AS PERMISSIVE FOR UPDATE TO claude_user
     USING (source = 'claude_context' AND project_id IS NOT NULL
-           AND ((SELECT unified.visible_projects()) IS NULL
-                OR project_id = ANY ((SELECT unified.visible_projects())::text[])))
+           AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])))
     WITH CHECK (source = 'claude_context' AND project_id IS NOT NULL
-                AND ((SELECT unified.visible_projects()) IS NULL
-                     OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
+                AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])));
 CREATE POLICY claude_delete ON unified.chunks AS PERMISSIVE FOR DELETE TO claude_user
     USING (source = 'claude_context' AND project_id IS NOT NULL
-           AND ((SELECT unified.visible_projects()) IS NULL
-                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
+           AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])));
 
 -- Cognee: rows with a cognee_dataset_id in the caller's scope.
 CREATE POLICY cognee_select ON unified.chunks AS PERMISSIVE FOR SELECT TO cognee_user
     USING (cognee_dataset_id IS NOT NULL
-           AND ((SELECT unified.visible_datasets()) IS NULL
-                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
+           AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])));
 CREATE POLICY cognee_insert ON unified.chunks AS PERMISSIVE FOR INSERT TO cognee_user
     WITH CHECK (source = 'cognee' AND cognee_dataset_id IS NOT NULL AND project_id IS NULL
-                AND ((SELECT unified.visible_datasets()) IS NULL
-                     OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
+                AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])));
 CREATE POLICY cognee_update ON unified.chunks AS PERMISSIVE FOR UPDATE TO cognee_user
     USING (source = 'cognee' AND cognee_dataset_id IS NOT NULL
-           AND ((SELECT unified.visible_datasets()) IS NULL
-                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])))
+           AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])))
     WITH CHECK (source = 'cognee' AND cognee_dataset_id IS NOT NULL
-                AND ((SELECT unified.visible_datasets()) IS NULL
-                     OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
+                AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])));
 CREATE POLICY cognee_delete ON unified.chunks AS PERMISSIVE FOR DELETE TO cognee_user
     USING (source = 'cognee' AND cognee_dataset_id IS NOT NULL
-           AND ((SELECT unified.visible_datasets()) IS NULL
-                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
+           AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])));
 
 -- unified_admin: everything, including shared rows.
 CREATE POLICY admin_all ON unified.chunks AS PERMISSIVE FOR ALL TO unified_admin
