@@ -72,36 +72,14 @@ COMMENT ON FUNCTION unified.caller_roles() IS
 -- Projects the caller may see, or NULL for "all of Claude-Context".  A
 -- caller role is scoped when it has any grant, of either kind; the result
 -- is the projects granted to every scoped caller role (so SET ROLE can only
--- narrow), and empty when a scoped role has dataset grants only.
--- PL/pgSQL rather than SQL so that the queries' plans are cached for the
--- session: the policies call this once per query.
+-- narrow), and empty when a scoped role has dataset grants only.  In C
+-- (src/security.c): the policies call it once per query, and it reads the
+-- grant tables directly, so it needs neither SECURITY DEFINER nor a
+-- privilege on them and looks up no name through search_path.
 CREATE FUNCTION unified.visible_projects()
 RETURNS text[]
-LANGUAGE plpgsql
-STABLE
-SECURITY DEFINER
-PARALLEL SAFE
-SET search_path = pg_catalog, unified, pg_temp
-AS $fn$
-DECLARE
-    callers oid[] := unified.caller_roles();
-    scoped  oid[];
-BEGIN
-    SELECT array_agg(c.role) INTO scoped
-      FROM unnest(callers) AS c(role)
-     WHERE EXISTS (SELECT FROM unified.project_grants g WHERE g.role::oid = c.role)
-        OR EXISTS (SELECT FROM unified.dataset_grants g WHERE g.role::oid = c.role);
-    IF scoped IS NULL THEN
-        RETURN NULL;
-    END IF;
-    RETURN ARRAY(SELECT g.project_id
-                   FROM unified.project_grants g
-                  WHERE g.role::oid = ANY (scoped)
-                  GROUP BY g.project_id
-                 HAVING count(*) = cardinality(scoped)
-                  ORDER BY g.project_id);
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'upg_visible_projects'
+LANGUAGE C STABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION unified.visible_projects() IS
     'Projects the caller is limited to by tenant grants; NULL when not limited';
@@ -109,31 +87,8 @@ COMMENT ON FUNCTION unified.visible_projects() IS
 -- Datasets the caller may see, or NULL for "all of Cognee"; as above.
 CREATE FUNCTION unified.visible_datasets()
 RETURNS uuid[]
-LANGUAGE plpgsql
-STABLE
-SECURITY DEFINER
-PARALLEL SAFE
-SET search_path = pg_catalog, unified, pg_temp
-AS $fn$
-DECLARE
-    callers oid[] := unified.caller_roles();
-    scoped  oid[];
-BEGIN
-    SELECT array_agg(c.role) INTO scoped
-      FROM unnest(callers) AS c(role)
-     WHERE EXISTS (SELECT FROM unified.project_grants g WHERE g.role::oid = c.role)
-        OR EXISTS (SELECT FROM unified.dataset_grants g WHERE g.role::oid = c.role);
-    IF scoped IS NULL THEN
-        RETURN NULL;
-    END IF;
-    RETURN ARRAY(SELECT g.dataset_id
-                   FROM unified.dataset_grants g
-                  WHERE g.role::oid = ANY (scoped)
-                  GROUP BY g.dataset_id
-                 HAVING count(*) = cardinality(scoped)
-                  ORDER BY g.dataset_id);
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'upg_visible_datasets'
+LANGUAGE C STABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION unified.visible_datasets() IS
     'Datasets the caller is limited to by tenant grants; NULL when not limited';

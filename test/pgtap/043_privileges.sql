@@ -31,8 +31,8 @@ SELECT is_empty($$
     SELECT signature FROM ext_functions
      WHERE prosecdef AND (has_function_privilege('claude_user', oid, 'EXECUTE')
                           OR has_function_privilege('cognee_user', oid, 'EXECUTE'))
-       AND signature NOT IN ('unified.visible_projects()', 'unified.visible_datasets()')$$,
-    'the applications execute no SECURITY DEFINER function but the policy helpers');
+       $$,
+    'the applications execute no SECURITY DEFINER function');
 SELECT is_empty($$
     SELECT signature FROM ext_functions
      WHERE (has_function_privilege('claude_user', oid, 'EXECUTE')
