@@ -14,15 +14,15 @@
 # a login scoped by tenant grants to five projects / datasets.  Prints
 # p50/p95 latency and the ratio of each p95 to the baseline's (target <= 1.10).
 #
-#   bench/rls/run.sh                 BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_CLIENTS=2
+#   bench/rls/run.sh                 BENCH_ROUNDS=5 BENCH_SECONDS=5 BENCH_CLIENTS=1
 #
 # It builds and installs the extension and holds the machine-wide install
 # lock while it runs, so that no other checkout replaces the library.
 source "$(dirname "$0")/../../scripts/lib.sh"
 
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 SECONDS_PER=${BENCH_SECONDS:-5}
-CLIENTS=${BENCH_CLIENTS:-2}
+CLIENTS=${BENCH_CLIENTS:-1}
 PORT=${BENCH_PORT:-5561}
 
 exec 9>/tmp/unified_pg-install.lock

@@ -22,10 +22,9 @@
 --  3. Tenant scoping.  unified.grant_project / unified.grant_dataset limit
 --     a role to listed projects and datasets.  The policies ask
 --     unified.visible_projects() / unified.visible_datasets() once per
---     query (one InitPlan per policy: a NULL scope, "not scoped", turns
---     into ARRAY[own id] through COALESCE, so the row test is a cheap
---     array comparison), and the indexes on project_id and
---     cognee_dataset_id are used as usual.  Which roles' grants apply is
+--     query (as InitPlans; "scope IS NULL OR id = ANY (scope)" costs a
+--     NULL test per row when the caller is not scoped), and the indexes
+--     on project_id and cognee_dataset_id are used as usual.  Which roles' grants apply is
 --     taken from unified.caller_roles() (session user and SET ROLE user),
 --     never from settings or arguments: see src/security.c.
 -- ---------------------------------------------------------------------------
@@ -323,34 +322,44 @@ ALTER TABLE unified.chunks FORCE ROW LEVEL SECURITY;
 -- Claude-Context: rows with a project_id in the caller's scope.
 CREATE POLICY claude_select ON unified.chunks AS PERMISSIVE FOR SELECT TO claude_user
     USING (project_id IS NOT NULL
-           AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])));
+           AND ((SELECT unified.visible_projects()) IS NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
 CREATE POLICY claude_insert ON unified.chunks AS PERMISSIVE FOR INSERT TO claude_user
     WITH CHECK (source = 'claude_context' AND project_id IS NOT NULL AND cognee_dataset_id IS NULL
-                AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])));
+                AND ((SELECT unified.visible_projects()) IS NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
 CREATE POLICY claude_update ON unified.chunks AS PERMISSIVE FOR UPDATE TO claude_user
     USING (source = 'claude_context' AND project_id IS NOT NULL
-           AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])))
+           AND ((SELECT unified.visible_projects()) IS NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[])))
     WITH CHECK (source = 'claude_context' AND project_id IS NOT NULL
-                AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])));
+                AND ((SELECT unified.visible_projects()) IS NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
 CREATE POLICY claude_delete ON unified.chunks AS PERMISSIVE FOR DELETE TO claude_user
     USING (source = 'claude_context' AND project_id IS NOT NULL
-           AND project_id = ANY (COALESCE((SELECT unified.visible_projects()), ARRAY[project_id])));
+           AND ((SELECT unified.visible_projects()) IS NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
 
 -- Cognee: rows with a cognee_dataset_id in the caller's scope.
 CREATE POLICY cognee_select ON unified.chunks AS PERMISSIVE FOR SELECT TO cognee_user
     USING (cognee_dataset_id IS NOT NULL
-           AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])));
+           AND ((SELECT unified.visible_datasets()) IS NULL
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
 CREATE POLICY cognee_insert ON unified.chunks AS PERMISSIVE FOR INSERT TO cognee_user
     WITH CHECK (source = 'cognee' AND cognee_dataset_id IS NOT NULL AND project_id IS NULL
-                AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])));
+                AND ((SELECT unified.visible_datasets()) IS NULL
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
 CREATE POLICY cognee_update ON unified.chunks AS PERMISSIVE FOR UPDATE TO cognee_user
     USING (source = 'cognee' AND cognee_dataset_id IS NOT NULL
-           AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])))
+           AND ((SELECT unified.visible_datasets()) IS NULL
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])))
     WITH CHECK (source = 'cognee' AND cognee_dataset_id IS NOT NULL
-                AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])));
+                AND ((SELECT unified.visible_datasets()) IS NULL
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
 CREATE POLICY cognee_delete ON unified.chunks AS PERMISSIVE FOR DELETE TO cognee_user
     USING (source = 'cognee' AND cognee_dataset_id IS NOT NULL
-           AND cognee_dataset_id = ANY (COALESCE((SELECT unified.visible_datasets()), ARRAY[cognee_dataset_id])));
+           AND ((SELECT unified.visible_datasets()) IS NULL
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
 
 -- unified_admin: everything, including shared rows.
 CREATE POLICY admin_all ON unified.chunks AS PERMISSIVE FOR ALL TO unified_admin
