@@ -3,8 +3,8 @@
 #
 # Loads 1,000,000 chunks (600k Claude-Context rows: 200 projects x 300 files
 # x 10 chunks; 400k Cognee rows: 200 datasets x 2,000) spread over twelve
-# monthly partitions, then measures with pgbench, in the same run and
-# interleaved in rounds so that drift hits every variant alike:
+# monthly partitions, then measures with pgbench, in the same run, the
+# variants of a query side by side in rounds so that noise hits them alike:
 #
 #   path     a project's chunks by path (project_id, relative_path)
 #   dataset  a dataset's newest 100 chunks (cognee_dataset_id, created_at)
@@ -136,14 +136,23 @@ for v in $VARIANTS; do
     as_pg "$BINDIR/pgbench" -n -h "$SOCK" -p "$PORT" -U "$r" -M prepared -c "$CLIENTS" -j "$CLIENTS" -T 2 -f "$WORK/$q.sql" bench >/dev/null 2>&1
 done
 
-say "==> measuring: $ROUNDS rounds x ${SECONDS_PER}s per variant, $CLIENTS clients, -M prepared"
+say "==> measuring: $ROUNDS rounds x ${SECONDS_PER}s, the three roles of a query side by side, $CLIENTS client(s) each, -M prepared"
+# The variants of one query run at the same time, so that whatever else the
+# machine does slows them alike; the ratios compare like with like.
 for round in $(seq 1 "$ROUNDS"); do
-    for v in $VARIANTS; do
-        q=${v%%:*}; r=${v#*:}
-        as_pg mkdir -p "$WORK/log/$q.$r.$round"
-        (cd "$WORK/log/$q.$r.$round" && as_pg "$BINDIR/pgbench" -n -h "$SOCK" -p "$PORT" -U "$r" -M prepared \
-            -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER" -f "$WORK/$q.sql" --log --log-prefix=lat bench >/dev/null 2>&1) \
-            || die "pgbench failed for $q as $r"
+    for q in path dataset; do
+        pids=()
+        for v in $VARIANTS; do
+            [ "${v%%:*}" = "$q" ] || continue
+            r=${v#*:}
+            as_pg mkdir -p "$WORK/log/$q.$r.$round"
+            (cd "$WORK/log/$q.$r.$round" && as_pg "$BINDIR/pgbench" -n -h "$SOCK" -p "$PORT" -U "$r" -M prepared \
+                -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER" -f "$WORK/$q.sql" --log --log-prefix=lat bench >/dev/null 2>&1) &
+            pids+=($!)
+        done
+        for pid in "${pids[@]}"; do
+            wait "$pid" || die "pgbench failed for $q"
+        done
     done
 done
 
