@@ -103,8 +103,10 @@ upg_open_grants(const UpgGrantTable *table, Oid *indexoid)
 static SysScanDesc
 upg_scan_role(Relation rel, Oid indexoid, Oid role, ScanKeyData *key)
 {
+	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+
 	ScanKeyInit(key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(role));
-	return systable_beginscan(rel, indexoid, true, GetActiveSnapshot(), 1, key);
+	return systable_beginscan(rel, indexoid, true, snapshot, 1, key);
 }
 
 /* Does the role have any row in the grant table? */

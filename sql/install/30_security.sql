@@ -24,9 +24,10 @@
 --     unified.visible_projects() / unified.visible_datasets() once per
 --     query (as InitPlans; "scope IS NULL OR id = ANY (scope)" costs a
 --     NULL test per row when the caller is not scoped), and the indexes
---     on project_id and cognee_dataset_id are used as usual.  Which roles' grants apply is
---     taken from unified.caller_roles() (session user and SET ROLE user),
---     never from settings or arguments: see src/security.c.
+--     on project_id and cognee_dataset_id are used as usual.  The grants
+--     that apply are those of the session user and of the SET ROLE user
+--     (unified.caller_roles() shows them), never anything taken from
+--     settings or arguments: see src/security.c.
 -- ---------------------------------------------------------------------------
 
 -- Tenant grants: a role that appears here, in either table, sees only the
