@@ -2,7 +2,7 @@
 -- and denied operation per role, under SET ROLE / SET SESSION
 -- AUTHORIZATION.  Roles created here vanish with the ROLLBACK.
 BEGIN;
-SELECT plan(100);
+SELECT plan(102);
 
 -- ---------------------------------------------------------------- setup
 CREATE ROLE tap_claude LOGIN IN ROLE claude_user;
@@ -211,6 +211,10 @@ SELECT lives_ok(
     'unified_admin creates a shared row');
 SELECT is(pg_temp.affected($$UPDATE unified.chunks SET cognee_dataset_id = '00000000-0000-0000-0000-0000000000d1' WHERE source_id = 'tap-c2'$$),
     1::bigint, 'unified_admin shares a row');
+SELECT is(pg_temp.affected($$UPDATE unified.chunks SET created_at = '2040-01-20 00:00:00+00' WHERE source_id = 'tap-k2'$$),
+    1::bigint, 'unified_admin moves a row to another month''s partition');
+SELECT is((SELECT content FROM unified.chunks WHERE source_id = 'tap-k2' AND created_at >= '2040-01-01 00:00:00+00'), 'k2',
+    'and it is there, once');
 SELECT throws_ok($$SELECT * FROM unified.chunks_default$$, '42501', NULL,
     'unified_admin works through unified.chunks, not the partitions');
 SELECT ok(unified.grant_project('tap_claude_a', 'proj-q'), 'unified_admin grants a project');

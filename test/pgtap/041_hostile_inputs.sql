@@ -9,6 +9,8 @@
 -- add its cases to pg_temp.templates (payloads in a text argument) or
 -- pg_temp.cases (everything else).
 BEGIN;
+-- The revoke functions warn when a role loses its last grant; expected here.
+SET LOCAL client_min_messages = error;
 
 CREATE ROLE tap_h_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_h_admin LOGIN IN ROLE unified_admin;

@@ -100,6 +100,14 @@ is($out, 'k-1', '... and it still sees only its own rows');
 isnt($ret, 0, 'row_security = off is refused for a login subject to the policies');
 like($err, qr/row-level security/, '... with an error that says why');
 
+($ret, $out, $err) = as_login('app_claude', 'claude-secret',
+	"COPY unified.chunks (source, source_id, project_id, content) FROM STDIN;\nclaude_context\tc-copy\tproj-a\tx\n\\.\n");
+like($err, qr/COPY FROM not supported with row-level security/,
+	'COPY FROM is refused for a login subject to the policies (PostgreSQL rule; use INSERT)');
+($ret, $out, $err) = as_login('app_claude', 'claude-secret',
+	"COPY (SELECT source_id FROM unified.chunks ORDER BY 1) TO STDOUT");
+is($out, "c-a\nc-b", 'COPY TO returns only the rows the policies allow');
+
 ($ret, $out, $err) = as_login('app_claude', 'claude-secret', 'SELECT * FROM unified.chunks_default');
 like($err, qr/permission denied for table chunks_default/, 'a login cannot read a partition');
 
