@@ -191,6 +191,9 @@ upg_visible(FunctionCallInfo fcinfo, const UpgGrantTable *table, const UpgGrantT
 				allocated *= 2;
 				values = repalloc(values, sizeof(Datum) * allocated);
 			}
+			/* compared bytewise below, so never keep a compressed copy */
+			if (typlen == -1)
+				v = PointerGetDatum(PG_DETOAST_DATUM_PACKED(v));
 			values[nvalues++] = datumCopy(v, typbyval, typlen);
 		}
 		systable_endscan(scan);
@@ -212,6 +215,8 @@ upg_visible(FunctionCallInfo fcinfo, const UpgGrantTable *table, const UpgGrantT
 
 			if (isnull)
 				continue;
+			if (typlen == -1)
+				v = PointerGetDatum(PG_DETOAST_DATUM_PACKED(v));
 			for (i = 0; i < nvalues; i++)
 				if (!keep[i] && upg_values_equal(table->valtype, values[i], v))
 					keep[i] = true;

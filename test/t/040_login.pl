@@ -111,5 +111,23 @@ is($out, "c-a\nc-b", 'COPY TO returns only the rows the policies allow');
 ($ret, $out, $err) = as_login('app_claude', 'claude-secret', 'SELECT * FROM unified.chunks_default');
 like($err, qr/permission denied for table chunks_default/, 'a login cannot read a partition');
 
+# Tenant grants survive pg_dump and restore (the grant tables are
+# extension configuration; roles are stored by name in the dump).
+my $dump = $node->basedir . '/grants.sql';
+$node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ],
+	'pg_dump of a database with the extension and tenant grants');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('restored'), '-f', $dump ],
+	'the dump restores');
+is( $node->safe_psql('restored',
+		q{SELECT string_agg(role::text || ':' || object, ',' ORDER BY object) FROM unified.tenant_grants}),
+	'app_claude_a:proj-a', 'the tenant grants are restored, by role name');
+$node->safe_psql('restored', q{INSERT INTO unified.chunks (source, source_id, project_id, content)
+	VALUES ('claude_context', 'c-a', 'proj-a', 'a'), ('claude_context', 'c-b', 'proj-b', 'b')});
+my $restored = $node->connstr('restored') . ' user=app_claude_a password=tenant-secret';
+($ret, $out, $err) = $node->psql('restored', $seen, connstr => $restored);
+is($out, 'c-a', 'and they scope the login in the restored database');
+
 $node->stop;
 done_testing();
