@@ -17,6 +17,7 @@ OBJS = \
 	src/shmem.o \
 	src/chunks.o \
 	src/maintenance.o \
+	src/security.o \
 	src/worker.o \
 	src/dtx.o \
 	src/resolver.o

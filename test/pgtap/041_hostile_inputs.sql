@@ -1,0 +1,229 @@
+-- Hostile input: every function and procedure of the extension, called by
+-- an application role and by an administrator with injection payloads,
+-- over-long strings, NULLs and wrong types.  Each call either fails with
+-- the expected SQLSTATE or succeeds harmlessly, and afterwards every table
+-- of the schema and the catalog entries that matter are exactly as before.
+--
+-- The list of functions is discovered from the catalog: a function of the
+-- extension without a case here fails the test.  When you add a function,
+-- add its cases to pg_temp.templates (payloads in a text argument) or
+-- pg_temp.cases (everything else).
+BEGIN;
+-- The revoke functions warn when a role loses its last grant; expected here.
+SET LOCAL client_min_messages = error;
+
+CREATE ROLE tap_h_claude LOGIN IN ROLE claude_user;
+CREATE ROLE tap_h_admin LOGIN IN ROLE unified_admin;
+
+-- Some data, so that damage would show.
+INSERT INTO unified.chunks (source, source_id, project_id, cognee_dataset_id, content, relative_path)
+VALUES ('claude_context', 'tap-h1', 'proj-h', NULL, 'h1', 'h.py'),
+       ('cognee', 'tap-h2', NULL, '00000000-0000-0000-0000-0000000000a1', 'h2', NULL),
+       ('claude_context', 'tap-h3', 'proj-h', '00000000-0000-0000-0000-0000000000a1', 'h3', 'h.py');
+SELECT unified.grant_project('tap_h_claude', 'proj-h') AS setup;
+
+-- Payloads, as SQL expressions.
+CREATE TEMP TABLE payloads (label text PRIMARY KEY, expr text NOT NULL);
+INSERT INTO payloads VALUES
+    ('quote',      $p$'x''); DROP TABLE unified.chunks; --'$p$),
+    ('semicolon',  $p$'p; DELETE FROM unified.chunks; SELECT 1'$p$),
+    ('dollar',     $p$'$$; TRUNCATE unified.chunks; $$'$p$),
+    ('percent',    $p$'%s %I %L %% %1$s %n'$p$),
+    ('backslash',  $p$E'\\\\ \\x27 \\u0027'$p$),
+    ('identifier', $p$'"unified"."chunks"'$p$),
+    ('non_ascii',  $p$'projekt-проект-数据-😀-' || chr(8238) || 'txt'$p$),
+    ('control',    $p$'a' || chr(1) || chr(27) || '[2J' || chr(127)$p$),
+    ('nul',        $p$'a' || chr(0)$p$),
+    ('empty',      $p$''$p$),
+    ('null',       $p$NULL$p$),
+    ('big',        $p$repeat('x', 100000)$p$);
+
+-- Calls with a payload in a text position: %1$s is the payload.  expect is
+-- the SQLSTATE (or 'ok'); overrides gives it per payload.
+CREATE TEMP TABLE templates (
+    fn          text NOT NULL,
+    role        text NOT NULL,
+    template    text NOT NULL,
+    expect      text NOT NULL,
+    overrides   jsonb NOT NULL DEFAULT '{}'
+);
+INSERT INTO templates VALUES
+    ('unified.content_hash(text)', 'tap_h_claude',
+     'SELECT unified.content_hash(%1$s)', 'ok', '{"nul": "54000"}'),
+    ('unified.grant_project(regrole,text)', 'tap_h_claude',
+     $t$SELECT unified.grant_project('tap_h_claude', %1$s)$t$, '42501', '{"nul": "54000"}'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin',
+     $t$SELECT unified.grant_project('tap_h_claude', %1$s), unified.revoke_project('tap_h_claude', %1$s)$t$, 'ok',
+     '{"nul": "54000", "null": "22004", "empty": "22023", "big": "22023"}'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin',
+     $t$SELECT unified.grant_project(%1$s, 'p')$t$, '42704',
+     '{"null": "22004", "nul": "42883", "non_ascii": "42883", "control": "42883", "big": "42883",
+       "quote": "42602", "semicolon": "42602", "dollar": "42602", "percent": "42602", "backslash": "42602",
+       "identifier": "42602", "empty": "42602"}'),
+    ('unified.revoke_project(regrole,text)', 'tap_h_claude',
+     $t$SELECT unified.revoke_project('tap_h_claude', %1$s)$t$, '42501', '{"nul": "54000"}'),
+    ('unified.revoke_project(regrole,text)', 'tap_h_admin',
+     $t$SELECT unified.revoke_project('tap_h_claude', %1$s)$t$, 'ok',
+     '{"nul": "54000", "null": "22004", "empty": "22023", "big": "22023"}'),
+    ('unified.grant_dataset(regrole,uuid)', 'tap_h_claude',
+     $t$SELECT unified.grant_dataset('tap_h_claude', %1$s)$t$, '22P02',
+     '{"null": "42501", "nul": "42883", "non_ascii": "42883", "control": "42883", "big": "42883"}'),
+    ('unified.grant_dataset(regrole,uuid)', 'tap_h_admin',
+     $t$SELECT unified.grant_dataset('tap_h_claude', %1$s)$t$, '22P02',
+     '{"null": "22004", "nul": "42883", "non_ascii": "42883", "control": "42883", "big": "42883"}'),
+    ('unified.revoke_dataset(regrole,uuid)', 'tap_h_admin',
+     $t$SELECT unified.revoke_dataset(%1$s, '00000000-0000-0000-0000-0000000000a1')$t$, '42704',
+     '{"null": "22004", "nul": "42883", "non_ascii": "42883", "control": "42883", "big": "42883",
+       "quote": "42602", "semicolon": "42602", "dollar": "42602", "percent": "42602", "backslash": "42602",
+       "identifier": "42602", "empty": "42602"}'),
+    ('unified.create_monthly_partition(date)', 'tap_h_claude',
+     'SELECT unified.create_monthly_partition(%1$s)', '22007',
+     '{"null": "42501", "nul": "42883", "non_ascii": "42883", "control": "42883", "big": "42883"}'),
+    ('unified.create_monthly_partition(date)', 'tap_h_admin',
+     'SELECT unified.create_monthly_partition(%1$s)', '22007',
+     '{"null": "22004", "nul": "42883", "non_ascii": "42883", "control": "42883", "big": "42883"}'),
+    ('unified.tenant_project_check(text)', 'tap_h_claude',
+     'SELECT unified.tenant_project_check(%1$s)', '42501', '{"nul": "54000"}'),
+    ('unified.tenant_project_check(text)', 'tap_h_admin',
+     'SELECT unified.tenant_project_check(%1$s)', '42501', '{"nul": "54000"}');
+
+-- Calls without a payload: wrong types, wrong arity, NULLs, privileges.
+-- Trigger functions are executable by nobody but their owner.
+CREATE TEMP TABLE cases (
+    fn      text NOT NULL,
+    role    text NOT NULL,
+    call    text NOT NULL,
+    expect  text NOT NULL
+);
+INSERT INTO cases VALUES
+    ('unified.content_hash(text)', 'tap_h_claude', 'SELECT unified.content_hash(42)', '42883'),
+    ('unified.content_hash(text)', 'tap_h_claude', $c$SELECT unified.content_hash('a', 'b')$c$, '42883'),
+    ('unified.caller_roles()', 'tap_h_claude', 'SELECT unified.caller_roles()', 'ok'),
+    ('unified.caller_roles()', 'tap_h_claude', $c$SELECT unified.caller_roles('postgres')$c$, '42883'),
+    ('unified.visible_projects()', 'tap_h_claude', 'SELECT unified.visible_projects()', 'ok'),
+    ('unified.visible_projects()', 'tap_h_claude', $c$SELECT unified.visible_projects('proj-x')$c$, '42883'),
+    ('unified.visible_datasets()', 'tap_h_claude', 'SELECT unified.visible_datasets()', 'ok'),
+    ('unified.visible_datasets()', 'tap_h_claude', $c$SELECT unified.visible_datasets(NULL)$c$, '42883'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.grant_project(1, 2)$c$, '42883'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.grant_project(0::oid::regrole, 'p')$c$, '42704'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.grant_project(4294967295::oid::regrole, 'p')$c$, '42704'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.grant_project('public', 'p')$c$, '42704'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.grant_project('postgres', 'p')$c$, '22023'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.grant_project('claude_user', 'p')$c$, '22023'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.grant_project('tap_h_admin', 'p'), unified.revoke_project('tap_h_admin', 'p')$c$, 'ok'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.grant_project(role => 'tap_h_claude', project_id => 'p', extra => 1)$c$, '42883'),
+    ('unified.grant_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.grant_project(NULL, NULL)$c$, '22004'),
+    ('unified.revoke_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.revoke_project(NULL, 'p')$c$, '22004'),
+    ('unified.revoke_project(regrole,text)', 'tap_h_admin', $c$SELECT unified.revoke_project('tap_h_claude', ARRAY['p'])$c$, '42883'),
+    ('unified.grant_dataset(regrole,uuid)', 'tap_h_admin', $c$SELECT unified.grant_dataset('tap_h_claude', 42)$c$, '42883'),
+    ('unified.grant_dataset(regrole,uuid)', 'tap_h_admin', $c$SELECT unified.grant_dataset(NULL, '00000000-0000-0000-0000-0000000000a1')$c$, '22004'),
+    ('unified.grant_dataset(regrole,uuid)', 'tap_h_admin', $c$SELECT unified.grant_dataset('tap_h_claude', '00000000-0000-0000-0000-0000000000a1'), unified.revoke_dataset('tap_h_claude', '00000000-0000-0000-0000-0000000000a1')$c$, 'ok'),
+    ('unified.revoke_dataset(regrole,uuid)', 'tap_h_claude', $c$SELECT unified.revoke_dataset('tap_h_claude', '00000000-0000-0000-0000-0000000000a1')$c$, '42501'),
+    ('unified.revoke_dataset(regrole,uuid)', 'tap_h_admin', $c$SELECT unified.revoke_dataset('tap_h_claude', NULL)$c$, '22004'),
+    ('unified.revoke_dataset(regrole,uuid)', 'tap_h_admin', $c$SELECT unified.revoke_dataset('tap_h_claude', 'not-a-uuid')$c$, '22P02'),
+    ('unified.create_monthly_partition(date)', 'tap_h_admin', 'SELECT unified.create_monthly_partition(true)', '42883'),
+    ('unified.create_monthly_partition(date)', 'tap_h_admin', $c$SELECT unified.create_monthly_partition('infinity')$c$, '22008'),
+    ('unified.create_monthly_partition(date)', 'tap_h_admin', $c$SELECT unified.create_monthly_partition('-infinity')$c$, '22008'),
+    ('unified.create_monthly_partition(date)', 'tap_h_admin', $c$SELECT unified.create_monthly_partition('0900-01-01')$c$, '22008'),
+    ('unified.create_monthly_partition(date)', 'tap_h_admin', $c$SELECT unified.create_monthly_partition('9999-12-31')$c$, '22008'),
+    ('unified.worker_status()', 'tap_h_claude', 'SELECT * FROM unified.worker_status()', '42501'),
+    ('unified.worker_status()', 'tap_h_admin', 'SELECT * FROM unified.worker_status()', 'ok'),
+    ('unified.worker_status()', 'tap_h_admin', 'SELECT * FROM unified.worker_status(1)', '42883'),
+    ('unified.tenant_role_check(regrole)', 'tap_h_claude', $c$SELECT unified.tenant_role_check('tap_h_claude')$c$, '42501'),
+    ('unified.tenant_role_check(regrole)', 'tap_h_admin', 'SELECT unified.tenant_role_check(NULL)', '42501'),
+    ('unified.tenant_last_grant_warning(oid)', 'tap_h_claude', 'SELECT unified.tenant_last_grant_warning(NULL)', '42501'),
+    ('unified.tenant_last_grant_warning(oid)', 'tap_h_admin', 'SELECT unified.tenant_last_grant_warning(10)', '42501'),
+    ('unified.chunk_keys_add()', 'tap_h_claude', 'SELECT unified.chunk_keys_add()', '42501'),
+    ('unified.chunk_keys_add()', 'tap_h_admin', 'SELECT unified.chunk_keys_add()', '42501'),
+    ('unified.chunk_keys_remove()', 'tap_h_claude', 'SELECT unified.chunk_keys_remove()', '42501'),
+    ('unified.chunk_keys_truncate()', 'tap_h_claude', 'SELECT unified.chunk_keys_truncate()', '42501'),
+    ('unified.chunk_keys_refuse_update()', 'tap_h_claude', 'SELECT unified.chunk_keys_refuse_update()', '42501'),
+    ('unified.chunks_refuse_sharing_change()', 'tap_h_claude', 'SELECT unified.chunks_refuse_sharing_change()', '42501');
+
+INSERT INTO cases
+SELECT t.fn, t.role, format(t.template, p.expr), coalesce(t.overrides ->> p.label, t.expect)
+  FROM templates t CROSS JOIN payloads p;
+
+-- Run one call as a role; return its SQLSTATE or 'ok'.
+CREATE FUNCTION pg_temp.outcome(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    state text := 'ok';
+BEGIN
+    EXECUTE format('SET ROLE %I', r);
+    BEGIN
+        EXECUTE q;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
+    END;
+    RESET ROLE;
+    RETURN state;
+END $$;
+
+-- Everything that must not change: every table of the schema (partitions
+-- through their parent), the schema's relations and functions, roles,
+-- policies and privileges on the schema's objects.
+CREATE FUNCTION pg_temp.state() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    t regclass;
+    h text;
+    acc text := '';
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_class c
+              WHERE c.relnamespace = 'unified'::regnamespace AND c.relkind IN ('r', 'p')
+                AND NOT c.relispartition
+              ORDER BY c.relname
+    LOOP
+        EXECUTE format('SELECT md5(coalesce(string_agg(x::text, %L ORDER BY x::text), %L)) FROM %s AS x', E'\n', '', t)
+           INTO h;
+        acc := acc || t::text || '=' || h || ';';
+    END LOOP;
+    acc := acc || (SELECT string_agg(c.relname || ':' || c.relkind::text || ':' || coalesce(c.relacl::text, ''), ',' ORDER BY c.relname)
+                     FROM pg_class c WHERE c.relnamespace = 'unified'::regnamespace);
+    acc := acc || (SELECT string_agg(p.oid::regprocedure::text || ':' || coalesce(p.proacl::text, '') || ':' || md5(p.prosrc), ','
+                                     ORDER BY p.oid::regprocedure::text)
+                     FROM pg_proc p WHERE p.pronamespace = 'unified'::regnamespace);
+    acc := acc || (SELECT string_agg(r.rolname || ':' || r.rolsuper::text || r.rolcanlogin::text || r.rolbypassrls::text, ',' ORDER BY r.rolname)
+                     FROM pg_roles r);
+    acc := acc || (SELECT string_agg(pol.polname || ':' || md5(coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')
+                                     || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '')), ',' ORDER BY pol.polname)
+                     FROM pg_policy pol);
+    acc := acc || (SELECT string_agg(m.roleid::regrole::text || '>' || m.member::regrole::text, ',' ORDER BY 1)
+                     FROM pg_auth_members m);
+    RETURN md5(acc);
+END $$;
+
+CREATE TEMP TABLE before AS SELECT pg_temp.state() AS state;
+
+SELECT plan((SELECT count(*)::int FROM cases) + 5);
+
+-- Coverage: every function and procedure of the extension has cases.
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text
+      FROM pg_proc p
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+      JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'unified_pg'
+    EXCEPT
+    SELECT fn FROM pg_temp.cases$$,
+    'every function and procedure of the extension has hostile-input cases');
+SELECT is_empty($$
+    SELECT fn FROM pg_temp.cases
+    EXCEPT
+    SELECT p.oid::regprocedure::text
+      FROM pg_proc p
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+      JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'unified_pg'$$,
+    'every case names a function of the extension');
+SELECT ok((SELECT count(DISTINCT fn) >= 10 FROM cases), 'the cases cover the functions found');
+
+-- The calls.
+SELECT is(pg_temp.outcome(role, call), expect,
+          format('%s as %s: %s', fn, role, left(regexp_replace(call, '[^[:print:]]', '?', 'g'), 90)))
+  FROM cases
+ ORDER BY fn, role, call;
+
+SELECT is(pg_temp.state(), (SELECT state FROM before), 'nothing changed: tables, relations, functions, roles, policies');
+SELECT is((SELECT string_agg(source_id || '=' || content, ',' ORDER BY source_id) FROM unified.chunks WHERE source_id LIKE 'tap-h%'),
+          'tap-h1=h1,tap-h2=h2,tap-h3=h3', 'the chunks are intact');
+
+SELECT * FROM finish();
+ROLLBACK;
