@@ -2,7 +2,7 @@
 -- and denied operation per role, under SET ROLE / SET SESSION
 -- AUTHORIZATION.  Roles created here vanish with the ROLLBACK.
 BEGIN;
-SELECT plan(102);
+SELECT plan(103);
 
 -- ---------------------------------------------------------------- setup
 CREATE ROLE tap_claude LOGIN IN ROLE claude_user;
@@ -132,8 +132,14 @@ RESET ROLE;
 SELECT is(pg_temp.content_of('tap-k1'), 'k1', 'the Cognee row claude_user tried to change is untouched');
 SELECT is(pg_temp.content_of('tap-s2'), 's2', 'the shared row Cognee owns is untouched');
 
--- A partition created later is not reachable either.
-SELECT is(unified.create_monthly_partition('2040-01-01'), 'unified.chunks_2040_01', 'a new partition is created');
+-- A partition created later, by an administrator, is not reachable either.
+SET ROLE tap_admin;
+SELECT is(unified.create_monthly_partition('2040-01-01'), 'unified.chunks_2040_01',
+    'unified_admin creates a new partition');
+RESET ROLE;
+SELECT is((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'unified.chunks_2040_01'::regclass),
+    (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'unified.chunks'::regclass),
+    'it belongs to the owner of unified.chunks, not to the administrator who made it');
 INSERT INTO unified.chunks (source, source_id, project_id, content, created_at)
 VALUES ('claude_context', 'tap-c2040', 'proj-a', 'future', '2040-01-15 00:00:00+00');
 SET ROLE tap_claude;

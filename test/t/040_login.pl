@@ -140,8 +140,9 @@ $node->command_ok(
 is( $node->safe_psql('restored',
 		q{SELECT string_agg(role::text || ':' || object, ',' ORDER BY object) FROM unified.tenant_grants}),
 	'app_claude_a:proj-a', 'the tenant grants are restored, by role name');
-$node->safe_psql('restored', q{INSERT INTO unified.chunks (source, source_id, project_id, content)
-	VALUES ('claude_context', 'c-a', 'proj-a', 'a'), ('claude_context', 'c-b', 'proj-b', 'b')});
+is( $node->safe_psql('restored',
+		q{SELECT string_agg(source_id, ',' ORDER BY source_id) FROM unified.chunks WHERE source_id IN ('c-a', 'c-b')}),
+	'c-a,c-b', 'the chunks are restored');
 my $restored = $node->connstr('restored') . ' user=app_claude_a password=tenant-secret';
 ($ret, $out, $err) = $node->psql('restored', $seen, connstr => $restored);
 is($out, 'c-a', 'and they scope the login in the restored database');
