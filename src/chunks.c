@@ -127,6 +127,33 @@ upg_keys_trigger_data(FunctionCallInfo fcinfo, const char *fname, bool want_new)
 	return trigdata;
 }
 
+/*
+ * Become the owner of unified.chunks (who owns unified.chunk_keys) for a
+ * restricted operation, and connect to SPI with the transition tables;
+ * the caller's identity is returned for upg_keys_end.
+ */
+static void
+upg_keys_begin(TriggerData *trigdata, Oid *save_userid, int *save_sec_context)
+{
+	GetUserIdAndSecContext(save_userid, save_sec_context);
+	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
+						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");
+}
+
+/* Leave SPI and become the caller again. */
+static void
+upg_keys_end(Oid save_userid, int save_sec_context)
+{
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
 /* Run the cached plan *plan (made from sql on first use); return rows done. */
 static uint64
 upg_keys_run(SPIPlanPtr *plan, const char *sql, int expected)
@@ -223,23 +250,14 @@ upg_chunk_keys_add(PG_FUNCTION_ARGS)
 	if (wanted == 0)
 		return PointerGetDatum(NULL);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
-		elog(ERROR, "SPI_register_trigger_data failed");
+	upg_keys_begin(trigdata, &save_userid, &save_sec_context);
 
 	/* the command of the statement that fired us; ours come after it */
 	statement_cid = GetCurrentCommandId(false);
 	added = upg_keys_run(&upg_keys_add_plan, UPG_KEYS_ADD_SQL, SPI_OK_INSERT);
 	if (added == (uint64) wanted)
 	{
-		SPI_finish();
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		upg_keys_end(save_userid, save_sec_context);
 		return PointerGetDatum(NULL);
 	}
 
@@ -271,18 +289,8 @@ upg_chunk_keys_remove(PG_FUNCTION_ARGS)
 	if (tuplestore_tuple_count(trigdata->tg_oldtable) == 0)
 		return PointerGetDatum(NULL);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(trigdata->tg_relation->rd_rel->relowner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
-		elog(ERROR, "SPI_register_trigger_data failed");
+	upg_keys_begin(trigdata, &save_userid, &save_sec_context);
 	(void) upg_keys_run(&upg_keys_remove_plan, UPG_KEYS_REMOVE_SQL, SPI_OK_DELETE);
-	SPI_finish();
-
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	upg_keys_end(save_userid, save_sec_context);
 	return PointerGetDatum(NULL);
 }
