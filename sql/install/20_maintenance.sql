@@ -397,15 +397,19 @@ CREATE PROCEDURE unified.run_maintenance_all(
     drop_detached boolean DEFAULT false)
 LANGUAGE plpgsql
 AS $fn$
+-- No SET search_path here: a procedure with a SET clause cannot COMMIT.
+-- So every type, function and operator below is schema-qualified, and the
+-- caller's search_path cannot substitute any of them.
 DECLARE
-    r       jsonb;
-    passes  integer := 0;
+    r       pg_catalog.jsonb;
+    passes  pg_catalog.int4 := 0;
 BEGIN
     LOOP
         r := unified.run_maintenance(premake, retention, drop_detached);
-        passes := passes + 1;
+        passes := passes OPERATOR(pg_catalog.+) 1;
         COMMIT;
-        EXIT WHEN r OPERATOR(pg_catalog.->>) 'more' IS DISTINCT FROM 'true' OR passes >= 10000;
+        EXIT WHEN NOT COALESCE((r OPERATOR(pg_catalog.->>) 'more') OPERATOR(pg_catalog.=) 'true', false)
+               OR passes OPERATOR(pg_catalog.>=) 10000;
     END LOOP;
     RAISE NOTICE 'unified_pg maintenance: % pass(es), last: %', passes, r;
 END
@@ -541,10 +545,13 @@ RETURNS record
 LANGUAGE sql
 VOLATILE STRICT
 AS $fn$
+    -- No SET search_path: the caller's query is planned with the caller's
+    -- search_path and rights.  So every type, function and operator of this
+    -- body is schema-qualified instead.
     WITH plan AS (
-        SELECT unified.explain_select(query)::jsonb AS p
+        SELECT unified.explain_select(query)::pg_catalog.jsonb AS p
     ), parts AS (
-        SELECT c.relname::text AS relname
+        SELECT c.relname::pg_catalog.text AS relname
           FROM pg_catalog.pg_inherits i
           JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
          WHERE i.inhparent OPERATOR(pg_catalog.=) 'unified.chunks'::pg_catalog.regclass
@@ -554,13 +561,13 @@ AS $fn$
          WHERE pg_catalog.jsonb_typeof(n) OPERATOR(pg_catalog.=) 'object'
            AND n OPERATOR(pg_catalog.->>) 'Schema' OPERATOR(pg_catalog.=) 'unified'
     )
-    SELECT t.total::integer, s.scanned::integer,
+    SELECT t.total::pg_catalog.int4, s.scanned::pg_catalog.int4,
            CASE WHEN t.total OPERATOR(pg_catalog.>) 0
                 THEN pg_catalog.round(1 OPERATOR(pg_catalog.-)
-                         (s.scanned::numeric OPERATOR(pg_catalog./) t.total), 4) END
+                         (s.scanned::pg_catalog.numeric OPERATOR(pg_catalog./) t.total), 4) END
       FROM (SELECT pg_catalog.count(*) AS total FROM parts) AS t,
            (SELECT pg_catalog.count(*) AS scanned FROM scanned
-             WHERE scanned.relname IN (SELECT parts.relname FROM parts)) AS s;
+             WHERE scanned.relname OPERATOR(pg_catalog.=) ANY (SELECT parts.relname FROM parts)) AS s;
 $fn$;
 
 COMMENT ON FUNCTION unified.explain_pruning(text) IS

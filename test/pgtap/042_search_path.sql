@@ -8,7 +8,7 @@
 BEGIN;
 -- The revoke functions warn when a role loses its last grant; expected here.
 SET LOCAL client_min_messages = error;
-SELECT plan(20);
+SELECT plan(22);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -60,6 +60,18 @@ CREATE FUNCTION evil.uuid_eq(uuid, uuid) RETURNS boolean LANGUAGE plpgsql AS
 CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.text_eq);
 CREATE OPERATOR evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = evil.oid_eq);
 CREATE OPERATOR evil.= (LEFTARG = uuid, RIGHTARG = uuid, FUNCTION = evil.uuid_eq);
+-- These raise instead of recording a hit: the call that would reach them
+-- (run_maintenance_all inside this test's transaction) ends in an error,
+-- which would roll a recorded hit back.
+CREATE FUNCTION evil.planted(w text) RETURNS boolean LANGUAGE plpgsql AS
+    $$BEGIN RAISE EXCEPTION 'planted % was called', w; END$$;
+CREATE FUNCTION evil.int_plus(integer, integer) RETURNS integer LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil.planted('int +'); RETURN 1; END$$;
+CREATE FUNCTION evil.int_ge(integer, integer) RETURNS boolean LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil.planted('int >='); RETURN true; END$$;
+CREATE OPERATOR evil.+ (LEFTARG = integer, RIGHTARG = integer, FUNCTION = evil.int_plus);
+CREATE OPERATOR evil.>= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = evil.int_ge);
+CREATE DOMAIN evil.jsonb AS pg_catalog.jsonb CHECK (evil.planted('jsonb domain'));
 RESET ROLE;
 
 -- Temporary tables that shadow the extension's and the catalog's names
@@ -107,6 +119,9 @@ SELECT pg_temp.try('claude insert', $q$INSERT INTO unified.chunks (source, sourc
 SELECT pg_temp.try('claude duplicate', $q$INSERT INTO unified.chunks (source, source_id, project_id, content) VALUES ('claude_context', 'tap-s-new', 'proj-s', 'again')$q$);
 SELECT pg_temp.try('claude update', $q$UPDATE unified.chunks SET content = 'changed' WHERE source_id OPERATOR(pg_catalog.=) 'tap-s-new' RETURNING content$q$);
 SELECT pg_temp.try('claude delete', $q$DELETE FROM unified.chunks WHERE source_id OPERATOR(pg_catalog.=) 'tap-s-new' RETURNING source_id$q$);
+-- explain_pruning plans the caller's query with the caller's path, so its
+-- own body is qualified throughout instead of pinned.
+SELECT pg_temp.try('claude explain', $q$SELECT ((unified.explain_pruning('SELECT 1 FROM unified.chunks')).partitions_total OPERATOR(pg_catalog.>) 0)::pg_catalog.text$q$);
 RESET search_path;
 RESET ROLE;
 
@@ -131,6 +146,10 @@ SELECT pg_temp.try('admin grant empty', $q$SELECT unified.grant_project('tap_s_c
 SELECT pg_temp.try('admin grant', $q$SELECT unified.grant_project('tap_s_claude', 'proj-s')::text$q$);
 SELECT pg_temp.try('admin revoke', $q$SELECT unified.revoke_project('tap_s_claude', 'proj-s')::text$q$);
 SELECT pg_temp.try('admin dataset', $q$SELECT (unified.grant_dataset('tap_s_claude', '00000000-0000-0000-0000-0000000000e1') AND unified.revoke_dataset('tap_s_claude', '00000000-0000-0000-0000-0000000000e1'))::text$q$);
+-- run_maintenance_all commits between passes, so it cannot pin its path
+-- either; inside this test's transaction its first COMMIT is refused, after
+-- one pass and the pass count.
+SELECT pg_temp.try('admin maintenance all', $q$CALL unified.run_maintenance_all(premake => 0)$q$);
 RESET search_path;
 RESET ROLE;
 
@@ -159,6 +178,9 @@ SELECT is(pg_temp.got('admin grant empty'), '22023: project_id must be 1 to 256 
 SELECT is(pg_temp.got('admin grant'), 'ok = true', 'grant_project works with the hostile path');
 SELECT is(pg_temp.got('admin revoke'), 'ok = true', 'revoke_project works with the hostile path');
 SELECT is(pg_temp.got('admin dataset'), 'ok = true', 'grant_dataset and revoke_dataset work with the hostile path');
+SELECT is(pg_temp.got('claude explain'), 'ok = true', 'explain_pruning works with the hostile path');
+SELECT is(pg_temp.got('admin maintenance all'), '2D000: invalid transaction termination',
+    'run_maintenance_all runs its pass with the hostile path (its COMMIT is refused only inside BEGIN)');
 SELECT is(pg_temp.got('super partition'), 'ok = unified.chunks_2042_03',
     'create_monthly_partition names the right month with the hostile path');
 SELECT is(pg_temp.got('super partition again'), 'ok = unified.chunks_2042_03', 'and finds it again');
