@@ -12,8 +12,7 @@ BENCH_DB=bench
 # lock (as make test does) until the benchmark ends.
 bench_start_server() {
     local extra_conf=${1:-}
-    exec 9>/tmp/unified_pg-install.lock
-    flock 9
+    take_install_lock
     build_and_install >/dev/null
     BENCH_WORK=$(mktemp -d /tmp/unified_pg-bench.XXXXXX)
     chmod 755 "$BENCH_WORK"

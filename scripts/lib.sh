@@ -36,6 +36,20 @@ as_root() {
 
 pg_bindir() { "$PG_CONFIG" --bindir; }
 
+# Every checkout on a machine installs into the same PostgreSQL, so a build,
+# install and the tests or benchmarks that use it run under one lock: a
+# read-only descriptor on that PostgreSQL's library directory, locked with
+# flock (it works for root and other users alike).  Held until the script
+# exits; "what" says what is waiting.
+take_install_lock() {
+    local what=${1:-unified_pg run}
+    exec 9<"$("$PG_CONFIG" --pkglibdir)"
+    if ! flock -n 9; then
+        say "==> waiting for another $what on this machine to finish"
+        flock 9
+    fi
+}
+
 # Build and install the extension into the server of $PG_CONFIG.
 build_and_install() {
     say "==> building unified_pg"

@@ -31,8 +31,7 @@ find_run_dir() {
 
 start() {
     bash "$UPG_ROOT/scripts/deps.sh"
-    exec 9>/tmp/unified_pg-install.lock
-    flock 9
+    take_install_lock
     build_and_install
     flock -u 9
 

@@ -12,25 +12,21 @@
 #
 # The extension is built in the checkout; the tests run as the server's OS
 # user from a copy of the checkout in a fresh temporary directory, so the
-# checkout may live anywhere and the tests never write to it.  UPG_KEEP=1 keeps that directory; UPG_SUITES="regress pgtap"
-# runs a subset; UPG_REGRESS="001_install 030_x" and UPG_TAP="test/t/010_x.pl"
-# narrow the regress and TAP suites.
+# checkout may live anywhere and the tests never write to it.  UPG_KEEP=1
+# keeps that directory; UPG_SUITES="regress pgtap" runs a subset;
+# UPG_REGRESS="001_install 030_x" and UPG_TAP="test/t/010_x.pl" narrow the
+# regress and TAP suites.
 #
 # The extension is installed into the system's PostgreSQL, which every
 # checkout on this machine shares, so install and tests run under one lock.
 source "$(dirname "$0")/lib.sh"
-
-exec 9>/tmp/unified_pg-install.lock
-if ! flock -n 9; then
-    say "==> waiting for another unified_pg test run on this machine to finish"
-    flock 9
-fi
 
 SUITES=${UPG_SUITES:-regress isolation pgtap tap clients}
 PORT=${UPG_TEST_PORT:-5534}
 DB=unified_regress
 
 bash "$UPG_ROOT/scripts/deps.sh"
+take_install_lock "unified_pg test run"
 build_and_install
 
 BINDIR=$(pg_bindir)

@@ -22,11 +22,7 @@ CLIENTS=${BENCH_CLIENTS:-1 8 32}
 NPART=${BENCH_RECOVERY_PARTICIPANTS:-1000}
 PORT=${BENCH_PORT:-5541}
 
-exec 9>/tmp/unified_pg-install.lock
-if ! flock -n 9; then
-    say "==> waiting for another unified_pg run on this machine to finish"
-    flock 9
-fi
+take_install_lock
 build_and_install >/dev/null
 
 BINDIR=$(pg_bindir)

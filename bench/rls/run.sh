@@ -25,12 +25,8 @@ SECONDS_PER=${BENCH_SECONDS:-5}
 CLIENTS=${BENCH_CLIENTS:-1}
 PORT=${BENCH_PORT:-5561}
 
-exec 9>/tmp/unified_pg-install.lock
-if ! flock -n 9; then
-    say "==> waiting for another unified_pg run on this machine to finish"
-    flock 9
-fi
 bash "$UPG_ROOT/scripts/deps.sh"
+take_install_lock
 build_and_install
 
 BINDIR=$(pg_bindir)
