@@ -12,6 +12,9 @@
 # Port, directory and database can be changed with UPG_PORT, UPG_RUN_DIR
 # and UPG_DB.
 source "$(dirname "$0")/lib.sh"
+# every path below is absolute; the server user may not be able to enter
+# the directory make was started in (e.g. a checkout under /root)
+cd /
 
 PORT=${UPG_PORT:-5533}
 DB=${UPG_DB:-claude_context}
@@ -88,7 +91,7 @@ unified_pg is running.
   connect:   psql -h $sock -p $PORT -U postgres $DB
              (no password on the socket; TCP on localhost:$PORT asks for one:
               ALTER ROLE postgres PASSWORD '...' to use it)
-  try:       \\dt unified.*        SELECT * FROM unified.worker_status();
+  try:       SELECT * FROM unified.partitions;   SELECT * FROM unified.resolver_status;
   stop:      make stop
 MSG
 }
