@@ -10,12 +10,13 @@
  * work.  The work of a round is owned by other files (the resolver pass,
  * built-in partition maintenance); this file only schedules it.
  *
- * A missing unified_pg.database would make every incarnation fail with
- * FATAL at connection time, once a second.  So the worker notes in shared
+ * A missing unified_pg.database (or one that does not allow connections)
+ * would make every incarnation fail with FATAL at connection time, once a
+ * second.  So the worker notes in shared
  * memory that it is connecting; an incarnation that finds the note left
  * behind (its predecessor died while connecting) instead connects to no
- * database, waits quietly until the database exists, and exits so that
- * the next incarnation connects normally.
+ * database, waits quietly until the database exists and accepts
+ * connections, and exits so that the next incarnation connects normally.
  *
  * Crash reasoning: the worker keeps no state that matters outside of
  * shared memory counters and the tables it works on.  Every round runs in
@@ -57,8 +58,16 @@
 static void upg_worker_handle_signals(void);
 static void upg_worker_sleep(long timeout_ms);
 static bool upg_extension_present(void);
+/* what a connection to unified_pg.database would meet */
+typedef enum UpgDatabaseState
+{
+	UPG_DB_MISSING,
+	UPG_DB_NO_CONNECTIONS,		/* ALLOW_CONNECTIONS false */
+	UPG_DB_READY
+} UpgDatabaseState;
+
 static void upg_wait_for_database(void);
-static bool upg_database_exists(const char *name);
+static UpgDatabaseState upg_database_state(const char *name);
 static void upg_worker_on_exit(int code, Datum arg);
 
 PG_FUNCTION_INFO_V1(upg_worker_status);
@@ -177,17 +186,17 @@ upg_worker_sleep(long timeout_ms)
 }
 
 /*
- * Does a database of this name exist?  Without a database connection only
- * shared catalogs can be read, and only by a plain heap scan (no indexes),
- * as the autovacuum launcher does.
+ * Can a database of this name be connected to?  Without a database
+ * connection only shared catalogs can be read, and only by a plain heap
+ * scan (no indexes), as the autovacuum launcher does.
  */
-static bool
-upg_database_exists(const char *name)
+static UpgDatabaseState
+upg_database_state(const char *name)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
-	bool		found = false;
+	UpgDatabaseState state = UPG_DB_MISSING;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -199,39 +208,47 @@ upg_database_exists(const char *name)
 
 		if (strcmp(NameStr(db->datname), name) == 0)
 		{
-			found = true;
+			state = db->datallowconn ? UPG_DB_READY : UPG_DB_NO_CONNECTIONS;
 			break;
 		}
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
-	return found;
+	return state;
 }
 
 /*
  * Connected to no database, poll the shared catalog until
- * unified_pg.database exists; say so once in the log.
+ * unified_pg.database exists and accepts connections; say once in the log
+ * what we are waiting for.
  */
 static void
 upg_wait_for_database(void)
 {
-	bool		logged = false;
+	UpgDatabaseState logged = UPG_DB_READY;
 
 	for (;;)
 	{
+		UpgDatabaseState state;
+
 		upg_worker_handle_signals();
-		if (upg_database_exists(upg_database))
+		state = upg_database_state(upg_database);
+		if (state == UPG_DB_READY)
 			return;
 
-		if (!logged)
-		{
+		if (state != logged && state == UPG_DB_MISSING)
 			ereport(LOG,
 					(errmsg("unified_pg worker is waiting for database \"%s\" to be created",
 							upg_database),
 					 errhint("Create the database, or set unified_pg.database and restart the server.")));
-			logged = true;
-		}
+		else if (state != logged)
+			ereport(LOG,
+					(errmsg("unified_pg worker is waiting for database \"%s\" to accept connections",
+							upg_database),
+					 errhint("ALTER DATABASE %s ALLOW_CONNECTIONS true, or set unified_pg.database and restart the server.",
+							 quote_identifier(upg_database))));
+		logged = state;
 		upg_worker_sleep(Max(upg_resolver_naptime_ms, 1000));
 	}
 }

@@ -44,6 +44,31 @@ $node->safe_psql('later', 'CREATE EXTENSION unified_pg');
 ok( $node->poll_query_until('later',
 		'SELECT extension_present FROM unified.worker_status()'),
 	'and works there');
+
+# A database that exists but refuses connections: again one failed
+# connection, one log line saying why, and the worker is back as soon as
+# connections are allowed.
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', 'ALTER DATABASE later ALLOW_CONNECTIONS false');
+$node->safe_psql('postgres',
+	q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'unified_pg worker'});
+my $refusing = qr/unified_pg worker is waiting for database "later" to accept connections/;
+for (1 .. 100)
+{
+	$log = slurp_file($node->logfile, $offset);
+	last if $log =~ $refusing;
+	usleep(100_000);
+}
+like($log, $refusing, 'worker says it waits for the database to accept connections');
+usleep(3_000_000);
+$log = slurp_file($node->logfile, $offset);
+$fatals = () = $log =~ /FATAL:  database "later" is not currently accepting connections/g;
+cmp_ok($fatals, '<=', 1, "at most one refused connection is logged ($fatals)");
+$node->safe_psql('postgres', 'ALTER DATABASE later ALLOW_CONNECTIONS true');
+ok( $node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity
+		   WHERE backend_type = 'unified_pg worker' AND datname = 'later'}),
+	'worker connects once connections are allowed');
 $node->stop;
 
 done_testing();
