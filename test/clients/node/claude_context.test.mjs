@@ -45,10 +45,14 @@ after(async () => {
   await pool.end();
 });
 
-test('the pool connects as claude-context', async () => {
+test('the pool connects as claude-context, as a member of claude_user', async () => {
   const { rows } = await pool.query(
-    'SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()');
+    `SELECT application_name, pg_has_role(current_user, 'claude_user', 'MEMBER') AS member,
+            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser
+       FROM pg_stat_activity WHERE pid = pg_backend_pid()`);
   assert.equal(rows[0].application_name, 'claude-context');
+  assert.equal(rows[0].member, true);
+  assert.equal(rows[0].superuser, false, 'the test runs under row-level security');
 });
 
 test('a file is indexed and read back by project and path', async () => {
@@ -103,12 +107,20 @@ test('a duplicate chunk id is refused with 23505 and nothing is written', async 
   assert.equal(afterCount.rows[0].n, before.rows[0].n);
 });
 
-test('a chunk without a project is refused with 23514', async () => {
+test('a chunk without a project is refused by row-level security (42501)', async () => {
   await assert.rejects(
     pool.query(
       `INSERT INTO unified.chunks (source, source_collection, source_id, content)
        VALUES ('claude_context', $1, 'chunk_ffffffffffffffff', 'orphan')`, [collection]),
-    (err) => err.code === '23514');
+    (err) => err.code === '42501' && /row-level security/.test(err.message));
+});
+
+test('Claude-Context cannot write into Cognee\'s space (42501)', async () => {
+  await assert.rejects(
+    pool.query(
+      `INSERT INTO unified.chunks (source, source_collection, source_id, cognee_dataset_id, content)
+       VALUES ('cognee', 'DocumentChunk_text', 'not-mine', '11111111-1111-1111-1111-111111111111', 'x')`),
+    (err) => err.code === '42501');
 });
 
 test('the same file in another codebase is stored again, in its own collection', async () => {

@@ -1,6 +1,7 @@
 """Cognee's access pattern through its real driver, asyncpg.
 
-A pool with application_name 'cognee' stores data points of a collection
+A pool with application_name 'cognee', connected as a login role of
+cognee_user (so under row-level security), stores data points of a collection
 (id uuid, payload json with text and created_at in milliseconds) for a
 dataset, reads them back, and gets the server's SQLSTATEs for bad rows.
 Connection settings come from the usual PG* environment variables.
@@ -46,10 +47,14 @@ class CogneeClientTest(unittest.IsolatedAsyncioTestCase):
         await self.pool.execute("DELETE FROM unified.chunks WHERE cognee_dataset_id = $1", DATASET)
         await self.pool.close()
 
-    async def test_application_name(self):
-        name = await self.pool.fetchval(
-            "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")
-        self.assertEqual(name, "cognee")
+    async def test_application_name_and_role(self):
+        row = await self.pool.fetchrow(
+            """SELECT application_name, pg_has_role(current_user, 'cognee_user', 'MEMBER') AS member,
+                      (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser
+                 FROM pg_stat_activity WHERE pid = pg_backend_pid()""")
+        self.assertEqual(row["application_name"], "cognee")
+        self.assertTrue(row["member"])
+        self.assertFalse(row["superuser"], "the test runs under row-level security")
 
     async def test_store_and_read_back(self):
         now_ms = 1_790_000_000_000
@@ -78,10 +83,21 @@ class CogneeClientTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(count, 1)
 
     async def test_row_without_dataset_is_refused(self):
-        with self.assertRaises(asyncpg.CheckViolationError):
+        # refused by row-level security before the check constraint
+        with self.assertRaises(asyncpg.InsufficientPrivilegeError):
             await self.pool.execute(
                 "INSERT INTO unified.chunks (source, source_id, content) VALUES ('cognee', $1, 'orphan')",
                 str(uuid.uuid4()))
+
+    async def test_claude_rows_are_invisible_and_unwritable(self):
+        with self.assertRaises(asyncpg.InsufficientPrivilegeError):
+            await self.pool.execute(
+                """INSERT INTO unified.chunks (source, source_id, project_id, content)
+                   VALUES ('claude_context', $1, 'proj-x', 'not mine')""", str(uuid.uuid4()))
+        # run.sh stores this Claude-Context row before the suite runs
+        seen = await self.pool.fetchval(
+            "SELECT count(*) FROM unified.chunks WHERE source_id = 'client-claude-marker'")
+        self.assertEqual(seen, 0)
 
     async def test_wrong_type_is_refused_by_the_driver_or_server(self):
         with self.assertRaises((asyncpg.DataError, asyncpg.InvalidTextRepresentationError)):
