@@ -158,20 +158,8 @@ upg_keys_end(Oid save_userid, int save_sec_context)
 static uint64
 upg_keys_run(SPIPlanPtr *plan, const char *sql, int expected)
 {
-	int			rc;
+	int			rc = upg_spi_execute(plan, sql, 0, NULL, NULL, NULL, false);
 
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, 0, NULL);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*plan = p;
-	}
-	rc = SPI_execute_plan(*plan, NULL, NULL, false, 0);
 	if (rc != expected)
 		elog(ERROR, "SPI_execute_plan returned %s for \"%s\"",
 			 SPI_result_code_string(rc), sql);

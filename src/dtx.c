@@ -92,13 +92,6 @@ static SPIPlanPtr upg_plan_2 = NULL;
 static SPIPlanPtr upg_plan_3 = NULL;
 static SPIPlanPtr upg_plan_4 = NULL;
 
-/* a participant of one distributed transaction, as found prepared */
-typedef struct UpgParticipant
-{
-	char		gid[GIDSIZE];
-	Oid			dboid;
-} UpgParticipant;
-
 PG_FUNCTION_INFO_V1(upg_participant_gid);
 PG_FUNCTION_INFO_V1(upg_begin_distributed);
 PG_FUNCTION_INFO_V1(upg_commit_distributed);
@@ -376,9 +369,10 @@ upg_step_commit(UpgStep *step, bool durable)
 
 /*
  * Run one of our statements through a plan kept for the life of the
- * process, prepared on first use.  Our statements are schema-qualified and
- * always run with the pinned search_path, and the plan cache replans them
- * after DDL (e.g. the extension dropped and created again).
+ * process, prepared on first use.  Our statements are schema-qualified, and
+ * run with the pinned search_path or use qualified operators; the plan
+ * cache replans them after DDL (e.g. the extension dropped and created
+ * again).  Used by the coordinator and by the source-row key triggers.
  */
 int
 upg_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
@@ -602,55 +596,15 @@ upg_find_prepared(const char *tx_id, char **listed, int nlisted,
 }
 
 /*
- * Finish prepared participants, each in a step of its own, those of other
- * databases through a finisher worker per database.  Returns how many are
- * left unfinished.
+ * Finish prepared participants in this procedure; with pause, stop at
+ * "after_first_participant" once the first of this database is finished.
+ * Returns how many are left unfinished.
  */
 static int
 upg_finish_all(UpgParticipant *parts, int nparts, bool commit, bool pause)
 {
-	UpgStep		step = {.in_procedure = true};
-	int			left = 0;
-	int			done_here = 0;
-	int			i;
-
-	for (i = 0; i < nparts; i++)
-	{
-		if (parts[i].dboid != MyDatabaseId)
-			continue;
-		upg_step_start(&step);
-		upg_dtx_finish_here(parts[i].gid, commit);
-		upg_step_commit(&step, false);
-		if (pause && ++done_here == 1)
-			upg_dtx_pause_point("after_first_participant");
-	}
-
-	/* other databases, one finisher per database */
-	i = 0;
-	while (i < nparts)
-	{
-		Oid			db = parts[i].dboid;
-		char	  **gids;
-		int			n = 0;
-		int			j;
-		int			finished;
-
-		if (db == MyDatabaseId)
-		{
-			i++;
-			continue;
-		}
-		gids = palloc(sizeof(char *) * nparts);
-		for (j = i; j < nparts && parts[j].dboid == db; j++)
-			gids[n++] = parts[j].gid;
-		upg_step_start(&step);
-		finished = upg_finish_elsewhere(db, gids, n, commit, WARNING);
-		upg_step_commit(&step, false);
-		if (finished < n)
-			left += n - Max(finished, 0);
-		i = j;
-	}
-	return left;
+	return upg_finish_participants(parts, nparts, commit, true,
+								   "after_first_participant", &pause, WARNING);
 }
 
 /*

@@ -371,8 +371,6 @@ upg_cron_schedule_elsewhere(PG_FUNCTION_ARGS)
 	char	   *username = GetUserNameFromId(GetUserId(), false);
 	char	   *dbname = get_database_name(MyDatabaseId);
 	UpgCronRequest req;
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
 	pid_t		holder;
 
 	upg_require_shmem();
@@ -410,23 +408,13 @@ upg_cron_schedule_elsewhere(PG_FUNCTION_ARGS)
 	{
 		BgwHandleStatus status;
 
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = BGW_NEVER_RESTART;
-		strlcpy(worker.bgw_library_name, UPG_EXTENSION_NAME, BGW_MAXLEN);
-		strlcpy(worker.bgw_function_name, "upg_cron_worker_main", BGW_MAXLEN);
-		strlcpy(worker.bgw_name, "unified_pg pg_cron registration", BGW_MAXLEN);
-		strlcpy(worker.bgw_type, "unified_pg pg_cron registration", BGW_MAXLEN);
-		worker.bgw_main_arg = Int32GetDatum(MyProcPid);
-		worker.bgw_notify_pid = MyProcPid;
-
-		if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		if (!upg_run_worker("upg_cron_worker_main", "unified_pg pg_cron registration",
+							"unified_pg pg_cron registration", Int32GetDatum(MyProcPid),
+							&status))
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("could not start a worker to register the pg_cron job"),
 					 errhint("Raise max_worker_processes.")));
-		status = WaitForBackgroundWorkerShutdown(handle);
 		if (status == BGWH_POSTMASTER_DIED)
 			ereport(FATAL,
 					(errcode(ERRCODE_ADMIN_SHUTDOWN),

@@ -93,8 +93,7 @@ typedef struct UpgFinishJob
 /* a prepared gid of the transaction being resolved */
 typedef struct UpgGid
 {
-	char		gid[GIDSIZE];
-	Oid			dboid;
+	UpgParticipant part;
 	bool		old;			/* prepared before now() - timeout */
 	bool		listed;			/* its participant is listed in the log row */
 } UpgGid;
@@ -104,9 +103,7 @@ PG_FUNCTION_INFO_V1(upg_resolver_status);
 
 static bool upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
 							MemoryContext cxt, UpgResolverState *counts,
-							bool *paused_once);
-static int	upg_finish_list(UpgGid *gids, int n, bool commit, bool in_procedure,
-							bool *paused_once);
+							bool *pause);
 static uint64 upg_prune(bool in_procedure);
 
 /* ---------------------------------------------------------------------
@@ -126,8 +123,8 @@ upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit, int elevel)
 	Size		size = offsetof(UpgFinishJob, items) + sizeof(UpgFinishItem) * ngids;
 	dsm_segment *seg;
 	UpgFinishJob *job;
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
+	char		name[BGW_MAXLEN];
+	BgwHandleStatus status;
 	int			done = 0;
 	int			i;
 
@@ -140,18 +137,9 @@ upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit, int elevel)
 	for (i = 0; i < ngids; i++)
 		strlcpy(job->items[i].gid, gids[i], GIDSIZE);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, UPG_EXTENSION_NAME, BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "upg_finisher_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "unified_pg finisher for database %u", dboid);
-	strlcpy(worker.bgw_type, "unified_pg finisher", BGW_MAXLEN);
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-	worker.bgw_notify_pid = MyProcPid;
-
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	snprintf(name, sizeof(name), "unified_pg finisher for database %u", dboid);
+	if (!upg_run_worker("upg_finisher_main", name, "unified_pg finisher",
+						UInt32GetDatum(dsm_segment_handle(seg)), &status))
 	{
 		ereport(elevel,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -161,13 +149,65 @@ upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit, int elevel)
 		dsm_detach(seg);
 		return -1;
 	}
-	(void) WaitForBackgroundWorkerShutdown(handle);
 	pg_read_barrier();
 	for (i = 0; i < ngids; i++)
 		if (job->items[i].status != 0)
 			done++;
 	dsm_detach(seg);
 	return done;
+}
+
+/*
+ * Finish prepared participants, ordered by database: those of this
+ * database each in a step of its own, then the others through one finisher
+ * worker per database.  If *pause, stop at pause_point once the first
+ * participant here is finished, and clear *pause.  A finisher that cannot
+ * start is reported at elevel.  Returns how many are left prepared.
+ */
+int
+upg_finish_participants(UpgParticipant *parts, int n, bool commit, bool in_procedure,
+						const char *pause_point, bool *pause, int elevel)
+{
+	UpgStep		step = {.in_procedure = in_procedure};
+	char	  **gids = palloc(sizeof(char *) * Max(n, 1));
+	int			left = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (parts[i].dboid != MyDatabaseId)
+			continue;
+		upg_step_start(&step);
+		upg_dtx_finish_here(parts[i].gid, commit);
+		upg_step_commit(&step, false);
+		if (*pause)
+		{
+			*pause = false;
+			upg_dtx_pause_point(pause_point);
+		}
+	}
+
+	i = 0;
+	while (i < n)
+	{
+		Oid			db = parts[i].dboid;
+		int			k = 0;
+		int			done;
+
+		if (db == MyDatabaseId)
+		{
+			i++;
+			continue;
+		}
+		for (; i < n && parts[i].dboid == db; i++)
+			gids[k++] = parts[i].gid;
+		upg_step_start(&step);
+		done = upg_finish_elsewhere(db, gids, k, commit, elevel);
+		upg_step_commit(&step, false);
+		left += k - Max(done, 0);
+	}
+	pfree(gids);
+	return left;
 }
 
 /* Entry point of the finisher worker. */
@@ -239,7 +279,7 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
 	char	  **txs;
 	int			ntx;
 	int			i;
-	bool		paused_once = false;
+	bool		pause = true;	/* stop once at resolver_mid_pass */
 	MemoryContext passcxt;
 	MemoryContext oldcxt;
 
@@ -287,7 +327,7 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (!upg_resolve_one(txs[i], in_procedure, timeout_ms, passcxt, &counts,
-							 &paused_once))
+							 &pause))
 			counts.skipped_locked++;
 	}
 
@@ -317,17 +357,19 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
  */
 static bool
 upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
-				MemoryContext cxt, UpgResolverState *counts, bool *paused_once)
+				MemoryContext cxt, UpgResolverState *counts, bool *pause)
 {
 	UpgStep		step = {.in_procedure = in_procedure};
+	/* the worker retries every pass, so it only LOGs what a caller is WARNed of */
+	int			elevel = in_procedure ? WARNING : LOG;
 	Oid			argtypes[2] = {TEXTOID, FLOAT8OID};
 	Datum		args[2];
 	char	   *state = NULL;
 	bool		timed_out = false;
 	UpgGid	   *gids;
 	int			ngids;
-	UpgGid	   *commit_list;
-	UpgGid	   *rollback_list;
+	UpgParticipant *commit_list;
+	UpgParticipant *rollback_list;
 	int			ncommit = 0;
 	int			nrollback = 0;
 	int			left;
@@ -383,8 +425,8 @@ upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
 
 	/* copy out of SPI into the pass's context before the step commits */
 	gids = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
-	commit_list = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
-	rollback_list = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
+	commit_list = MemoryContextAllocZero(cxt, sizeof(UpgParticipant) * Max(SPI_processed, 1));
+	rollback_list = MemoryContextAllocZero(cxt, sizeof(UpgParticipant) * Max(SPI_processed, 1));
 	ngids = 0;
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
@@ -399,8 +441,8 @@ upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
 		/* not in our format: never touched */
 		if (!upg_dtx_parse_gid(g, tx, part) || strcmp(tx, tx_id) != 0)
 			continue;
-		strlcpy(gids[ngids].gid, g, GIDSIZE);
-		gids[ngids].dboid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		strlcpy(gids[ngids].part.gid, g, GIDSIZE);
+		gids[ngids].part.dboid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
 		gids[ngids].old = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 		gids[ngids].listed = false;
 		for (j = 0; j < nlisted; j++)
@@ -446,14 +488,16 @@ upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
 			do_rollback = true;
 
 		if (do_commit)
-			commit_list[ncommit++] = gids[i];
+			commit_list[ncommit++] = gids[i].part;
 		else if (do_rollback)
-			rollback_list[nrollback++] = gids[i];
+			rollback_list[nrollback++] = gids[i].part;
 	}
 
-	left = upg_finish_list(commit_list, ncommit, true, in_procedure, paused_once);
+	left = upg_finish_participants(commit_list, ncommit, true, in_procedure,
+								   "resolver_mid_pass", pause, elevel);
 	counts->participants_committed += ncommit - left;
-	i = upg_finish_list(rollback_list, nrollback, false, in_procedure, paused_once);
+	i = upg_finish_participants(rollback_list, nrollback, false, in_procedure,
+								"resolver_mid_pass", pause, elevel);
 	counts->participants_rolled_back += nrollback - i;
 	left += i;
 
@@ -484,56 +528,6 @@ upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
 	pfree(rollback_list);
 	upg_dtx_unlock(tx_id);
 	return true;
-}
-
-/*
- * Finish a list of gids (ordered by database), each in a step of its own
- * here or through a finisher per other database.  Returns how many are
- * left prepared.
- */
-static int
-upg_finish_list(UpgGid *gids, int n, bool commit, bool in_procedure,
-				bool *paused_once)
-{
-	UpgStep		step = {.in_procedure = in_procedure};
-	int			left = 0;
-	int			i = 0;
-
-	while (i < n)
-	{
-		Oid			db = gids[i].dboid;
-
-		if (db == MyDatabaseId)
-		{
-			upg_step_start(&step);
-			upg_dtx_finish_here(gids[i].gid, commit);
-			upg_step_commit(&step, false);
-			i++;
-			if (!*paused_once)
-			{
-				*paused_once = true;
-				upg_dtx_pause_point("resolver_mid_pass");
-			}
-		}
-		else
-		{
-			char	  **list = palloc(sizeof(char *) * n);
-			int			k = 0;
-			int			j;
-			int			done;
-
-			for (j = i; j < n && gids[j].dboid == db; j++)
-				list[k++] = gids[j].gid;
-			upg_step_start(&step);
-			done = upg_finish_elsewhere(db, list, k, commit,
-										 in_procedure ? WARNING : LOG);
-			upg_step_commit(&step, false);
-			left += k - Max(done, 0);
-			pfree(list);
-			i = j;
-		}
-	}
-	return left;
 }
 
 /* Delete finished log rows past the retention, in bounded batches. */

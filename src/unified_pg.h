@@ -18,6 +18,7 @@
 
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
+#include "postmaster/bgworker.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 
@@ -145,6 +146,8 @@ PGDLLEXPORT void upg_cron_worker_main(Datum main_arg);
 
 /* ---- worker.c ---- */
 extern void upg_register_worker(void);
+extern bool upg_run_worker(const char *function_name, const char *name,
+						   const char *type, Datum main_arg, BgwHandleStatus *status);
 PGDLLEXPORT void upg_worker_main(Datum main_arg);
 
 /* ---- dtx.c: distributed transaction coordinator ---- */
@@ -183,6 +186,17 @@ extern void upg_dtx_require_prepared_xacts(void);
 extern void upg_resolver_pass(bool in_procedure, int timeout_ms);
 extern int	upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit,
 								 int elevel);
+
+/* a prepared participant: its gid and the database it was prepared in */
+typedef struct UpgParticipant
+{
+	char		gid[GIDSIZE];
+	Oid			dboid;
+} UpgParticipant;
+
+extern int	upg_finish_participants(UpgParticipant *parts, int n, bool commit,
+									bool in_procedure, const char *pause_point,
+									bool *pause, int elevel);
 PGDLLEXPORT void upg_finisher_main(Datum main_arg);
 
 #endif							/* UNIFIED_PG_H */

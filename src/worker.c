@@ -72,22 +72,54 @@ static void upg_worker_on_exit(int code, Datum arg);
 
 PG_FUNCTION_INFO_V1(upg_worker_status);
 
+/*
+ * Fill in one of our workers: it connects to a database and runs
+ * function_name of this library, with name and type as given.
+ */
+static void
+upg_fill_worker(BackgroundWorker *worker, const char *function_name,
+				const char *name, const char *type, int restart_time)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = restart_time;
+	strlcpy(worker->bgw_library_name, UPG_EXTENSION_NAME, BGW_MAXLEN);
+	strlcpy(worker->bgw_function_name, function_name, BGW_MAXLEN);
+	strlcpy(worker->bgw_name, name, BGW_MAXLEN);
+	strlcpy(worker->bgw_type, type, BGW_MAXLEN);
+}
+
 /* Register the static worker; called from _PG_init while preloading. */
 void
 upg_register_worker(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = UPG_WORKER_RESTART_SECONDS;
-	strlcpy(worker.bgw_library_name, UPG_EXTENSION_NAME, BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "upg_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, UPG_WORKER_TYPE, BGW_MAXLEN);
-	strlcpy(worker.bgw_type, UPG_WORKER_TYPE, BGW_MAXLEN);
-	worker.bgw_notify_pid = 0;
+	upg_fill_worker(&worker, "upg_worker_main", UPG_WORKER_TYPE, UPG_WORKER_TYPE,
+					UPG_WORKER_RESTART_SECONDS);
 	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Start a short-lived worker running function_name(main_arg), never
+ * restarted, and wait until it exits.  Returns false when no worker slot
+ * was free; otherwise *status says how the wait ended.
+ */
+bool
+upg_run_worker(const char *function_name, const char *name, const char *type,
+			   Datum main_arg, BgwHandleStatus *status)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	upg_fill_worker(&worker, function_name, name, type, BGW_NEVER_RESTART);
+	worker.bgw_main_arg = main_arg;
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return false;
+	*status = WaitForBackgroundWorkerShutdown(handle);
+	return true;
 }
 
 /* Entry point of the background worker. */
