@@ -454,6 +454,30 @@ upg_dtx_unlock(const char *tx_id)
 	}
 }
 
+/*
+ * Try-lock a transaction's coordinator lock (session level) without the
+ * one-at-a-time bookkeeping above: the resolver holds a batch of them and
+ * releases each itself with upg_dtx_unlock_batch, on error too.
+ */
+bool
+upg_dtx_trylock_batch(const char *tx_id)
+{
+	LOCKTAG		tag;
+
+	upg_lock_tag(&tag, tx_id);
+	return LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/* Release a lock taken by upg_dtx_trylock_batch. */
+void
+upg_dtx_unlock_batch(const char *tx_id)
+{
+	LOCKTAG		tag;
+
+	upg_lock_tag(&tag, tx_id);
+	(void) LockRelease(&tag, ExclusiveLock, true);
+}
+
 /* ---------------------------------------------------------------------
  * Participants
  * ---------------------------------------------------------------------

@@ -75,189 +75,60 @@
 #define UPG_PRUNE_BATCH			1000
 #define UPG_PRUNE_MAX_BATCHES	10
 
-/* the finisher's job, in a DSM segment */
-typedef struct UpgFinishItem
-{
-	char		gid[GIDSIZE];
-	int			status;			/* 0 not done, 1 finished, 2 was gone */
-} UpgFinishItem;
+/* transactions resolved under their locks at once */
+#define UPG_RESOLVER_BATCH		500
 
-typedef struct UpgFinishJob
-{
-	Oid			dboid;
-	bool		commit;
-	int			ngids;
-	UpgFinishItem items[FLEXIBLE_ARRAY_MEMBER];
-} UpgFinishJob;
-
-/* a prepared gid of the transaction being resolved */
+/* a prepared gid of a transaction being resolved */
 typedef struct UpgGid
 {
 	UpgParticipant part;
+	int			tx;				/* index of its transaction in the batch */
 	bool		old;			/* prepared before now() - timeout */
 	bool		listed;			/* its participant is listed in the log row */
 } UpgGid;
 
+/* a transaction being resolved, as read under its coordinator lock */
+typedef struct UpgTx
+{
+	char	   *tx_id;
+	char	   *state;			/* NULL: no log row */
+	bool		timed_out;		/* began before now() - timeout */
+	char	  **listed;			/* participants listed in the log row */
+	int			nlisted;
+	int			left;			/* its gids we could not finish */
+} UpgTx;
+
+/* one batch of transactions, locked together */
+typedef struct UpgBatch
+{
+	UpgTx	   *txs;			/* sorted by tx_id */
+	int			ntx;
+	UpgGid	   *gids;
+	int			ngids;
+} UpgBatch;
+
+/* what the resolver does with a prepared gid */
+typedef enum UpgAction
+{
+	UPG_ACTION_NONE,
+	UPG_ACTION_COMMIT,
+	UPG_ACTION_ROLLBACK
+} UpgAction;
+
 PG_FUNCTION_INFO_V1(upg_resolve_in_doubt);
 PG_FUNCTION_INFO_V1(upg_resolver_status);
 
-static bool upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
-							MemoryContext cxt, UpgResolverState *counts,
-							bool *pause);
+static char **upg_candidates(bool in_procedure, int timeout_ms, int *ntx);
+static void upg_resolve_batch(char **tx_ids, int ntx, bool in_procedure,
+							  int timeout_ms, UpgResolverState *counts, bool *pause);
+static void upg_read_logged(UpgBatch *b, int timeout_ms);
+static void upg_read_prepared(UpgBatch *b, int timeout_ms);
+static void upg_presume_aborted(UpgBatch *b, bool in_procedure, UpgResolverState *counts);
+static UpgAction upg_action(const UpgTx *tx, const UpgGid *g);
+static void upg_finish_decided(UpgBatch *b, bool in_procedure, bool *pause,
+							   UpgResolverState *counts);
+static void upg_record_finished(UpgBatch *b, bool in_procedure, UpgResolverState *counts);
 static uint64 upg_prune(bool in_procedure);
-
-/* ---------------------------------------------------------------------
- * The finisher: a dynamic worker that finishes gids of another database
- * ---------------------------------------------------------------------
- */
-
-/*
- * Finish gids of database dboid through a finisher worker; must run inside
- * a transaction (the DSM segment belongs to it).  Returns how many are no
- * longer prepared, or -1 if no worker could be started, which is reported
- * at elevel (the background resolver retries every pass, so it only LOGs).
- */
-int
-upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit, int elevel)
-{
-	Size		size = offsetof(UpgFinishJob, items) + sizeof(UpgFinishItem) * ngids;
-	dsm_segment *seg;
-	UpgFinishJob *job;
-	char		name[BGW_MAXLEN];
-	BgwHandleStatus status;
-	int			done = 0;
-	int			i;
-
-	seg = dsm_create(size, 0);
-	job = dsm_segment_address(seg);
-	memset(job, 0, size);
-	job->dboid = dboid;
-	job->commit = commit;
-	job->ngids = ngids;
-	for (i = 0; i < ngids; i++)
-		strlcpy(job->items[i].gid, gids[i], GIDSIZE);
-
-	snprintf(name, sizeof(name), "unified_pg finisher for database %u", dboid);
-	if (!upg_run_worker("upg_finisher_main", name, "unified_pg finisher",
-						UInt32GetDatum(dsm_segment_handle(seg)), &status))
-	{
-		ereport(elevel,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a unified_pg finisher for database %u", dboid),
-				 errdetail("%d prepared participants there stay prepared for now.", ngids),
-				 errhint("Raise max_worker_processes; the resolver retries on its next pass.")));
-		dsm_detach(seg);
-		return -1;
-	}
-	pg_read_barrier();
-	for (i = 0; i < ngids; i++)
-		if (job->items[i].status != 0)
-			done++;
-	dsm_detach(seg);
-	return done;
-}
-
-/*
- * Finish prepared participants, ordered by database: those of this
- * database each in a step of its own, then the others through one finisher
- * worker per database.  If *pause, stop at pause_point once the first
- * participant here is finished, and clear *pause.  A finisher that cannot
- * start is reported at elevel.  Returns how many are left prepared.
- */
-int
-upg_finish_participants(UpgParticipant *parts, int n, bool commit, bool in_procedure,
-						const char *pause_point, bool *pause, int elevel)
-{
-	UpgStep		step = {.in_procedure = in_procedure};
-	char	  **gids = palloc(sizeof(char *) * Max(n, 1));
-	int			left = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		if (parts[i].dboid != MyDatabaseId)
-			continue;
-		upg_step_start(&step);
-		upg_dtx_finish_here(parts[i].gid, commit);
-		upg_step_commit(&step, false);
-		if (*pause)
-		{
-			*pause = false;
-			upg_dtx_pause_point(pause_point);
-		}
-	}
-
-	i = 0;
-	while (i < n)
-	{
-		Oid			db = parts[i].dboid;
-		int			k = 0;
-		int			done;
-
-		if (db == MyDatabaseId)
-		{
-			i++;
-			continue;
-		}
-		for (; i < n && parts[i].dboid == db; i++)
-			gids[k++] = parts[i].gid;
-		upg_step_start(&step);
-		done = upg_finish_elsewhere(db, gids, k, commit, elevel);
-		upg_step_commit(&step, false);
-		left += k - Max(done, 0);
-	}
-	pfree(gids);
-	return left;
-}
-
-/* Entry point of the finisher worker. */
-void
-upg_finisher_main(Datum main_arg)
-{
-	dsm_segment *seg;
-	UpgFinishJob *job;
-	int			i;
-
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	/* the caller may be gone already: then there is nothing to do */
-	seg = dsm_attach(DatumGetUInt32(main_arg));
-	if (seg == NULL)
-		proc_exit(0);
-	job = dsm_segment_address(seg);
-
-	BackgroundWorkerInitializeConnectionByOid(job->dboid, InvalidOid, 0);
-
-	for (i = 0; i < job->ngids; i++)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		args[1];
-		bool		present;
-
-		CHECK_FOR_INTERRUPTS();
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		args[0] = CStringGetTextDatum(job->items[i].gid);
-		if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_prepared_xacts "
-								  "WHERE gid = $1 AND database = pg_catalog.current_database()",
-								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not list prepared transactions");
-		present = SPI_processed > 0;
-		SPI_finish();
-		PopActiveSnapshot();
-		if (present)
-			upg_dtx_finish_here(job->items[i].gid, job->commit);
-		CommitTransactionCommand();
-		pg_write_barrier();
-		job->items[i].status = present ? 1 : 2;
-	}
-	pgstat_report_activity(STATE_IDLE, NULL);
-	dsm_detach(seg);
-	proc_exit(0);
-}
 
 /* ---------------------------------------------------------------------
  * The resolver pass
@@ -266,16 +137,14 @@ upg_finisher_main(Datum main_arg)
 
 /*
  * One resolver pass.  in_procedure: we are in a non-atomic procedure with
- * SPI connected; otherwise in the worker, outside any transaction.
+ * SPI connected; otherwise in the worker, outside any transaction, in a
+ * memory context the caller resets after the pass.
  */
 void
 upg_resolver_pass(bool in_procedure, int timeout_ms)
 {
-	UpgStep		step = {.in_procedure = in_procedure};
 	UpgResolverState counts;
 	TimestampTz started = GetCurrentTimestamp();
-	Oid			argtypes[2] = {FLOAT8OID, INT4OID};
-	Datum		args[2];
 	char	  **txs;
 	int			ntx;
 	int			i;
@@ -284,56 +153,27 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
 	MemoryContext oldcxt;
 
 	memset(&counts, 0, sizeof(counts));
-	passcxt = AllocSetContextCreate(in_procedure ? CurrentMemoryContext : TopMemoryContext,
+	passcxt = AllocSetContextCreate(CurrentMemoryContext,
 									"unified_pg resolver pass", ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(passcxt);
 
 	/* 1: candidates, read without locks */
-	upg_step_start(&step);
-	args[0] = Float8GetDatum(timeout_ms / 1000.0);
-	args[1] = Int32GetDatum(UPG_RESOLVER_MAX_TX);
-	if (SPI_execute_with_args(
-							  "WITH g AS ("
-							  "  SELECT m[1] AS tx_id, m[2] AS participant, p.prepared"
-							  "    FROM pg_catalog.pg_prepared_xacts p,"
-							  "         LATERAL pg_catalog.regexp_match(p.gid,"
-							  "           '^unified:([A-Za-z0-9_.-]{1,128}):([A-Za-z0-9_-]{1,63})$') AS m"
-							  "   WHERE pg_catalog.starts_with(p.gid, 'unified:') AND m IS NOT NULL)"
-							  " SELECT DISTINCT c.tx_id FROM ("
-							  "  SELECT g.tx_id FROM g"
-							  "    LEFT JOIN unified.transaction_log l ON l.tx_id = g.tx_id"
-							  "   WHERE (l.tx_id IS NULL"
-							  "          AND g.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
-							  "      OR l.state <> 'pending'"
-							  "      OR l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
-							  "      OR NOT (g.participant = ANY (l.participants))"
-							  "  UNION ALL"
-							  "  SELECT l.tx_id FROM unified.transaction_log l"
-							  "   WHERE l.state IN ('committing', 'aborting')"
-							  "      OR (l.state = 'pending'"
-							  "          AND l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
-							  " ) c ORDER BY 1 LIMIT $2",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list in-doubt transactions");
-	ntx = (int) SPI_processed;
-	oldcxt = MemoryContextSwitchTo(passcxt);
-	txs = palloc(sizeof(char *) * Max(ntx, 1));
-	for (i = 0; i < ntx; i++)
-		txs[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-	MemoryContextSwitchTo(oldcxt);
-	upg_step_commit(&step, false);
+	txs = upg_candidates(in_procedure, timeout_ms, &ntx);
+	MemoryContextSwitchTo(passcxt);
 
-	/* 2: each under its coordinator lock, skipping those a coordinator has */
-	for (i = 0; i < ntx; i++)
+	/* 2: in batches, each under its coordinator locks */
+	for (i = 0; i < ntx; i += UPG_RESOLVER_BATCH)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (!upg_resolve_one(txs[i], in_procedure, timeout_ms, passcxt, &counts,
-							 &pause))
-			counts.skipped_locked++;
+		upg_resolve_batch(txs + i, Min(UPG_RESOLVER_BATCH, ntx - i), in_procedure,
+						  timeout_ms, &counts, &pause);
+		MemoryContextSwitchTo(passcxt);
 	}
 
 	/* 3: prune */
 	counts.log_rows_pruned = upg_prune(in_procedure);
 
+	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(passcxt);
 
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
@@ -352,182 +192,366 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
 }
 
 /*
- * Resolve one transaction under its coordinator lock.  Returns false if a
- * coordinator holds the lock (nothing was done).
+ * The transactions worth a look, sorted by tx id, copied into the current
+ * memory context: prepared gids whose transaction is decided, missing from
+ * the log past the grace, undecided past the timeout or not listed, and
+ * log rows that are decided but unfinished or pending past the timeout.
  */
-static bool
-upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
-				MemoryContext cxt, UpgResolverState *counts, bool *pause)
+static char **
+upg_candidates(bool in_procedure, int timeout_ms, int *ntx)
 {
 	UpgStep		step = {.in_procedure = in_procedure};
-	/* the worker retries every pass, so it only LOGs what a caller is WARNed of */
-	int			elevel = in_procedure ? WARNING : LOG;
-	Oid			argtypes[2] = {TEXTOID, FLOAT8OID};
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[2] = {FLOAT8OID, INT4OID};
 	Datum		args[2];
-	char	   *state = NULL;
-	bool		timed_out = false;
-	UpgGid	   *gids;
-	int			ngids;
-	UpgParticipant *commit_list;
-	UpgParticipant *rollback_list;
-	int			ncommit = 0;
-	int			nrollback = 0;
-	int			left;
+	char	  **txs;
 	int			i;
-	char		prefix[UPG_TX_ID_MAXLEN + 16];
-	char	  **listed = NULL;
-	int			nlisted = 0;
 
-	if (!upg_dtx_lock(tx_id, false))
-		return false;
-
-	snprintf(prefix, sizeof(prefix), "%s%s:", UPG_GID_PREFIX, tx_id);
-
-	/*
-	 * Read the row and the gids again, now that we hold the lock.  The gids
-	 * are matched by prefix and parsed here rather than with a regular
-	 * expression in SQL: after a restart with many participants in doubt
-	 * this runs once per transaction over every prepared transaction.
-	 */
 	upg_step_start(&step);
-	args[0] = CStringGetTextDatum(tx_id);
+	args[0] = Float8GetDatum(timeout_ms / 1000.0);
+	args[1] = Int32GetDatum(UPG_RESOLVER_MAX_TX);
+	if (SPI_execute_with_args(
+							  "WITH g AS ("
+							  "  SELECT m[1] AS tx_id, m[2] AS participant, p.prepared"
+							  "    FROM pg_catalog.pg_prepared_xacts p,"
+							  "         LATERAL pg_catalog.regexp_match(p.gid,"
+							  "           '^unified:([A-Za-z0-9_.-]{1,128}):([A-Za-z0-9_-]{1,63})$') AS m"
+							  "   WHERE pg_catalog.starts_with(p.gid, 'unified:') AND m IS NOT NULL)"
+							  " SELECT DISTINCT c.tx_id COLLATE \"C\" FROM ("
+							  "  SELECT g.tx_id FROM g"
+							  "    LEFT JOIN unified.transaction_log l ON l.tx_id = g.tx_id"
+							  "   WHERE (l.tx_id IS NULL"
+							  "          AND g.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
+							  "      OR l.state <> 'pending'"
+							  "      OR l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+							  "      OR NOT (g.participant = ANY (l.participants))"
+							  "  UNION ALL"
+							  "  SELECT l.tx_id FROM unified.transaction_log l"
+							  "   WHERE l.state IN ('committing', 'aborting')"
+							  "      OR (l.state = 'pending'"
+							  "          AND l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
+							  " ) c ORDER BY 1 LIMIT $2",
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list in-doubt transactions");
+	*ntx = (int) SPI_processed;
+	txs = MemoryContextAlloc(cxt, sizeof(char *) * Max(*ntx, 1));
+	for (i = 0; i < *ntx; i++)
+		txs[i] = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 1));
+	upg_step_commit(&step, false);
+	return txs;
+}
+
+/* bsearch comparator: a tx id against a transaction of the batch */
+static int
+upg_tx_cmp(const void *key, const void *elem)
+{
+	return strcmp((const char *) key, ((const UpgTx *) elem)->tx_id);
+}
+
+/* The transaction of the batch with this tx id, or -1. */
+static int
+upg_batch_find(UpgBatch *b, const char *tx_id)
+{
+	UpgTx	   *tx = bsearch(tx_id, b->txs, b->ntx, sizeof(UpgTx), upg_tx_cmp);
+
+	return tx == NULL ? -1 : (int) (tx - b->txs);
+}
+
+/*
+ * Resolve a batch of transactions (sorted by tx id): try-lock each,
+ * skipping those a coordinator holds; read their log rows and their gids
+ * in one query each, under the locks; decide; finish the participants,
+ * per database, all at once; record completion in one statement.
+ */
+static void
+upg_resolve_batch(char **tx_ids, int ntx, bool in_procedure, int timeout_ms,
+				  UpgResolverState *counts, bool *pause)
+{
+	UpgStep		step = {.in_procedure = in_procedure};
+	UpgBatch	b;
+	int			i;
+
+	b.txs = palloc0(sizeof(UpgTx) * Max(ntx, 1));
+	b.ntx = 0;
+	for (i = 0; i < ntx; i++)
+	{
+		if (!upg_dtx_trylock_batch(tx_ids[i]))
+		{
+			counts->skipped_locked++;
+			continue;
+		}
+		b.txs[b.ntx++].tx_id = tx_ids[i];
+	}
+	if (b.ntx == 0)
+		return;
+
+	PG_TRY();
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+
+		upg_step_start(&step);
+		MemoryContextSwitchTo(cxt);
+		upg_read_logged(&b, timeout_ms);
+		upg_read_prepared(&b, timeout_ms);
+		upg_step_commit(&step, false);
+		MemoryContextSwitchTo(cxt);
+
+		upg_presume_aborted(&b, in_procedure, counts);
+		MemoryContextSwitchTo(cxt);
+		upg_finish_decided(&b, in_procedure, pause, counts);
+		MemoryContextSwitchTo(cxt);
+		upg_record_finished(&b, in_procedure, counts);
+		MemoryContextSwitchTo(cxt);
+	}
+	PG_FINALLY();
+	{
+		for (i = 0; i < b.ntx; i++)
+			upg_dtx_unlock_batch(b.txs[i].tx_id);
+	}
+	PG_END_TRY();
+}
+
+/* Read the log rows of the batch, in one query; copies into our context. */
+static void
+upg_read_logged(UpgBatch *b, int timeout_ms)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[2] = {TEXTARRAYOID, FLOAT8OID};
+	Datum		args[2];
+	Datum	   *elems = palloc(sizeof(Datum) * b->ntx);
+	uint64		r;
+	int			i;
+
+	for (i = 0; i < b->ntx; i++)
+		elems[i] = CStringGetTextDatum(b->txs[i].tx_id);
+	args[0] = PointerGetDatum(construct_array(elems, b->ntx, TEXTOID, -1, false, TYPALIGN_INT));
 	args[1] = Float8GetDatum(timeout_ms / 1000.0);
-	if (SPI_execute_with_args("SELECT state, began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $2), "
-							  "participants FROM unified.transaction_log WHERE tx_id = $1",
+	if (SPI_execute_with_args("SELECT tx_id, state,"
+							  " began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $2),"
+							  " participants FROM unified.transaction_log WHERE tx_id = ANY ($1)",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the transaction log");
-	if (SPI_processed > 0)
+
+	for (r = 0; r < SPI_processed; r++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int			t = upg_batch_find(b, SPI_getvalue(tup, desc, 1));
 		bool		isnull;
-		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-		Datum	   *elems;
+		Datum	   *parts;
+		UpgTx	   *tx;
 
-		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		timed_out = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		deconstruct_array(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
-															   SPI_tuptable->tupdesc, 3, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nlisted);
-		listed = palloc(sizeof(char *) * Max(nlisted, 1));
-		for (i = 0; i < nlisted; i++)
-			listed[i] = TextDatumGetCString(elems[i]);
-		MemoryContextSwitchTo(oldcxt);
+		if (t < 0)
+			continue;
+		tx = &b->txs[t];
+		tx->state = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 2));
+		tx->timed_out = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &parts, NULL, &tx->nlisted);
+		tx->listed = MemoryContextAlloc(cxt, sizeof(char *) * Max(tx->nlisted, 1));
+		for (i = 0; i < tx->nlisted; i++)
+			tx->listed[i] = MemoryContextStrdup(cxt, TextDatumGetCString(parts[i]));
 	}
+	SPI_freetuptable(SPI_tuptable);
+}
 
-	args[0] = CStringGetTextDatum(prefix);
-	argtypes[0] = TEXTOID;
-	if (SPI_execute_with_args("SELECT p.gid, d.oid, p.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
+/*
+ * Read the prepared gids of the batch's transactions, in one look at
+ * pg_prepared_xacts.  The gids are parsed here rather than with a regular
+ * expression in SQL; gids not in our format are never touched.
+ */
+static void
+upg_read_prepared(UpgBatch *b, int timeout_ms)
+{
+	Oid			argtypes[1] = {FLOAT8OID};
+	Datum		args[1];
+	uint64		r;
+
+	args[0] = Float8GetDatum(timeout_ms / 1000.0);
+	if (SPI_execute_with_args("SELECT p.gid, d.oid,"
+							  " p.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $1),"
+							  " p.transaction::text::bigint"
 							  "  FROM pg_catalog.pg_prepared_xacts p"
 							  "  JOIN pg_catalog.pg_database d ON d.datname = p.database"
-							  " WHERE pg_catalog.starts_with(p.gid, $1)"
+							  " WHERE pg_catalog.starts_with(p.gid, 'unified:')"
 							  " ORDER BY d.oid, p.gid",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list prepared transactions");
 
-	/* copy out of SPI into the pass's context before the step commits */
-	gids = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
-	commit_list = MemoryContextAllocZero(cxt, sizeof(UpgParticipant) * Max(SPI_processed, 1));
-	rollback_list = MemoryContextAllocZero(cxt, sizeof(UpgParticipant) * Max(SPI_processed, 1));
-	ngids = 0;
-	for (i = 0; i < (int) SPI_processed; i++)
+	b->gids = palloc0(sizeof(UpgGid) * Max(SPI_processed, 1));
+	b->ngids = 0;
+	for (r = 0; r < SPI_processed; r++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
+		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		char	   *g = SPI_getvalue(tup, desc, 1);
 		char		tx[UPG_TX_ID_MAXLEN + 1];
 		char		part[UPG_PARTICIPANT_MAXLEN + 1];
+		UpgGid	   *gid = &b->gids[b->ngids];
+		int			t;
 		int			j;
 
-		/* not in our format: never touched */
-		if (!upg_dtx_parse_gid(g, tx, part) || strcmp(tx, tx_id) != 0)
+		if (!upg_dtx_parse_gid(g, tx, part) || (t = upg_batch_find(b, tx)) < 0)
 			continue;
-		strlcpy(gids[ngids].part.gid, g, GIDSIZE);
-		gids[ngids].part.dboid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		gids[ngids].old = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		gids[ngids].listed = false;
-		for (j = 0; j < nlisted; j++)
-			if (strcmp(listed[j], part) == 0)
-				gids[ngids].listed = true;
-		ngids++;
+		strlcpy(gid->part.gid, g, GIDSIZE);
+		gid->part.dboid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		gid->old = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		gid->part.xid = (TransactionId) DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		gid->tx = t;
+		gid->listed = false;
+		for (j = 0; j < b->txs[t].nlisted; j++)
+			if (strcmp(b->txs[t].listed[j], part) == 0)
+				gid->listed = true;
+		b->ngids++;
 	}
-	upg_step_commit(&step, false);
+	SPI_freetuptable(SPI_tuptable);
+}
 
-	/* decide, from what we read under the lock */
-	if (state != NULL && strcmp(state, "pending") == 0 && timed_out)
+/*
+ * Presume aborted the batch's transactions still pending past the
+ * timeout: one UPDATE to 'aborting', durable before anything is rolled
+ * back.
+ */
+static void
+upg_presume_aborted(UpgBatch *b, bool in_procedure, UpgResolverState *counts)
+{
+	UpgStep		step = {.in_procedure = in_procedure};
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		args[1];
+	Datum	   *elems = palloc(sizeof(Datum) * b->ntx);
+	int			n = 0;
+	uint64		r;
+	int			i;
+
+	for (i = 0; i < b->ntx; i++)
+		if (b->txs[i].state != NULL && b->txs[i].timed_out &&
+			strcmp(b->txs[i].state, "pending") == 0)
+			elems[n++] = CStringGetTextDatum(b->txs[i].tx_id);
+	if (n == 0)
+		return;
+
+	upg_step_start(&step);
+	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("UPDATE unified.transaction_log SET state = 'aborting',"
+							  " decided_at = pg_catalog.clock_timestamp(),"
+							  " updated_at = pg_catalog.clock_timestamp(),"
+							  " error = 'presumed aborted: undecided for longer than unified_pg.in_doubt_timeout'"
+							  " WHERE tx_id = ANY ($1) AND state = 'pending' RETURNING tx_id",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not update the transaction log");
+	for (r = 0; r < SPI_processed; r++)
 	{
-		/* presumed abort: make it durable before rolling anything back */
-		upg_step_start(&step);
-		args[0] = CStringGetTextDatum(tx_id);
-		if (SPI_execute_with_args("UPDATE unified.transaction_log SET state = 'aborting',"
-								  " decided_at = pg_catalog.clock_timestamp(),"
-								  " updated_at = pg_catalog.clock_timestamp(),"
-								  " error = 'presumed aborted: undecided for longer than unified_pg.in_doubt_timeout'"
-								  " WHERE tx_id = $1 AND state = 'pending'",
-								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update the transaction log");
-		if (SPI_processed == 1)
+		int			t = upg_batch_find(b, SPI_getvalue(SPI_tuptable->vals[r],
+													   SPI_tuptable->tupdesc, 1));
+
+		if (t >= 0)
 		{
+			b->txs[t].state = MemoryContextStrdup(cxt, "aborting");
 			counts->transactions_timed_out++;
-			state = "aborting";
 		}
-		upg_step_commit(&step, true);
 	}
+	upg_step_commit(&step, true);
+}
 
-	for (i = 0; i < ngids; i++)
+/* What to do with a prepared gid, from what was read under the lock. */
+static UpgAction
+upg_action(const UpgTx *tx, const UpgGid *g)
+{
+	if (tx->state == NULL)
+		return g->old ? UPG_ACTION_ROLLBACK : UPG_ACTION_NONE;
+	if (!g->listed)
+		return UPG_ACTION_ROLLBACK;
+	if (strcmp(tx->state, "committing") == 0 || strcmp(tx->state, "committed") == 0)
+		return UPG_ACTION_COMMIT;
+	if (strcmp(tx->state, "aborting") == 0 || strcmp(tx->state, "aborted") == 0)
+		return UPG_ACTION_ROLLBACK;
+	return UPG_ACTION_NONE;
+}
+
+/*
+ * Commit, then roll back, every gid of the batch that has a decision:
+ * each list in one call, which finishes all databases at once.  Counts
+ * what is left per transaction.
+ */
+static void
+upg_finish_decided(UpgBatch *b, bool in_procedure, bool *pause,
+				   UpgResolverState *counts)
+{
+	/* the worker retries every pass, so it only LOGs what a caller is WARNed of */
+	int			elevel = in_procedure ? WARNING : LOG;
+	UpgParticipant *list = palloc(sizeof(UpgParticipant) * Max(b->ngids, 1));
+	int		   *owner = palloc(sizeof(int) * Max(b->ngids, 1));
+	bool	   *done = palloc(sizeof(bool) * Max(b->ngids, 1));
+	int			pass;
+
+	for (pass = 0; pass < 2; pass++)
 	{
-		bool		do_commit = false;
-		bool		do_rollback = false;
+		UpgAction	want = pass == 0 ? UPG_ACTION_COMMIT : UPG_ACTION_ROLLBACK;
+		int			n = 0;
+		int			left;
+		int			i;
 
-		if (state == NULL)
-			do_rollback = gids[i].old;
-		else if (!gids[i].listed)
-			do_rollback = true;
-		else if (strcmp(state, "committing") == 0 || strcmp(state, "committed") == 0)
-			do_commit = true;
-		else if (strcmp(state, "aborting") == 0 || strcmp(state, "aborted") == 0)
-			do_rollback = true;
-
-		if (do_commit)
-			commit_list[ncommit++] = gids[i].part;
-		else if (do_rollback)
-			rollback_list[nrollback++] = gids[i].part;
+		for (i = 0; i < b->ngids; i++)
+			if (upg_action(&b->txs[b->gids[i].tx], &b->gids[i]) == want)
+			{
+				owner[n] = b->gids[i].tx;
+				list[n++] = b->gids[i].part;
+			}
+		if (n == 0)
+			continue;
+		left = upg_finish_batch(list, n, want == UPG_ACTION_COMMIT, in_procedure,
+								"resolver_mid_pass", pause, elevel, done);
+		for (i = 0; i < n; i++)
+			if (!done[i])
+				b->txs[owner[i]].left++;
+		if (want == UPG_ACTION_COMMIT)
+			counts->participants_committed += n - left;
+		else
+			counts->participants_rolled_back += n - left;
 	}
+}
 
-	left = upg_finish_participants(commit_list, ncommit, true, in_procedure,
-								   "resolver_mid_pass", pause, elevel);
-	counts->participants_committed += ncommit - left;
-	i = upg_finish_participants(rollback_list, nrollback, false, in_procedure,
-								"resolver_mid_pass", pause, elevel);
-	counts->participants_rolled_back += nrollback - i;
-	left += i;
+/*
+ * Move the batch's decided transactions with nothing left to
+ * 'committed'/'aborted', in one statement that also checks that nothing
+ * of them has been prepared since we looked.
+ */
+static void
+upg_record_finished(UpgBatch *b, bool in_procedure, UpgResolverState *counts)
+{
+	UpgStep		step = {.in_procedure = in_procedure};
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		args[1];
+	Datum	   *elems = palloc(sizeof(Datum) * b->ntx);
+	int			n = 0;
+	int			i;
 
-	/* record completion once nothing of the transaction is prepared */
-	if (state != NULL && left == 0 &&
-		(strcmp(state, "committing") == 0 || strcmp(state, "aborting") == 0))
-	{
-		upg_step_start(&step);
-		args[0] = CStringGetTextDatum(tx_id);
-		args[1] = CStringGetTextDatum(prefix);
-		argtypes[1] = TEXTOID;
-		if (SPI_execute_with_args("UPDATE unified.transaction_log SET"
-								  " state = CASE state WHEN 'committing' THEN 'committed' ELSE 'aborted' END,"
-								  " finished_at = pg_catalog.clock_timestamp(),"
-								  " updated_at = pg_catalog.clock_timestamp(),"
-								  " finished_by = 'resolver'"
-								  " WHERE tx_id = $1 AND state IN ('committing', 'aborting')"
-								  "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p"
-								  "                    WHERE pg_catalog.starts_with(p.gid, $2))",
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update the transaction log");
-		counts->transactions_finished += SPI_processed;
-		upg_step_commit(&step, false);
-	}
+	for (i = 0; i < b->ntx; i++)
+		if (b->txs[i].state != NULL && b->txs[i].left == 0 &&
+			(strcmp(b->txs[i].state, "committing") == 0 ||
+			 strcmp(b->txs[i].state, "aborting") == 0))
+			elems[n++] = CStringGetTextDatum(b->txs[i].tx_id);
+	if (n == 0)
+		return;
 
-	pfree(gids);
-	pfree(commit_list);
-	pfree(rollback_list);
-	upg_dtx_unlock(tx_id);
-	return true;
+	upg_step_start(&step);
+	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("UPDATE unified.transaction_log l SET"
+							  " state = CASE l.state WHEN 'committing' THEN 'committed' ELSE 'aborted' END,"
+							  " finished_at = pg_catalog.clock_timestamp(),"
+							  " updated_at = pg_catalog.clock_timestamp(),"
+							  " finished_by = 'resolver'"
+							  " WHERE l.tx_id = ANY ($1) AND l.state IN ('committing', 'aborting')"
+							  "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p"
+							  "                    WHERE pg_catalog.starts_with(p.gid, 'unified:')"
+							  "                      AND pg_catalog.split_part(p.gid, ':', 2) = l.tx_id)",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update the transaction log");
+	counts->transactions_finished += SPI_processed;
+	upg_step_commit(&step, false);
 }
 
 /* Delete finished log rows past the retention, in bounded batches. */
@@ -630,7 +654,7 @@ upg_resolver_status(PG_FUNCTION_ARGS)
 
 	LWLockAcquire(upg_shared->lock, LW_SHARED);
 	r = upg_shared->resolver;
-	pid = upg_shared->worker.pid;
+	pid = upg_shared->workers[UPG_JOB_RESOLVER].pid;
 	LWLockRelease(upg_shared->lock);
 
 	if (pid != 0)

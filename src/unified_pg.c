@@ -116,6 +116,18 @@ upg_define_gucs(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("unified_pg.finisher_idle_timeout",
+							"Time after which an idle finisher of another database exits.",
+							"Finishers commit and roll back prepared participants in databases "
+							"other than unified_pg.database; one runs per database while there is work.",
+							&upg_finisher_idle_timeout_s,
+							10,
+							1,
+							INT_MAX / 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("unified_pg.in_doubt_timeout",
 							"Age after which an undecided prepared participant is presumed aborted.",
 							NULL,

@@ -26,7 +26,14 @@
 
 #define UPG_EXTENSION_NAME	"unified_pg"
 #define UPG_SCHEMA_NAME		"unified"
-#define UPG_WORKER_TYPE		"unified_pg worker"
+
+/* the static background workers, one per job (worker.c) */
+typedef enum UpgJob
+{
+	UPG_JOB_RESOLVER = 0,
+	UPG_JOB_MAINTENANCE,
+	UPG_NUM_JOBS
+} UpgJob;
 
 /* ---- GUCs (unified_pg.c) ---- */
 extern char *upg_database;
@@ -75,6 +82,7 @@ typedef struct UpgWorkerState
 	bool		extension_present;	/* seen in unified_pg.database */
 	int			naptime_ms;		/* resolver_naptime as the worker sees it */
 	bool		connecting;		/* an incarnation is connecting to the database */
+	bool		in_recovery;	/* idle: the server is a standby */
 } UpgWorkerState;
 
 /* what the in-doubt resolver last did (resolver.c); totals since start */
@@ -128,7 +136,7 @@ typedef struct UpgCronRequest
 typedef struct UpgSharedState
 {
 	LWLock	   *lock;			/* protects everything below */
-	UpgWorkerState worker;
+	UpgWorkerState workers[UPG_NUM_JOBS];	/* indexed by UpgJob */
 	UpgResolverState resolver;
 	UpgMaintenanceState maintenance;
 	UpgCronRequest cron;
@@ -146,6 +154,8 @@ PGDLLEXPORT void upg_cron_worker_main(Datum main_arg);
 
 /* ---- worker.c ---- */
 extern void upg_register_worker(void);
+extern void upg_fill_worker(BackgroundWorker *worker, const char *function_name,
+							const char *name, const char *type, int restart_time);
 extern bool upg_run_worker(const char *function_name, const char *name,
 						   const char *type, Datum main_arg, BgwHandleStatus *status);
 PGDLLEXPORT void upg_worker_main(Datum main_arg);
@@ -178,25 +188,40 @@ extern int	upg_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs,
 extern bool upg_dtx_parse_gid(const char *gid, char *tx_id, char *participant);
 extern bool upg_dtx_lock(const char *tx_id, bool wait);
 extern void upg_dtx_unlock(const char *tx_id);
+extern bool upg_dtx_trylock_batch(const char *tx_id);
+extern void upg_dtx_unlock_batch(const char *tx_id);
 extern void upg_dtx_finish_here(const char *gid, bool commit);
 extern void upg_dtx_pause_point(const char *point);
 extern void upg_dtx_require_prepared_xacts(void);
 
 /* ---- resolver.c: the in-doubt resolver ---- */
 extern void upg_resolver_pass(bool in_procedure, int timeout_ms);
-extern int	upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit,
-								 int elevel);
 
-/* a prepared participant: its gid and the database it was prepared in */
+/* ---- finisher.c: finishing participants here and in other databases ---- */
+
+/*
+ * A prepared participant: its gid, the database it was prepared in and,
+ * when known, the xid of the prepared transaction that voted (a gid
+ * prepared again under another xid is then left alone).
+ */
 typedef struct UpgParticipant
 {
 	char		gid[GIDSIZE];
 	Oid			dboid;
+	TransactionId xid;			/* InvalidTransactionId: whatever is prepared */
 } UpgParticipant;
 
+extern int	upg_finisher_idle_timeout_s;
+
+extern Size upg_finisher_shmem_size(void);
+extern void upg_finisher_shmem_request(void);
+extern void upg_finisher_shmem_startup(void);
 extern int	upg_finish_participants(UpgParticipant *parts, int n, bool commit,
 									bool in_procedure, const char *pause_point,
 									bool *pause, int elevel);
+extern int	upg_finish_batch(UpgParticipant *parts, int n, bool commit,
+							 bool in_procedure, const char *pause_point,
+							 bool *pause, int elevel, bool *done);
 PGDLLEXPORT void upg_finisher_main(Datum main_arg);
 
 #endif							/* UNIFIED_PG_H */
