@@ -140,7 +140,7 @@ $node->safe_psql('postgres', q{
 ALTER SYSTEM SET unified_pg.resolver_naptime = '30min';
 SELECT pg_reload_conf();
 });
-$node->poll_query_until('postgres', 'SELECT naptime_ms = 1800000 FROM unified.worker_status()')
+$node->poll_query_until('postgres', q{SELECT naptime_ms = 1800000 FROM unified.worker_status() WHERE worker = 'resolver'})
   or die 'worker did not take the long nap';
 {
 	my $tx = 'called_again';
@@ -173,7 +173,7 @@ my $tx = 'resolver_killed';
 prepare_tx($tx);
 $node->safe_psql('postgres',
 	"UPDATE unified.transaction_log SET state = 'committing', decided_at = now() WHERE tx_id = '$tx'");
-my $wq = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'unified_pg worker'
+my $wq = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'unified_pg resolver'
              AND query = 'unified_pg paused at resolver_mid_pass'};
 ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($wq) w"),
 	'resolver paused in the middle of its pass');

@@ -132,7 +132,8 @@ like($stderr, qr/HINT:.*Connect to database "claude"/, 'with a hint naming the d
 
 $node->stop;
 
-# No background worker slot for a finisher: the commit is still durable
+# No background worker slot for a finisher (the resolver and maintenance
+# workers take both): the commit is still durable
 # (WARNING, state stays 'committing'), the participant in the other
 # database waits, and once slots are available the resolver finishes it.
 my $tight = PostgreSQL::Test::Cluster->new('dtx_noslots');
@@ -142,7 +143,7 @@ shared_preload_libraries = 'unified_pg'
 unified_pg.database = 'postgres'
 unified_pg.resolver_naptime = '100ms'
 max_prepared_transactions = 10
-max_worker_processes = 1
+max_worker_processes = 2
 max_logical_replication_workers = 0
 max_parallel_workers = 0
 });
