@@ -121,8 +121,8 @@ PG_FUNCTION_INFO_V1(upg_resolver_status);
 static char **upg_candidates(bool in_procedure, int timeout_ms, int *ntx);
 static void upg_resolve_batch(char **tx_ids, int ntx, bool in_procedure,
 							  int timeout_ms, UpgResolverState *counts, bool *pause);
-static void upg_read_logged(UpgBatch *b, int timeout_ms);
-static void upg_read_prepared(UpgBatch *b, int timeout_ms);
+static void upg_read_logged(UpgBatch *b, int timeout_ms, MemoryContext cxt);
+static void upg_read_prepared(UpgBatch *b, int timeout_ms, MemoryContext cxt);
 static void upg_presume_aborted(UpgBatch *b, bool in_procedure, UpgResolverState *counts);
 static UpgAction upg_action(const UpgTx *tx, const UpgGid *g);
 static void upg_finish_decided(UpgBatch *b, bool in_procedure, bool *pause,
@@ -290,10 +290,10 @@ upg_resolve_batch(char **tx_ids, int ntx, bool in_procedure, int timeout_ms,
 	{
 		MemoryContext cxt = CurrentMemoryContext;
 
+		/* SPI calls leave SPI's context current: results go to cxt */
 		upg_step_start(&step);
-		MemoryContextSwitchTo(cxt);
-		upg_read_logged(&b, timeout_ms);
-		upg_read_prepared(&b, timeout_ms);
+		upg_read_logged(&b, timeout_ms, cxt);
+		upg_read_prepared(&b, timeout_ms, cxt);
 		upg_step_commit(&step, false);
 		MemoryContextSwitchTo(cxt);
 
@@ -312,11 +312,10 @@ upg_resolve_batch(char **tx_ids, int ntx, bool in_procedure, int timeout_ms,
 	PG_END_TRY();
 }
 
-/* Read the log rows of the batch, in one query; copies into our context. */
+/* Read the log rows of the batch, in one query; copies into cxt. */
 static void
-upg_read_logged(UpgBatch *b, int timeout_ms)
+upg_read_logged(UpgBatch *b, int timeout_ms, MemoryContext cxt)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	Oid			argtypes[2] = {TEXTARRAYOID, FLOAT8OID};
 	Datum		args[2];
 	Datum	   *elems = palloc(sizeof(Datum) * b->ntx);
@@ -358,11 +357,11 @@ upg_read_logged(UpgBatch *b, int timeout_ms)
 
 /*
  * Read the prepared gids of the batch's transactions, in one look at
- * pg_prepared_xacts.  The gids are parsed here rather than with a regular
- * expression in SQL; gids not in our format are never touched.
+ * pg_prepared_xacts, into cxt.  The gids are parsed here rather than with a
+ * regular expression in SQL; gids not in our format are never touched.
  */
 static void
-upg_read_prepared(UpgBatch *b, int timeout_ms)
+upg_read_prepared(UpgBatch *b, int timeout_ms, MemoryContext cxt)
 {
 	Oid			argtypes[1] = {FLOAT8OID};
 	Datum		args[1];
@@ -379,7 +378,7 @@ upg_read_prepared(UpgBatch *b, int timeout_ms)
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list prepared transactions");
 
-	b->gids = palloc0(sizeof(UpgGid) * Max(SPI_processed, 1));
+	b->gids = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
 	b->ngids = 0;
 	for (r = 0; r < SPI_processed; r++)
 	{

@@ -40,6 +40,7 @@ my $finishers = q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'un
 # claude participant; its cognee participant is prepared over a dblink
 # connection of its own.
 my $cognee = $node->connstr('cognee');
+$cognee =~ s/'/''/g;
 my $script = PostgreSQL::Test::Utils::tempdir() . '/two_db.sql';
 open(my $fh, '>', $script) or die $!;
 print $fh <<"SQL";
@@ -58,7 +59,7 @@ my ($out, $err) = ('', '');
 my $ok = IPC::Run::run(
 	[
 		'pgbench', '-n', '-M', 'simple', '-c', '8', '-j', '8', '-T', '30',
-		'-f', $script, '-d', $node->connstr('claude')
+		'-f', $script, $node->connstr('claude')
 	],
 	'>', \$out, '2>', \$err);
 ok($ok, 'pgbench: 8 clients of two-database transactions for 30 s ran without error');
