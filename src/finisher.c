@@ -88,6 +88,9 @@
 /* databases served at once, and requests queued per database */
 #define UPG_FINISHER_SLOTS			16
 #define UPG_FINISHER_QUEUE			128
+/* finishers per database at most, and the batch size worth splitting */
+#define UPG_FINISHER_LANES			2
+#define UPG_FINISH_SPLIT_MIN		64
 /* databases remembered as refusing connections (for the one log line) */
 #define UPG_FINISHER_REFUSED		32
 
@@ -135,6 +138,7 @@ typedef struct UpgFinisherQueued
 typedef struct UpgFinisherSlot
 {
 	Oid			dboid;			/* InvalidOid: free */
+	int			lane;			/* which of the database's finishers */
 	uint64		generation;		/* tells incarnations of the slot apart */
 	pid_t		pid;			/* 0 until the finisher has started */
 	Latch	   *latch;			/* the finisher's latch, once started */
@@ -160,6 +164,7 @@ typedef struct UpgFinisherShared
 typedef struct UpgFinishRequest
 {
 	Oid			dboid;
+	int			lane;
 	int			nitems;
 	int		   *index;			/* positions of the items in the caller's array */
 	dsm_segment *seg;
@@ -190,7 +195,9 @@ static void upg_forget_slot(int slotno, uint64 generation);
 static void upg_wait(UpgFinishRequest *req, int elevel);
 static bool upg_request_alive(UpgFinishRequest *req);
 static void upg_rethrow(StringInfo msg, Oid dboid, int elevel);
-static void upg_finish_local(UpgParticipant *parts, int n, bool commit,
+static bool *upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs,
+						int *nreqs);
+static void upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit,
 							 bool in_procedure, const char *pause_point,
 							 bool *pause, bool *done);
 static void upg_finisher_loop(void);
@@ -258,27 +265,14 @@ upg_finish_batch(UpgParticipant *parts, int n, bool commit, bool in_procedure,
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	bool	   *isdone = palloc0(sizeof(bool) * Max(n, 1));
-	UpgFinishRequest *reqs = palloc0(sizeof(UpgFinishRequest) * Max(n, 1));
+	UpgFinishRequest *reqs = palloc0(sizeof(UpgFinishRequest) * (n * UPG_FINISHER_LANES + 1));
 	int			nreqs = 0;
+	bool	   *here;
 	int			left = 0;
 	int			i,
 				r;
 
-	/* group the other databases' participants, one request per database */
-	for (i = 0; i < n; i++)
-	{
-		if (parts[i].dboid == MyDatabaseId)
-			continue;
-		for (r = 0; r < nreqs && reqs[r].dboid != parts[i].dboid; r++)
-			;
-		if (r == nreqs)
-		{
-			reqs[nreqs].dboid = parts[i].dboid;
-			reqs[nreqs].index = palloc(sizeof(int) * n);
-			nreqs++;
-		}
-		reqs[r].index[reqs[r].nitems++] = i;
-	}
+	here = upg_assign(parts, n, reqs, &nreqs);
 
 	PG_TRY();
 	{
@@ -297,7 +291,7 @@ upg_finish_batch(UpgParticipant *parts, int n, bool commit, bool in_procedure,
 			CommitTransactionCommand();
 		MemoryContextSwitchTo(cxt);
 
-		upg_finish_local(parts, n, commit, in_procedure, pause_point, pause, isdone);
+		upg_finish_local(parts, here, n, commit, in_procedure, pause_point, pause, isdone);
 		MemoryContextSwitchTo(cxt);
 
 		for (r = 0; r < nreqs; r++)
@@ -344,11 +338,75 @@ upg_finish_participants(UpgParticipant *parts, int n, bool commit, bool in_proce
 }
 
 /*
- * Finish the participants of this database, each in a step of its own,
- * after one look at which are still prepared (and with the expected xid).
+ * Decide who finishes what: participants of other databases go to their
+ * finishers, split over UPG_FINISHER_LANES finishers when there are many
+ * (COMMIT PREPARED waits for its own WAL flush, and concurrent flushes
+ * are shared); those of this database are finished here, except that a
+ * large batch (the resolver after a restart) sends part of them to
+ * finishers of this database too.  Fills reqs (the index of each item in
+ * parts); returns which parts are finished here.
+ */
+static bool *
+upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs, int *nreqs)
+{
+	bool	   *here = palloc0(sizeof(bool) * Max(n, 1));
+	bool	   *seen = palloc0(sizeof(bool) * Max(n, 1));
+	int		   *group = palloc(sizeof(int) * Max(n, 1));
+	int			i,
+				j;
+
+	for (i = 0; i < n; i++)
+	{
+		Oid			db = parts[i].dboid;
+		int			m = 0;
+		int			nlocal = 0;
+		int			lanes;
+		int			lane;
+		int			k;
+
+		if (seen[i])
+			continue;
+		for (j = i; j < n; j++)
+			if (!seen[j] && parts[j].dboid == db)
+			{
+				seen[j] = true;
+				group[m++] = j;
+			}
+
+		lanes = m >= UPG_FINISH_SPLIT_MIN ? UPG_FINISHER_LANES : 1;
+		if (db == MyDatabaseId)
+			nlocal = m >= UPG_FINISH_SPLIT_MIN ? m / (UPG_FINISHER_LANES + 1) : m;
+		for (k = 0; k < nlocal; k++)
+			here[group[k]] = true;
+		if (nlocal == m)
+			continue;
+
+		for (lane = 0; lane < lanes; lane++)
+		{
+			UpgFinishRequest *req = &reqs[(*nreqs)++];
+
+			req->dboid = db;
+			req->lane = lane;
+			req->index = palloc(sizeof(int) * m);
+		}
+		for (k = nlocal; k < m; k++)
+		{
+			UpgFinishRequest *req = &reqs[*nreqs - lanes + (k - nlocal) % lanes];
+
+			req->index[req->nitems++] = group[k];
+		}
+	}
+	pfree(seen);
+	pfree(group);
+	return here;
+}
+
+/*
+ * Finish the participants marked here, each in a step of its own, after
+ * one look at which are still prepared (and with the expected xid).
  */
 static void
-upg_finish_local(UpgParticipant *parts, int n, bool commit, bool in_procedure,
+upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_procedure,
 				 const char *pause_point, bool *pause, bool *done)
 {
 	UpgStep		step = {.in_procedure = in_procedure};
@@ -361,7 +419,7 @@ upg_finish_local(UpgParticipant *parts, int n, bool commit, bool in_procedure,
 	index = palloc(sizeof(int) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		if (parts[i].dboid != MyDatabaseId)
+		if (!here[i])
 			continue;
 		strlcpy(items[nlocal].gid, parts[i].gid, GIDSIZE);
 		items[nlocal].xid = parts[i].xid;
@@ -525,7 +583,7 @@ upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit, int elevel
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("no unified_pg finisher could take %d participants in database \"%s\"",
 						req->nitems, dbname),
-				 errdetail("Finishers serve %d databases at once, with %d requests queued each.",
+				 errdetail("At most %d finishers run at once, with %d requests queued each.",
 						   UPG_FINISHER_SLOTS, UPG_FINISHER_QUEUE),
 				 errhint("The resolver retries on its next pass.")));
 		return false;
@@ -557,7 +615,7 @@ upg_enqueue(UpgFinishRequest *req, bool *start, Latch **latch)
 		{
 			UpgFinisherSlot *slot = &upg_fin->slots[s];
 
-			if (slot->dboid == req->dboid)
+			if (slot->dboid == req->dboid && slot->lane == req->lane)
 				break;
 			if (slot->dboid == InvalidOid && free_slot < 0)
 				free_slot = s;
@@ -568,6 +626,7 @@ upg_enqueue(UpgFinishRequest *req, bool *start, Latch **latch)
 
 			s = free_slot;
 			slot->dboid = req->dboid;
+			slot->lane = req->lane;
 			slot->generation = ++upg_fin->next_generation;
 			slot->pid = 0;
 			slot->latch = NULL;
@@ -614,7 +673,8 @@ upg_start_finisher(UpgFinishRequest *req, int elevel)
 
 	upg_fill_worker(&worker, "upg_finisher_main", "unified_pg finisher",
 					"unified_pg finisher", BGW_NEVER_RESTART);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "unified_pg finisher for database %u", req->dboid);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "unified_pg finisher %d for database %u",
+			 req->lane + 1, req->dboid);
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_main_arg = Int32GetDatum(req->slotno);
 	memcpy(worker.bgw_extra, &req->generation, sizeof(uint64));
@@ -979,29 +1039,26 @@ upg_item_cmp(const void *a, const void *b)
 /*
  * Mark the items that are no longer prepared in this database (or were
  * prepared again with another xid) GONE, with one look at
- * pg_prepared_xacts.  Runs inside a transaction with SPI connected.
+ * pg_prepared_xacts: every prepared transaction of the database is looked
+ * up among the sorted items, so a batch costs O(prepared log items), not
+ * O(prepared x items).  Runs inside a transaction with SPI connected.
  */
 static void
 upg_mark_present(UpgFinishItem *items, int n)
 {
-	Oid			argtypes[1] = {TEXTARRAYOID};
-	Datum		args[1];
-	Datum	   *elems = palloc(sizeof(Datum) * n);
 	UpgFinishItem **sorted = palloc(sizeof(UpgFinishItem *) * n);
 	int			i;
 	uint64		r;
 
 	for (i = 0; i < n; i++)
 	{
-		elems[i] = CStringGetTextDatum(items[i].gid);
 		items[i].status = UPG_FINISH_GONE;
 		sorted[i] = &items[i];
 	}
 	qsort(sorted, n, sizeof(UpgFinishItem *), upg_item_cmp);
-	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-	if (SPI_execute_with_args("SELECT gid, transaction::text::bigint FROM pg_catalog.pg_prepared_xacts"
-							  " WHERE gid = ANY ($1) AND database = pg_catalog.current_database()",
-							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT gid, transaction::text::bigint FROM pg_catalog.pg_prepared_xacts"
+					" WHERE database = pg_catalog.current_database()",
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list prepared transactions");
 
 	for (r = 0; r < SPI_processed; r++)
@@ -1012,8 +1069,10 @@ upg_mark_present(UpgFinishItem *items, int n)
 		UpgFinishItem **found;
 		TransactionId xid = (TransactionId)
 			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		char	   *gid = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
 
-		strlcpy(key.gid, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1), GIDSIZE);
+		strlcpy(key.gid, gid, GIDSIZE);
+		pfree(gid);
 		found = bsearch(&keyp, sorted, n, sizeof(UpgFinishItem *), upg_item_cmp);
 		if (found != NULL &&
 			(!TransactionIdIsValid((*found)->xid) || (*found)->xid == xid))

@@ -514,9 +514,36 @@ upg_finish_decided(UpgBatch *b, bool in_procedure, bool *pause,
 }
 
 /*
- * Move the batch's decided transactions with nothing left to
- * 'committed'/'aborted', in one statement that also checks that nothing
- * of them has been prepared since we looked.
+ * Mark the batch's transactions that have a gid prepared right now as not
+ * done, with one look at pg_prepared_xacts (a gid may have been prepared
+ * since we read them).  Runs inside a step.
+ */
+static void
+upg_recheck_prepared(UpgBatch *b)
+{
+	uint64		r;
+
+	if (SPI_execute("SELECT gid FROM pg_catalog.pg_prepared_xacts"
+					" WHERE pg_catalog.starts_with(gid, 'unified:')",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list prepared transactions");
+	for (r = 0; r < SPI_processed; r++)
+	{
+		char	   *g = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		char		tx[UPG_TX_ID_MAXLEN + 1];
+		char		part[UPG_PARTICIPANT_MAXLEN + 1];
+		int			t;
+
+		if (upg_dtx_parse_gid(g, tx, part) && (t = upg_batch_find(b, tx)) >= 0)
+			b->txs[t].left++;
+		pfree(g);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Move the batch's decided transactions with nothing left prepared to
+ * 'committed'/'aborted', in one statement.
  */
 static void
 upg_record_finished(UpgBatch *b, bool in_procedure, UpgResolverState *counts)
@@ -528,28 +555,26 @@ upg_record_finished(UpgBatch *b, bool in_procedure, UpgResolverState *counts)
 	int			n = 0;
 	int			i;
 
+	upg_step_start(&step);
+	upg_recheck_prepared(b);
 	for (i = 0; i < b->ntx; i++)
 		if (b->txs[i].state != NULL && b->txs[i].left == 0 &&
 			(strcmp(b->txs[i].state, "committing") == 0 ||
 			 strcmp(b->txs[i].state, "aborting") == 0))
 			elems[n++] = CStringGetTextDatum(b->txs[i].tx_id);
-	if (n == 0)
-		return;
-
-	upg_step_start(&step);
-	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-	if (SPI_execute_with_args("UPDATE unified.transaction_log l SET"
-							  " state = CASE l.state WHEN 'committing' THEN 'committed' ELSE 'aborted' END,"
-							  " finished_at = pg_catalog.clock_timestamp(),"
-							  " updated_at = pg_catalog.clock_timestamp(),"
-							  " finished_by = 'resolver'"
-							  " WHERE l.tx_id = ANY ($1) AND l.state IN ('committing', 'aborting')"
-							  "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p"
-							  "                    WHERE pg_catalog.starts_with(p.gid, 'unified:')"
-							  "                      AND pg_catalog.split_part(p.gid, ':', 2) = l.tx_id)",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update the transaction log");
-	counts->transactions_finished += SPI_processed;
+	if (n > 0)
+	{
+		args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+		if (SPI_execute_with_args("UPDATE unified.transaction_log SET"
+								  " state = CASE state WHEN 'committing' THEN 'committed' ELSE 'aborted' END,"
+								  " finished_at = pg_catalog.clock_timestamp(),"
+								  " updated_at = pg_catalog.clock_timestamp(),"
+								  " finished_by = 'resolver'"
+								  " WHERE tx_id = ANY ($1) AND state IN ('committing', 'aborting')",
+								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update the transaction log");
+		counts->transactions_finished += SPI_processed;
+	}
 	upg_step_commit(&step, false);
 }
 
