@@ -90,20 +90,27 @@ typedef struct UpgFinishJob
 	UpgFinishItem items[FLEXIBLE_ARRAY_MEMBER];
 } UpgFinishJob;
 
-/* a prepared gid of the transaction being resolved */
-typedef struct UpgGid
+/* a transaction the pass looks at: its row and its prepared gids */
+typedef struct UpgCandidate
 {
-	UpgParticipant part;
-	bool		old;			/* prepared before now() - timeout */
-	bool		listed;			/* its participant is listed in the log row */
-} UpgGid;
+	char		tx_id[UPG_TX_ID_MAXLEN + 1];
+	UpgTxRow	row;			/* state UPG_TX_NONE: no row */
+	UpgPrepared *gids;			/* into the pass's listing */
+	int			ngids;
+} UpgCandidate;
 
 PG_FUNCTION_INFO_V1(upg_resolve_in_doubt);
 PG_FUNCTION_INFO_V1(upg_resolver_status);
 
-static bool upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
-							MemoryContext cxt, UpgResolverState *counts,
-							bool *pause);
+static bool upg_needs_resolving(const UpgCandidate *c, int timeout_ms, TimestampTz now);
+static int	upg_candidates(int timeout_ms, TimestampTz now, UpgCandidate **out,
+						   UpgPrepared **malformed, int *nmalformed);
+static int	upg_tx_id_cmp(const void *a, const void *b);
+static void upg_log_action(const UpgPrepared *p, UpgAction action, UpgTxState state,
+						   const char *reason);
+static bool upg_rollback_malformed(const UpgPrepared *p, bool in_procedure, bool *pause);
+static bool upg_resolve_one(UpgCandidate *c, bool in_procedure, int timeout_ms,
+							UpgResolverState *counts, bool *pause);
 static uint64 upg_prune(bool in_procedure);
 
 /* ---------------------------------------------------------------------
@@ -178,7 +185,7 @@ upg_finish_participants(UpgParticipant *parts, int n, bool commit, bool in_proce
 		if (parts[i].dboid != MyDatabaseId)
 			continue;
 		upg_step_start(&step);
-		upg_dtx_finish_here(parts[i].gid, commit);
+		(void) upg_dtx_finish_here(parts[i].gid, parts[i].xid, commit);
 		upg_step_commit(&step, false);
 		if (*pause)
 		{
@@ -249,7 +256,7 @@ upg_finisher_main(Datum main_arg)
 		SPI_finish();
 		PopActiveSnapshot();
 		if (present)
-			upg_dtx_finish_here(job->items[i].gid, job->commit);
+			(void) upg_dtx_finish_here(job->items[i].gid, InvalidTransactionId, job->commit);
 		CommitTransactionCommand();
 		pg_write_barrier();
 		job->items[i].status = present ? 1 : 2;
@@ -274,61 +281,46 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
 	UpgStep		step = {.in_procedure = in_procedure};
 	UpgResolverState counts;
 	TimestampTz started = GetCurrentTimestamp();
-	Oid			argtypes[2] = {FLOAT8OID, INT4OID};
-	Datum		args[2];
-	char	  **txs;
-	int			ntx;
+	UpgCandidate *cands;
+	int			ncands;
+	UpgPrepared *malformed;
+	int			nmalformed;
 	int			i;
 	bool		pause = true;	/* stop once at resolver_mid_pass */
 	MemoryContext passcxt;
+	MemoryContext txcxt;
 	MemoryContext oldcxt;
 
 	memset(&counts, 0, sizeof(counts));
 	passcxt = AllocSetContextCreate(in_procedure ? CurrentMemoryContext : TopMemoryContext,
 									"unified_pg resolver pass", ALLOCSET_DEFAULT_SIZES);
+	txcxt = AllocSetContextCreate(passcxt, "unified_pg resolver transaction",
+								  ALLOCSET_DEFAULT_SIZES);
 
 	/* 1: candidates, read without locks */
 	upg_step_start(&step);
-	args[0] = Float8GetDatum(timeout_ms / 1000.0);
-	args[1] = Int32GetDatum(UPG_RESOLVER_MAX_TX);
-	if (SPI_execute_with_args(
-							  "WITH g AS ("
-							  "  SELECT m[1] AS tx_id, m[2] AS participant, p.prepared"
-							  "    FROM pg_catalog.pg_prepared_xacts p,"
-							  "         LATERAL pg_catalog.regexp_match(p.gid,"
-							  "           '^unified:([A-Za-z0-9_.-]{1,128}):([A-Za-z0-9_-]{1,63})$') AS m"
-							  "   WHERE pg_catalog.starts_with(p.gid, 'unified:') AND m IS NOT NULL)"
-							  " SELECT DISTINCT c.tx_id FROM ("
-							  "  SELECT g.tx_id FROM g"
-							  "    LEFT JOIN unified.transaction_log l ON l.tx_id = g.tx_id"
-							  "   WHERE (l.tx_id IS NULL"
-							  "          AND g.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
-							  "      OR l.state <> 'pending'"
-							  "      OR l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
-							  "      OR NOT (g.participant = ANY (l.participants))"
-							  "  UNION ALL"
-							  "  SELECT l.tx_id FROM unified.transaction_log l"
-							  "   WHERE l.state IN ('committing', 'aborting')"
-							  "      OR (l.state = 'pending'"
-							  "          AND l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
-							  " ) c ORDER BY 1 LIMIT $2",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list in-doubt transactions");
-	ntx = (int) SPI_processed;
 	oldcxt = MemoryContextSwitchTo(passcxt);
-	txs = palloc(sizeof(char *) * Max(ntx, 1));
-	for (i = 0; i < ntx; i++)
-		txs[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	ncands = upg_candidates(timeout_ms, started, &cands, &malformed, &nmalformed);
 	MemoryContextSwitchTo(oldcxt);
 	upg_step_commit(&step, false);
 
-	/* 2: each under its coordinator lock, skipping those a coordinator has */
-	for (i = 0; i < ntx; i++)
+	/* 2: gids that belong to no transaction, then each transaction */
+	for (i = 0; i < nmalformed; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (!upg_resolve_one(txs[i], in_procedure, timeout_ms, passcxt, &counts,
-							 &pause))
+		if (!upg_rollback_malformed(&malformed[i], in_procedure, &pause))
 			counts.skipped_locked++;
+		else
+			counts.participants_rolled_back++;
+	}
+	for (i = 0; i < ncands; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		oldcxt = MemoryContextSwitchTo(txcxt);
+		if (!upg_resolve_one(&cands[i], in_procedure, timeout_ms, &counts, &pause))
+			counts.skipped_locked++;
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(txcxt);
 	}
 
 	/* 3: prune */
@@ -352,112 +344,189 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
 }
 
 /*
- * Resolve one transaction under its coordinator lock.  Returns false if a
- * coordinator holds the lock (nothing was done).
+ * Does a transaction need the resolver: a gid to commit or roll back, a
+ * decision whose completion is not recorded, or a timed-out undecided row?
  */
 static bool
-upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
-				MemoryContext cxt, UpgResolverState *counts, bool *pause)
+upg_needs_resolving(const UpgCandidate *c, int timeout_ms, TimestampTz now)
+{
+	int			i;
+
+	if (c->row.state == UPG_TX_COMMITTING || c->row.state == UPG_TX_ABORTING ||
+		upg_tx_timed_out(&c->row, timeout_ms, now))
+		return true;
+	for (i = 0; i < c->ngids; i++)
+	{
+		UpgAction	a = upg_decide(&c->gids[i], &c->row, timeout_ms, now).action;
+
+		if (a == UPG_ACTION_COMMIT || a == UPG_ACTION_ROLLBACK)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The pass's candidates, in the current (pass) context: every transaction
+ * with a prepared unified: gid that needs resolving, grouped from one
+ * listing of pg_prepared_xact(), and log rows that need it without any
+ * gid; malformed gids apart.  Gids are listed before rows are read, so a
+ * row committed after the listing is seen (never a gid without its row).
+ */
+static int
+upg_candidates(int timeout_ms, TimestampTz now, UpgCandidate **out,
+			   UpgPrepared **malformed, int *nmalformed)
+{
+	UpgPrepared *all;
+	int			n = upg_list_prepared(UPG_GID_PREFIX, &all);
+	UpgCandidate *cands = palloc(sizeof(UpgCandidate) * (n + UPG_RESOLVER_MAX_TX + 1));
+	int			ncands = 0;
+	Oid			argtypes[2] = {FLOAT8OID, INT4OID};
+	Datum		args[2];
+	int			i,
+				nrows;
+	char	  **rows;
+
+	*malformed = palloc(sizeof(UpgPrepared) * Max(n, 1));
+	*nmalformed = 0;
+	for (i = 0; i < n;)
+	{
+		UpgCandidate *c = &cands[ncands];
+		int			j;
+
+		if (all[i].kind != UPG_GID_VALID)
+		{
+			(*malformed)[(*nmalformed)++] = all[i++];
+			continue;
+		}
+		for (j = i; j < n && all[j].kind == UPG_GID_VALID &&
+			 strcmp(all[j].tx_id, all[i].tx_id) == 0; j++)
+			;
+		strlcpy(c->tx_id, all[i].tx_id, sizeof(c->tx_id));
+		c->gids = &all[i];
+		c->ngids = j - i;
+		(void) upg_tx_read(c->tx_id, false, &c->row);
+		if (upg_needs_resolving(c, timeout_ms, now) && ncands < UPG_RESOLVER_MAX_TX)
+			ncands++;
+		i = j;
+	}
+
+	/* rows that need resolving with nothing prepared */
+	args[0] = Float8GetDatum(timeout_ms / 1000.0);
+	args[1] = Int32GetDatum(UPG_RESOLVER_MAX_TX);
+	if (SPI_execute_with_args("SELECT tx_id FROM unified.transaction_log"
+							  " WHERE state IN ('committing', 'aborting')"
+							  "    OR (state = 'pending'"
+							  "        AND began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
+							  " ORDER BY tx_id LIMIT $2",
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list in-doubt transactions");
+	nrows = (int) SPI_processed;
+	rows = palloc(sizeof(char *) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+		rows[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	for (i = 0; i < nrows && ncands < n + UPG_RESOLVER_MAX_TX; i++)
+	{
+		UpgCandidate *c = &cands[ncands];
+		UpgPrepared key;
+
+		/* a transaction with gids was looked at above (all is sorted by tx_id) */
+		strlcpy(key.tx_id, rows[i], sizeof(key.tx_id));
+		if (n > 0 && bsearch(&key, all, n, sizeof(UpgPrepared), upg_tx_id_cmp) != NULL)
+			continue;
+		strlcpy(c->tx_id, rows[i], sizeof(c->tx_id));
+		c->gids = NULL;
+		c->ngids = 0;
+		if (upg_tx_read(c->tx_id, false, &c->row))
+			ncands++;
+	}
+	*out = cands;
+	return ncands;
+}
+
+/* Order prepared gids by tx id alone (for bsearch). */
+static int
+upg_tx_id_cmp(const void *a, const void *b)
+{
+	return strcmp(((const UpgPrepared *) a)->tx_id, ((const UpgPrepared *) b)->tx_id);
+}
+
+/* One LOG line per action of the resolver: gid, decision, reason. */
+static void
+upg_log_action(const UpgPrepared *p, UpgAction action, UpgTxState state, const char *reason)
+{
+	const char *decision = upg_tx_state_name(state);
+
+	ereport(LOG,
+			(errmsg("unified_pg resolver: %s prepared transaction \"%s\" (decision: %s; reason: %s)",
+					action == UPG_ACTION_COMMIT ? "committing" : "rolling back",
+					p->gid, decision ? decision : "none", reason)));
+}
+
+/*
+ * Roll back a gid that belongs to no transaction, under a lock of its own
+ * (two resolver passes may run at once).  Returns false if that is taken.
+ */
+static bool
+upg_rollback_malformed(const UpgPrepared *p, bool in_procedure, bool *pause)
+{
+	UpgParticipant part;
+
+	if (!upg_dtx_lock(p->gid, false))
+		return false;
+	strlcpy(part.gid, p->gid, GIDSIZE);
+	part.dboid = p->dboid;
+	part.xid = p->xid;
+	upg_log_action(p, UPG_ACTION_ROLLBACK, UPG_TX_NONE, "malformed participant gid");
+	(void) upg_finish_participants(&part, 1, false, in_procedure, "resolver_mid_pass",
+								   pause, in_procedure ? WARNING : LOG);
+	upg_dtx_unlock(p->gid);
+	return true;
+}
+
+/*
+ * Resolve one transaction under its coordinator lock, acting on the gids
+ * the pass listed.  Returns false if a coordinator holds the lock.  If
+ * its row changed since the listing (a coordinator worked on it in
+ * between), nothing is done: the next pass sees it afresh.
+ */
+static bool
+upg_resolve_one(UpgCandidate *c, bool in_procedure, int timeout_ms,
+				UpgResolverState *counts, bool *pause)
 {
 	UpgStep		step = {.in_procedure = in_procedure};
 	/* the worker retries every pass, so it only LOGs what a caller is WARNed of */
 	int			elevel = in_procedure ? WARNING : LOG;
-	Oid			argtypes[2] = {TEXTOID, FLOAT8OID};
-	Datum		args[2];
-	char	   *state = NULL;
-	bool		timed_out = false;
-	UpgGid	   *gids;
-	int			ngids;
-	UpgParticipant *commit_list;
-	UpgParticipant *rollback_list;
-	int			ncommit = 0;
-	int			nrollback = 0;
-	int			left;
-	int			i;
-	char		prefix[UPG_TX_ID_MAXLEN + 16];
-	char	  **listed = NULL;
-	int			nlisted = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	UpgTxRow	row;
+	bool		have;
+	UpgParticipant *commit_list = palloc(sizeof(UpgParticipant) * Max(c->ngids, 1));
+	UpgParticipant *rollback_list = palloc(sizeof(UpgParticipant) * Max(c->ngids, 1));
+	int			ncommit = 0,
+				nrollback = 0,
+				left,
+				i;
 
-	if (!upg_dtx_lock(tx_id, false))
+	if (!upg_dtx_lock(c->tx_id, false))
 		return false;
 
-	snprintf(prefix, sizeof(prefix), "%s%s:", UPG_GID_PREFIX, tx_id);
-
-	/*
-	 * Read the row and the gids again, now that we hold the lock.  The gids
-	 * are matched by prefix and parsed here rather than with a regular
-	 * expression in SQL: after a restart with many participants in doubt
-	 * this runs once per transaction over every prepared transaction.
-	 */
+	/* the row again, under the lock */
 	upg_step_start(&step);
-	args[0] = CStringGetTextDatum(tx_id);
-	args[1] = Float8GetDatum(timeout_ms / 1000.0);
-	if (SPI_execute_with_args("SELECT state, began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $2), "
-							  "participants FROM unified.transaction_log WHERE tx_id = $1",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the transaction log");
-	if (SPI_processed > 0)
+	have = upg_tx_read(c->tx_id, false, &row);
+	if (have != (c->row.state != UPG_TX_NONE) ||
+		(have && (row.state != c->row.state || row.updated_at != c->row.updated_at)))
 	{
-		bool		isnull;
-		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-		Datum	   *elems;
-
-		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		timed_out = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		deconstruct_array(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
-															   SPI_tuptable->tupdesc, 3, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nlisted);
-		listed = palloc(sizeof(char *) * Max(nlisted, 1));
-		for (i = 0; i < nlisted; i++)
-			listed[i] = TextDatumGetCString(elems[i]);
-		MemoryContextSwitchTo(oldcxt);
+		upg_step_commit(&step, false);
+		upg_dtx_unlock(c->tx_id);
+		return true;
 	}
 
-	args[0] = CStringGetTextDatum(prefix);
-	argtypes[0] = TEXTOID;
-	if (SPI_execute_with_args("SELECT p.gid, d.oid, p.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
-							  "  FROM pg_catalog.pg_prepared_xacts p"
-							  "  JOIN pg_catalog.pg_database d ON d.datname = p.database"
-							  " WHERE pg_catalog.starts_with(p.gid, $1)"
-							  " ORDER BY d.oid, p.gid",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list prepared transactions");
-
-	/* copy out of SPI into the pass's context before the step commits */
-	gids = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
-	commit_list = MemoryContextAllocZero(cxt, sizeof(UpgParticipant) * Max(SPI_processed, 1));
-	rollback_list = MemoryContextAllocZero(cxt, sizeof(UpgParticipant) * Max(SPI_processed, 1));
-	ngids = 0;
-	for (i = 0; i < (int) SPI_processed; i++)
+	/* presumed abort: make it durable before rolling anything back */
+	if (upg_tx_timed_out(&row, timeout_ms, now))
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *g = SPI_getvalue(tup, desc, 1);
-		char		tx[UPG_TX_ID_MAXLEN + 1];
-		char		part[UPG_PARTICIPANT_MAXLEN + 1];
-		int			j;
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		args[1];
 
-		/* not in our format: never touched */
-		if (!upg_dtx_parse_gid(g, tx, part) || strcmp(tx, tx_id) != 0)
-			continue;
-		strlcpy(gids[ngids].part.gid, g, GIDSIZE);
-		gids[ngids].part.dboid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		gids[ngids].old = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		gids[ngids].listed = false;
-		for (j = 0; j < nlisted; j++)
-			if (strcmp(listed[j], part) == 0)
-				gids[ngids].listed = true;
-		ngids++;
-	}
-	upg_step_commit(&step, false);
-
-	/* decide, from what we read under the lock */
-	if (state != NULL && strcmp(state, "pending") == 0 && timed_out)
-	{
-		/* presumed abort: make it durable before rolling anything back */
-		upg_step_start(&step);
-		args[0] = CStringGetTextDatum(tx_id);
+		args[0] = CStringGetTextDatum(c->tx_id);
 		if (SPI_execute_with_args("UPDATE unified.transaction_log SET state = 'aborting',"
 								  " decided_at = pg_catalog.clock_timestamp(),"
 								  " updated_at = pg_catalog.clock_timestamp(),"
@@ -468,29 +537,32 @@ upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
 		if (SPI_processed == 1)
 		{
 			counts->transactions_timed_out++;
-			state = "aborting";
+			row.state = UPG_TX_ABORTING;
+			ereport(LOG,
+					(errmsg("unified_pg resolver: presumed distributed transaction \"%s\" aborted "
+							"(decision: aborting; reason: undecided past unified_pg.in_doubt_timeout)",
+							c->tx_id)));
 		}
 		upg_step_commit(&step, true);
 	}
+	else
+		upg_step_commit(&step, false);
 
-	for (i = 0; i < ngids; i++)
+	for (i = 0; i < c->ngids; i++)
 	{
-		bool		do_commit = false;
-		bool		do_rollback = false;
+		UpgVerdict	v = upg_decide(&c->gids[i], have ? &row : NULL, timeout_ms, now);
+		UpgParticipant *p;
 
-		if (state == NULL)
-			do_rollback = gids[i].old;
-		else if (!gids[i].listed)
-			do_rollback = true;
-		else if (strcmp(state, "committing") == 0 || strcmp(state, "committed") == 0)
-			do_commit = true;
-		else if (strcmp(state, "aborting") == 0 || strcmp(state, "aborted") == 0)
-			do_rollback = true;
-
-		if (do_commit)
-			commit_list[ncommit++] = gids[i].part;
-		else if (do_rollback)
-			rollback_list[nrollback++] = gids[i].part;
+		if (v.action == UPG_ACTION_COMMIT)
+			p = &commit_list[ncommit++];
+		else if (v.action == UPG_ACTION_ROLLBACK)
+			p = &rollback_list[nrollback++];
+		else
+			continue;
+		upg_log_action(&c->gids[i], v.action, row.state, v.reason);
+		strlcpy(p->gid, c->gids[i].gid, GIDSIZE);
+		p->dboid = c->gids[i].dboid;
+		p->xid = c->gids[i].xid;
 	}
 
 	left = upg_finish_participants(commit_list, ncommit, true, in_procedure,
@@ -501,32 +573,28 @@ upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
 	counts->participants_rolled_back += nrollback - i;
 	left += i;
 
-	/* record completion once nothing of the transaction is prepared */
-	if (state != NULL && left == 0 &&
-		(strcmp(state, "committing") == 0 || strcmp(state, "aborting") == 0))
+	/* record completion once nothing the pass saw is prepared */
+	if (have && left == 0 &&
+		(row.state == UPG_TX_COMMITTING || row.state == UPG_TX_ABORTING))
 	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		args[1];
+
 		upg_step_start(&step);
-		args[0] = CStringGetTextDatum(tx_id);
-		args[1] = CStringGetTextDatum(prefix);
-		argtypes[1] = TEXTOID;
+		args[0] = CStringGetTextDatum(c->tx_id);
 		if (SPI_execute_with_args("UPDATE unified.transaction_log SET"
 								  " state = CASE state WHEN 'committing' THEN 'committed' ELSE 'aborted' END,"
 								  " finished_at = pg_catalog.clock_timestamp(),"
 								  " updated_at = pg_catalog.clock_timestamp(),"
 								  " finished_by = 'resolver'"
-								  " WHERE tx_id = $1 AND state IN ('committing', 'aborting')"
-								  "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p"
-								  "                    WHERE pg_catalog.starts_with(p.gid, $2))",
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+								  " WHERE tx_id = $1 AND state IN ('committing', 'aborting')",
+								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update the transaction log");
 		counts->transactions_finished += SPI_processed;
 		upg_step_commit(&step, false);
 	}
 
-	pfree(gids);
-	pfree(commit_list);
-	pfree(rollback_list);
-	upg_dtx_unlock(tx_id);
+	upg_dtx_unlock(c->tx_id);
 	return true;
 }
 
