@@ -145,6 +145,7 @@ LANGUAGE C STRICT VOLATILE;
 
 REVOKE ALL ON FUNCTION unified.participant_gid(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION unified.begin_distributed(text, text[], regrole[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION unified.transaction_status(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE unified.commit_distributed(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE unified.abort_distributed(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE unified.resolve_in_doubt(interval) FROM PUBLIC;
@@ -154,8 +155,8 @@ GRANT EXECUTE ON FUNCTION unified.participant_gid(text, text)
     TO claude_user, cognee_user, unified_admin;
 GRANT EXECUTE ON FUNCTION unified.begin_distributed(text, text[], regrole[])
     TO claude_user, cognee_user, unified_admin;
--- any role may ask; it answers only about what the role may see
-GRANT EXECUTE ON FUNCTION unified.transaction_status(text) TO PUBLIC;
+-- it answers only about what the caller may see
+GRANT EXECUTE ON FUNCTION unified.transaction_status(text) TO claude_user, cognee_user, unified_admin;
 GRANT EXECUTE ON PROCEDURE unified.commit_distributed(text)
     TO claude_user, cognee_user, unified_admin;
 GRANT EXECUTE ON PROCEDURE unified.abort_distributed(text)
