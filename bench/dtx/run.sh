@@ -10,6 +10,9 @@
 #               api.sql    (two participants through unified_pg's API),
 #               client.sql (the original design's client-side protocol);
 #               prints tps and ratios against the baseline of the same run
+#   two dbs     the same three protocols with the Cognee participant in a
+#               second database (bench/dtx/twodb.py, asyncpg, one process
+#               per client), 1/8/32 clients, interleaved the same way
 #   recovery    BENCH_RECOVERY_PARTICIPANTS (default 1000) prepared
 #               participants of decided transactions, immediate stop,
 #               start: seconds until none is left prepared
@@ -49,7 +52,8 @@ unix_socket_directories = '$SOCK'
 shared_preload_libraries = 'unified_pg'
 unified_pg.database = 'bench'
 max_connections = 200
-max_prepared_transactions = $((NPART + 100))
+max_worker_processes = 40
+max_prepared_transactions = $((NPART + 200))
 shared_buffers = '256MB'
 CONF
 as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null
@@ -62,6 +66,8 @@ CREATE TABLE bench_claude (n bigint, who text);
 CREATE TABLE bench_cognee (n bigint, who text);
 CREATE TABLE client_log (tx_id text, state text, at timestamptz DEFAULT clock_timestamp());
 SQL
+psql_b -d postgres -c "CREATE DATABASE bench2"
+psql_b -d bench2 -c "CREATE TABLE bench_cognee (n bigint, who text)"
 
 say "== throughput: ${SECONDS_PER_RUN}s per run, PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), $(nproc) CPUs"
 printf '%-8s %12s %12s %12s %10s %10s %10s\n' clients local_tps api_tps client_tps api/local client/local api/client
@@ -79,6 +85,24 @@ for c in $CLIENTS; do
 done
 psql_b -d bench -At -c "SELECT 'log: ' || string_agg(state || '=' || transactions, ' ') FROM unified.transaction_stats"
 psql_b -d bench -At -c "SELECT 'prepared left: ' || count(*) FROM pg_prepared_xacts"
+
+say "== two databases (claude participant and log in bench, cognee participant in bench2): ${SECONDS_PER_RUN}s per run"
+as_pg cp "$BENCH"/twodb.py "$WORK"/
+printf '%-8s %12s %12s %12s %10s %10s %10s\n' clients local_tps api_tps client_tps api/local client/local api/client
+for c in $CLIENTS; do
+    declare -A tps=()
+    for w in local api client; do
+        psql_b -d bench -c "CHECKPOINT" >/dev/null
+        tps[$w]=$(cd "$WORK" && as_pg /usr/bin/python3 twodb.py "$w" "$c" "$SECONDS_PER_RUN" "$SOCK" "$PORT" bench bench2) \
+            || die "twodb.py $w failed"
+    done
+    awk -v c="$c" -v l="${tps[local]}" -v a="${tps[api]}" -v k="${tps[client]}" 'BEGIN {
+        printf "%-8s %12.0f %12.0f %12.0f %10.3f %10.3f %10.3f\n", c, l, a, k, a / l, k / l, a / k }'
+done
+sleep 2
+psql_b -d bench -At -c "SELECT 'log: ' || string_agg(state || '=' || transactions, ' ') FROM unified.transaction_stats"
+psql_b -d bench -At -c "SELECT 'prepared left: ' || count(*) FROM pg_prepared_xacts"
+[ "$NPART" -gt 0 ] || exit 0
 
 say "== recovery: $NPART decided participants, immediate stop, start"
 # Park the resolver (a half-hour nap) so the participants stay in doubt.
