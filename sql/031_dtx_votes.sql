@@ -251,6 +251,16 @@ CALL unified.resolve_in_doubt();
 SELECT state FROM unified.transaction_log WHERE tx_id = 'dx-2';
 SELECT extname FROM pg_extension WHERE extname = 'unified_pg';
 
+-- ---- the README's examples ------------------------------------------------
+SELECT unified.begin_distributed('tx-42', ARRAY['claude', 'cognee']);
+BEGIN; INSERT INTO dtx_v VALUES ('tx-42', 'claude'); PREPARE TRANSACTION 'unified:tx-42:claude';
+BEGIN; INSERT INTO dtx_v VALUES ('tx-42', 'cognee'); PREPARE TRANSACTION 'unified:tx-42:cognee';
+CALL unified.commit_distributed('tx-42');
+SELECT state, decided_at IS NOT NULL AS decided, finished_at IS NOT NULL AS finished, error
+  FROM unified.transaction_status('tx-42');
+SELECT unified.begin_distributed('tx-43', ARRAY['claude', 'cognee'], ARRAY['claude_user', 'cognee_user']::regrole[]);
+CALL unified.abort_distributed('tx-43');
+
 DROP TABLE dtx_v;
 SELECT unified.revoke_project('v_t1', 'proj-1') IS NOT NULL AND
        unified.revoke_project('v_t2', 'proj-2') IS NOT NULL AS revoked;
