@@ -129,6 +129,11 @@ SELECT pg_temp.try(q) AS result
     $$SELECT unified.begin_distributed('pr-x', ARRAY['a'], ARRAY['no_such_role']::regrole[])$$
   ]) AS q;
 SELECT count(*) AS logged_pr_x FROM unified.transaction_log WHERE tx_id = 'pr-x';
+-- a malformed mapping is refused wherever it is set
+ALTER SYSTEM SET unified_pg.participant_roles = 'claude';
+ALTER SYSTEM SET unified_pg.participant_roles = 'claude:claude_user,claude:cognee_user';
+ALTER SYSTEM SET unified_pg.participant_roles = 'cla.ude:claude_user';
+ALTER SYSTEM SET unified_pg.participant_roles = 'claude:';
 CALL unified.abort_distributed('pr-1');
 CALL unified.abort_distributed('pr-2');
 
