@@ -110,6 +110,25 @@ CALL unified.commit_distributed('sq-3');
 RESET ROLE;
 SELECT who FROM dtx_v WHERE tx = 'sq-3' ORDER BY who;
 
+-- ---- participants are finished only by the protocol -----------------------
+SET ROLE v_claude;
+SELECT unified.begin_distributed('own-1', ARRAY['claude', 'cognee']);
+BEGIN;
+INSERT INTO dtx_v VALUES ('own-1', 'claude');
+PREPARE TRANSACTION 'unified:own-1:claude';
+COMMIT PREPARED 'unified:own-1:claude';
+\echo :SQLSTATE
+ROLLBACK PREPARED 'unified:own-1:claude';
+\echo :SQLSTATE
+-- its own gids without the prefix are its own business
+BEGIN;
+PREPARE TRANSACTION 'own-plain';
+ROLLBACK PREPARED 'own-plain';
+CALL unified.abort_distributed('own-1');
+RESET ROLE;
+SELECT count(*) AS rows_of_own1, (SELECT state FROM unified.transaction_log WHERE tx_id = 'own-1')
+  FROM dtx_v WHERE tx = 'own-1';
+
 -- ---- explicit participant_roles -------------------------------------------
 SET ROLE v_claude;
 SELECT unified.begin_distributed('pr-1', ARRAY['a', 'b'], ARRAY['v_claude', 'v_cognee']::regrole[]);

@@ -3,8 +3,14 @@
  * dtx_guard.c
  *		Guards around two-phase commit: DROP EXTENSION and prepared slots.
  *
- * Two things can break distributed transactions from outside the
- * protocol, and both are refused here:
+ * Three things can break distributed transactions from outside the
+ * protocol, and all are refused here:
+ *
+ *  - COMMIT PREPARED or ROLLBACK PREPARED of a unified: gid by its owner:
+ *    PostgreSQL lets the owner finish its own prepared transaction, which
+ *    after the decision would commit or roll back one participant alone.
+ *    Only the protocol (which finishes participants as the bootstrap
+ *    superuser, without going through ProcessUtility) and superusers may.
  *
  *  - DROP EXTENSION unified_pg while a participant is prepared or a
  *    decision is not carried out: the log row would go with it, and a
@@ -85,6 +91,7 @@ static void upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							   ParamListInfo params, QueryEnvironment *queryEnv,
 							   DestReceiver *dest, QueryCompletion *qc);
 static void upg_check_drop_extension(DropStmt *stmt);
+static void upg_check_finish_prepared(TransactionStmt *stmt);
 static int	upg_unfinished(StringInfo names);
 static void upg_limit_xact_callback(XactEvent event, void *arg);
 static void upg_limit_check(void);
@@ -117,6 +124,8 @@ upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
 		upg_check_drop_extension((DropStmt *) parsetree);
+	else if (IsA(parsetree, TransactionStmt))
+		upg_check_finish_prepared((TransactionStmt *) parsetree);
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
@@ -124,6 +133,23 @@ upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+}
+
+/* Refuse COMMIT/ROLLBACK PREPARED of a unified: gid to non-superusers. */
+static void
+upg_check_finish_prepared(TransactionStmt *stmt)
+{
+	if ((stmt->kind != TRANS_STMT_COMMIT_PREPARED && stmt->kind != TRANS_STMT_ROLLBACK_PREPARED) ||
+		stmt->gid == NULL || strncmp(stmt->gid, UPG_GID_PREFIX, strlen(UPG_GID_PREFIX)) != 0 ||
+		superuser())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("prepared transaction \"%s\" is a participant of a distributed transaction", stmt->gid),
+			 errdetail("Participants are committed and rolled back only by unified_pg, so that all of a "
+					   "distributed transaction ends the same way."),
+			 errhint("The role that began it can call unified.commit_distributed or unified.abort_distributed; "
+					 "the resolver rolls back participants that belong to no transaction.")));
 }
 
 /* Raise an error if stmt drops unified_pg while something is unfinished. */
