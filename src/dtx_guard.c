@@ -43,6 +43,7 @@
 #include "access/twophase.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -166,6 +167,14 @@ upg_check_drop_extension(DropStmt *stmt)
 			ours = true;
 	if (!ours || !OidIsValid(get_extension_oid(UPG_EXTENSION_NAME, true)))
 		return;
+	/* only the copy in unified_pg.database coordinates anything */
+	if (upg_database != NULL)
+	{
+		char	   *here = get_database_name(MyDatabaseId);
+
+		if (here == NULL || strcmp(here, upg_database) != 0)
+			return;
+	}
 
 	initStringInfo(&names);
 	n = upg_unfinished(&names);
