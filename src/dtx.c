@@ -157,7 +157,6 @@ static char **upg_arg_participants(FunctionCallInfo fcinfo, int argno,
 static Oid *upg_arg_participant_roles(FunctionCallInfo fcinfo, int argno,
 									  char **names, int nparts);
 static Oid	upg_mapped_role(const char *participant);
-static void upg_require_log_database(void);
 static void upg_require_nonatomic(FunctionCallInfo fcinfo, const char *what);
 static void upg_lock_tag(LOCKTAG *tag, const char *tx_id);
 static void upg_dtx_xact_callback(XactEvent event, void *arg);
@@ -326,7 +325,7 @@ upg_dtx_require_prepared_xacts(void)
  * unified_pg.database; a coordinator elsewhere would keep a log the
  * resolver never reads, and its participants would be presumed aborted.
  */
-static void
+void
 upg_require_log_database(void)
 {
 	char	   *here = get_database_name(MyDatabaseId);

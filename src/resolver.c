@@ -6,30 +6,34 @@
  * A resolver pass finishes what coordinators left behind.  It runs in the
  * background worker every unified_pg.resolver_naptime (in its own
  * transactions) and on demand through CALL unified.resolve_in_doubt() (in
- * the procedure's transactions); the code is the same.  A pass:
+ * the procedure's transactions); the code is the same.  What to do with a
+ * gid is decided by upg_decide (dtx_protocol.c), as for the coordinator
+ * and the unified.in_doubt view.  A pass:
  *
- *	1. lists candidate transactions without any lock: prepared gids
- *	   'unified:<tx>:<participant>' (any database) whose transaction is
- *	   decided, missing from the log past the grace, undecided past the
- *	   timeout or that are not listed participants, plus log rows in
- *	   'committing'/'aborting' and 'pending' rows past the timeout;
- *	2. for each, TRY-locks the coordinator lock (see dtx.c) and skips the
- *	   transaction if a coordinator holds it; otherwise it reads the row
- *	   again under the lock and acts on what it reads then:
- *	     committing/committed      commit the listed participants
- *	     aborting/aborted          roll back
- *	     pending past the timeout  UPDATE to 'aborting' (durably), roll back
- *	     no row, past the grace    roll back (presumed abort)
- *	   and finally moves 'committing'/'aborting' to 'committed'/'aborted'
- *	   once nothing of the transaction is prepared any more;
+ *	1. lists every prepared unified: gid once (pg_prepared_xact(), sorted
+ *	   by transaction), then reads the log row of each transaction found
+ *	   (gids first, rows after: a row is committed before its participants
+ *	   prepare, so no gid is ever seen without the row it had); a
+ *	   transaction is a candidate when upg_decide says commit or rollback
+ *	   for one of its gids, its decision is not carried out, or it is
+ *	   undecided past the timeout; log rows in that state with nothing
+ *	   prepared are added;
+ *	2. rolls back the malformed gids (each under a lock of its own), then,
+ *	   for each candidate, TRY-locks the coordinator lock (see dtx.c) and
+ *	   skips the transaction if a coordinator holds it; otherwise reads
+ *	   the row again under the lock -- if it changed since step 1, a
+ *	   coordinator worked on it and the next pass looks again -- records
+ *	   the presumed abort durably if it timed out, and commits or rolls back
+ *	   each gid as upg_decide says, one LOG line per action (gid, decision,
+ *	   reason); finally moves 'committing'/'aborting' to
+ *	   'committed'/'aborted' once nothing it saw is prepared any more;
  *	3. prunes finished rows older than unified_pg.transaction_log_retention
  *	   in bounded batches.
  *
- * The grace for a gid without a log row is the in-doubt timeout too: a
- * participant prepared before its coordinator's begin_distributed
- * committed is a client bug, but it must not be rolled back under a
- * coordinator that is merely slow.  Gids without the unified: prefix, or
- * with it but not in our format, are never touched.
+ * Work is per pass O(prepared + candidates): one listing, one row read per
+ * transaction, and a finish that checks the gid still has the xid listed
+ * (TransactionIdIsInProgress), never a scan of pg_prepared_xacts per
+ * transaction.  Memory of one transaction is reset after it.
  *
  * Crash reasoning: every action is idempotent and driven by what is
  * prepared and logged at the time, and each participant is finished in a
@@ -656,11 +660,7 @@ upg_resolve_in_doubt(PG_FUNCTION_ARGS)
 				 errdetail("It finishes every participant in a transaction of its own."),
 				 errhint("Use CALL unified.resolve_in_doubt() outside BEGIN ... COMMIT.")));
 
-	if (strcmp(get_database_name(MyDatabaseId), upg_database) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("distributed transactions are coordinated in database \"%s\"", upg_database),
-				 errhint("Connect to database \"%s\" to run the resolver.", upg_database)));
+	upg_require_log_database();
 
 	if (!PG_ARGISNULL(0))
 	{

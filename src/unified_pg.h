@@ -184,6 +184,7 @@ extern void upg_dtx_unlock(const char *tx_id);
 extern bool upg_dtx_finish_here(const char *gid, TransactionId xid, bool commit);
 extern void upg_dtx_pause_point(const char *point);
 extern void upg_dtx_require_prepared_xacts(void);
+extern void upg_require_log_database(void);
 
 /* ---- dtx_guard.c: DROP EXTENSION and the per-role prepared limit ---- */
 extern int	upg_max_prepared_per_role;
