@@ -73,6 +73,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "unified_pg.h"
@@ -508,6 +509,8 @@ upg_in_doubt_internal(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	upg_privileged_enter(&step);
+	/* rows are read with a snapshot taken after the listing */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	for (i = 0; i < n; i++)
 	{
 		UpgPrepared *p = &list[i];
@@ -553,6 +556,7 @@ upg_in_doubt_internal(PG_FUNCTION_ARGS)
 		values[9] = CStringGetTextDatum(v.reason);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	PopActiveSnapshot();
 	upg_privileged_leave(&step);
 	SPI_finish();
 	return (Datum) 0;

@@ -392,6 +392,8 @@ upg_candidates(int timeout_ms, TimestampTz now, UpgCandidate **out,
 
 	*malformed = palloc(sizeof(UpgPrepared) * Max(n, 1));
 	*nmalformed = 0;
+	/* read the rows with a snapshot taken after the listing */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	for (i = 0; i < n;)
 	{
 		UpgCandidate *c = &cands[ncands];
@@ -443,6 +445,7 @@ upg_candidates(int timeout_ms, TimestampTz now, UpgCandidate **out,
 		if (upg_tx_read(c->tx_id, false, &c->row))
 			ncands++;
 	}
+	PopActiveSnapshot();
 	*out = cands;
 	return ncands;
 }
