@@ -20,6 +20,8 @@ OBJS = \
 	src/security.o \
 	src/worker.o \
 	src/dtx.o \
+	src/dtx_protocol.o \
+	src/dtx_guard.o \
 	src/resolver.o \
 	src/finisher.o
 

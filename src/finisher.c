@@ -441,7 +441,7 @@ upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_
 		}
 		CHECK_FOR_INTERRUPTS();
 		upg_step_start(&step);
-		upg_dtx_finish_here(items[i].gid, commit);
+		(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
 		upg_step_commit(&step, false);
 		done[index[i]] = true;
 		if (*pause)
@@ -1009,12 +1009,14 @@ upg_serve_items(UpgFinishJob *job, UpgFinishItem *items)
 		upg_dtx_pause_point("finisher_before_finish");
 		PG_TRY();
 		{
+			bool		finished;
+
 			SetCurrentStatementStartTimestamp();
 			StartTransactionCommand();
-			upg_dtx_finish_here(items[i].gid, job->commit);
+			finished = upg_dtx_finish_here(items[i].gid, items[i].xid, job->commit);
 			CommitTransactionCommand();
 			pg_write_barrier();
-			items[i].status = UPG_FINISH_DONE;
+			items[i].status = finished ? UPG_FINISH_DONE : UPG_FINISH_GONE;
 		}
 		PG_CATCH();
 		{

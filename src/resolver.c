@@ -1,35 +1,44 @@
 /*-------------------------------------------------------------------------
  *
  * resolver.c
- *		The in-doubt resolver and the participant finisher.
+ *		The in-doubt resolver.
  *
  * A resolver pass finishes what coordinators left behind.  It runs in the
  * background worker every unified_pg.resolver_naptime (in its own
  * transactions) and on demand through CALL unified.resolve_in_doubt() (in
- * the procedure's transactions); the code is the same.  A pass:
+ * the procedure's transactions); the code is the same.  What to do with a
+ * gid is decided by upg_decide (dtx_protocol.c), as for the coordinator
+ * and the unified.in_doubt view.  A pass:
  *
- *	1. lists candidate transactions without any lock: prepared gids
- *	   'unified:<tx>:<participant>' (any database) whose transaction is
- *	   decided, missing from the log past the grace, undecided past the
- *	   timeout or that are not listed participants, plus log rows in
- *	   'committing'/'aborting' and 'pending' rows past the timeout;
- *	2. for each, TRY-locks the coordinator lock (see dtx.c) and skips the
- *	   transaction if a coordinator holds it; otherwise it reads the row
- *	   again under the lock and acts on what it reads then:
- *	     committing/committed      commit the listed participants
- *	     aborting/aborted          roll back
- *	     pending past the timeout  UPDATE to 'aborting' (durably), roll back
- *	     no row, past the grace    roll back (presumed abort)
- *	   and finally moves 'committing'/'aborting' to 'committed'/'aborted'
- *	   once nothing of the transaction is prepared any more;
+ *	1. lists every prepared unified: gid once (pg_prepared_xact(), sorted
+ *	   by transaction), then reads the log row of each transaction found
+ *	   (gids first, rows after: a row is committed before its participants
+ *	   prepare, so no gid is ever seen without the row it had); a
+ *	   transaction is a candidate when upg_decide says commit or rollback
+ *	   for one of its gids, its decision is not carried out, or it is
+ *	   undecided past the timeout; log rows in that state with nothing
+ *	   prepared are added;
+ *	2. rolls back the malformed gids (each under a lock of its own), then
+ *	   takes the candidates in batches of UPG_RESOLVER_BATCH: TRY-locks the
+ *	   coordinator lock (see dtx.c) of each and skips the transactions a
+ *	   coordinator holds; reads the rows again under the locks, in one
+ *	   transaction -- a transaction whose row changed since step 1 was
+ *	   worked on by a coordinator and is left to the next pass -- records
+ *	   the presumed aborts durably (one flush for the batch), decides each
+ *	   gid with upg_decide, one LOG line per action (gid, decision,
+ *	   reason), finishes all the batch's commits and then all its rollbacks
+ *	   at once (finisher.c: this database here, the others through their
+ *	   finishers, concurrently), and moves 'committing'/'aborting' to
+ *	   'committed'/'aborted' in one statement for the transactions of which
+ *	   nothing it saw is prepared any more;
  *	3. prunes finished rows older than unified_pg.transaction_log_retention
  *	   in bounded batches.
  *
- * The grace for a gid without a log row is the in-doubt timeout too: a
- * participant prepared before its coordinator's begin_distributed
- * committed is a client bug, but it must not be rolled back under a
- * coordinator that is merely slow.  Gids without the unified: prefix, or
- * with it but not in our format, are never touched.
+ * Work is per pass O(prepared + candidates): one listing, one row read per
+ * transaction, one look at pg_prepared_xacts per batch and database when
+ * finishing, never a scan of pg_prepared_xacts per transaction.  Memory of
+ * a batch is reset after it; rows read through SPI are copied out of SPI's
+ * context before its step commits.
  *
  * Crash reasoning: every action is idempotent and driven by what is
  * prepared and logged at the time, and each participant is finished in a
@@ -38,10 +47,7 @@
  * An ERROR ends the worker, which the postmaster restarts.
  *
  * A prepared transaction can only be finished by a backend connected to
- * its database.  For other databases the finisher, a dynamic background
- * worker connected to that database as the bootstrap superuser, receives
- * the gids in a DSM segment, finishes them one transaction each, writes
- * back which are done and exits; its caller waits for it.
+ * its database: see finisher.c for the finishers of other databases.
  *
  *-------------------------------------------------------------------------
  */
@@ -78,56 +84,41 @@
 /* transactions resolved under their locks at once */
 #define UPG_RESOLVER_BATCH		500
 
-/* a prepared gid of a transaction being resolved */
-typedef struct UpgGid
+/* a transaction the pass looks at: its row and its prepared gids */
+typedef struct UpgCandidate
 {
-	UpgParticipant part;
-	int			tx;				/* index of its transaction in the batch */
-	bool		old;			/* prepared before now() - timeout */
-	bool		listed;			/* its participant is listed in the log row */
-} UpgGid;
-
-/* a transaction being resolved, as read under its coordinator lock */
-typedef struct UpgTx
-{
-	char	   *tx_id;
-	char	   *state;			/* NULL: no log row */
-	bool		timed_out;		/* began before now() - timeout */
-	char	  **listed;			/* participants listed in the log row */
-	int			nlisted;
-	int			left;			/* its gids we could not finish */
-} UpgTx;
-
-/* one batch of transactions, locked together */
-typedef struct UpgBatch
-{
-	UpgTx	   *txs;			/* sorted by tx_id */
-	int			ntx;
-	UpgGid	   *gids;
+	char		tx_id[UPG_TX_ID_MAXLEN + 1];
+	UpgTxRow	row;			/* state UPG_TX_NONE: no row */
+	UpgPrepared *gids;			/* into the pass's listing */
 	int			ngids;
-} UpgBatch;
-
-/* what the resolver does with a prepared gid */
-typedef enum UpgAction
-{
-	UPG_ACTION_NONE,
-	UPG_ACTION_COMMIT,
-	UPG_ACTION_ROLLBACK
-} UpgAction;
+	/* set while its batch is resolved */
+	bool		locked;			/* we hold its coordinator lock */
+	bool		current;		/* its row is as the listing saw it */
+	UpgTxRow	now;			/* the row read under the lock, in the batch's context */
+	int			left;			/* its gids we could not finish */
+} UpgCandidate;
 
 PG_FUNCTION_INFO_V1(upg_resolve_in_doubt);
 PG_FUNCTION_INFO_V1(upg_resolver_status);
 
-static char **upg_candidates(bool in_procedure, int timeout_ms, int *ntx);
-static void upg_resolve_batch(char **tx_ids, int ntx, bool in_procedure,
+static bool upg_needs_resolving(const UpgCandidate *c, int timeout_ms, TimestampTz now);
+static int	upg_candidates(int timeout_ms, TimestampTz now, UpgCandidate **out,
+						   UpgPrepared **malformed, int *nmalformed);
+static int	upg_tx_id_cmp(const void *a, const void *b);
+static void upg_log_action(const UpgPrepared *p, UpgAction action, UpgTxState state,
+						   const char *reason);
+static bool upg_rollback_malformed(const UpgPrepared *p, bool in_procedure, bool *pause);
+static void upg_resolve_batch(UpgCandidate *cands, int n, bool in_procedure,
 							  int timeout_ms, UpgResolverState *counts, bool *pause);
-static void upg_read_logged(UpgBatch *b, int timeout_ms, MemoryContext cxt);
-static void upg_read_prepared(UpgBatch *b, int timeout_ms, MemoryContext cxt);
-static void upg_presume_aborted(UpgBatch *b, bool in_procedure, UpgResolverState *counts);
-static UpgAction upg_action(const UpgTx *tx, const UpgGid *g);
-static void upg_finish_decided(UpgBatch *b, bool in_procedure, bool *pause,
+static void upg_reread_rows(UpgCandidate *cands, int n, bool in_procedure);
+static void upg_copy_row(UpgTxRow *dst, const UpgTxRow *src);
+static void upg_presume_aborted(UpgCandidate *cands, int n, bool in_procedure,
+								int timeout_ms, TimestampTz now, UpgResolverState *counts);
+static void upg_finish_decided(UpgCandidate *cands, int n, bool in_procedure,
+							   int timeout_ms, TimestampTz now, bool *pause,
 							   UpgResolverState *counts);
-static void upg_record_finished(UpgBatch *b, bool in_procedure, UpgResolverState *counts);
+static void upg_record_finished(UpgCandidate *cands, int n, bool in_procedure,
+								UpgResolverState *counts);
 static uint64 upg_prune(bool in_procedure);
 
 /* ---------------------------------------------------------------------
@@ -137,43 +128,62 @@ static uint64 upg_prune(bool in_procedure);
 
 /*
  * One resolver pass.  in_procedure: we are in a non-atomic procedure with
- * SPI connected; otherwise in the worker, outside any transaction, in a
- * memory context the caller resets after the pass.
+ * SPI connected; otherwise in the worker, outside any transaction.
  */
 void
 upg_resolver_pass(bool in_procedure, int timeout_ms)
 {
+	UpgStep		step = {.in_procedure = in_procedure};
 	UpgResolverState counts;
 	TimestampTz started = GetCurrentTimestamp();
-	char	  **txs;
-	int			ntx;
+	UpgCandidate *cands;
+	int			ncands;
+	UpgPrepared *malformed;
+	int			nmalformed;
 	int			i;
 	bool		pause = true;	/* stop once at resolver_mid_pass */
+	MemoryContext entrycxt;
 	MemoryContext passcxt;
+	MemoryContext batchcxt;
 	MemoryContext oldcxt;
 
 	memset(&counts, 0, sizeof(counts));
+	entrycxt = CurrentMemoryContext;
 	passcxt = AllocSetContextCreate(CurrentMemoryContext,
 									"unified_pg resolver pass", ALLOCSET_DEFAULT_SIZES);
-	oldcxt = MemoryContextSwitchTo(passcxt);
+	batchcxt = AllocSetContextCreate(passcxt, "unified_pg resolver batch",
+									 ALLOCSET_DEFAULT_SIZES);
 
 	/* 1: candidates, read without locks */
-	txs = upg_candidates(in_procedure, timeout_ms, &ntx);
-	MemoryContextSwitchTo(passcxt);
+	upg_step_start(&step);
+	oldcxt = MemoryContextSwitchTo(passcxt);
+	ncands = upg_candidates(timeout_ms, started, &cands, &malformed, &nmalformed);
+	MemoryContextSwitchTo(oldcxt);
+	upg_step_commit(&step, false);
 
-	/* 2: in batches, each under its coordinator locks */
-	for (i = 0; i < ntx; i += UPG_RESOLVER_BATCH)
+	/* 2: gids that belong to no transaction, then each transaction */
+	for (i = 0; i < nmalformed; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		upg_resolve_batch(txs + i, Min(UPG_RESOLVER_BATCH, ntx - i), in_procedure,
+		if (!upg_rollback_malformed(&malformed[i], in_procedure, &pause))
+			counts.skipped_locked++;
+		else
+			counts.participants_rolled_back++;
+	}
+	for (i = 0; i < ncands; i += UPG_RESOLVER_BATCH)
+	{
+		CHECK_FOR_INTERRUPTS();
+		oldcxt = MemoryContextSwitchTo(batchcxt);
+		upg_resolve_batch(&cands[i], Min(UPG_RESOLVER_BATCH, ncands - i), in_procedure,
 						  timeout_ms, &counts, &pause);
-		MemoryContextSwitchTo(passcxt);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(batchcxt);
 	}
 
 	/* 3: prune */
 	counts.log_rows_pruned = upg_prune(in_procedure);
 
-	MemoryContextSwitchTo(oldcxt);
+	MemoryContextSwitchTo(entrycxt);
 	MemoryContextDelete(passcxt);
 
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
@@ -192,389 +202,401 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
 }
 
 /*
- * The transactions worth a look, sorted by tx id, copied into the current
- * memory context: prepared gids whose transaction is decided, missing from
- * the log past the grace, undecided past the timeout or not listed, and
- * log rows that are decided but unfinished or pending past the timeout.
+ * Does a transaction need the resolver: a gid to commit or roll back, a
+ * decision whose completion is not recorded, or a timed-out undecided row?
  */
-static char **
-upg_candidates(bool in_procedure, int timeout_ms, int *ntx)
+static bool
+upg_needs_resolving(const UpgCandidate *c, int timeout_ms, TimestampTz now)
 {
-	UpgStep		step = {.in_procedure = in_procedure};
-	MemoryContext cxt = CurrentMemoryContext;
-	Oid			argtypes[2] = {FLOAT8OID, INT4OID};
-	Datum		args[2];
-	char	  **txs;
 	int			i;
 
-	upg_step_start(&step);
-	args[0] = Float8GetDatum(timeout_ms / 1000.0);
-	args[1] = Int32GetDatum(UPG_RESOLVER_MAX_TX);
-	if (SPI_execute_with_args(
-							  "WITH g AS ("
-							  "  SELECT m[1] AS tx_id, m[2] AS participant, p.prepared"
-							  "    FROM pg_catalog.pg_prepared_xacts p,"
-							  "         LATERAL pg_catalog.regexp_match(p.gid,"
-							  "           '^unified:([A-Za-z0-9_.-]{1,128}):([A-Za-z0-9_-]{1,63})$') AS m"
-							  "   WHERE pg_catalog.starts_with(p.gid, 'unified:') AND m IS NOT NULL)"
-							  " SELECT DISTINCT c.tx_id COLLATE \"C\" FROM ("
-							  "  SELECT g.tx_id FROM g"
-							  "    LEFT JOIN unified.transaction_log l ON l.tx_id = g.tx_id"
-							  "   WHERE (l.tx_id IS NULL"
-							  "          AND g.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
-							  "      OR l.state <> 'pending'"
-							  "      OR l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
-							  "      OR NOT (g.participant = ANY (l.participants))"
-							  "  UNION ALL"
-							  "  SELECT l.tx_id FROM unified.transaction_log l"
-							  "   WHERE l.state IN ('committing', 'aborting')"
-							  "      OR (l.state = 'pending'"
-							  "          AND l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
-							  " ) c ORDER BY 1 LIMIT $2",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list in-doubt transactions");
-	*ntx = (int) SPI_processed;
-	txs = MemoryContextAlloc(cxt, sizeof(char *) * Max(*ntx, 1));
-	for (i = 0; i < *ntx; i++)
-		txs[i] = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[i],
-													   SPI_tuptable->tupdesc, 1));
-	upg_step_commit(&step, false);
-	return txs;
-}
+	if (c->row.state == UPG_TX_COMMITTING || c->row.state == UPG_TX_ABORTING ||
+		upg_tx_timed_out(&c->row, timeout_ms, now))
+		return true;
+	for (i = 0; i < c->ngids; i++)
+	{
+		UpgAction	a = upg_decide(&c->gids[i], &c->row, timeout_ms, now).action;
 
-/* bsearch comparator: a tx id against a transaction of the batch */
-static int
-upg_tx_cmp(const void *key, const void *elem)
-{
-	return strcmp((const char *) key, ((const UpgTx *) elem)->tx_id);
-}
-
-/* The transaction of the batch with this tx id, or -1. */
-static int
-upg_batch_find(UpgBatch *b, const char *tx_id)
-{
-	UpgTx	   *tx = bsearch(tx_id, b->txs, b->ntx, sizeof(UpgTx), upg_tx_cmp);
-
-	return tx == NULL ? -1 : (int) (tx - b->txs);
+		if (a == UPG_ACTION_COMMIT || a == UPG_ACTION_ROLLBACK)
+			return true;
+	}
+	return false;
 }
 
 /*
- * Resolve a batch of transactions (sorted by tx id): try-lock each,
- * skipping those a coordinator holds; read their log rows and their gids
- * in one query each, under the locks; decide; finish the participants,
- * per database, all at once; record completion in one statement.
+ * The pass's candidates, in the current (pass) context: every transaction
+ * with a prepared unified: gid that needs resolving, grouped from one
+ * listing of pg_prepared_xact(), and log rows that need it without any
+ * gid; malformed gids apart.  Gids are listed before rows are read, so a
+ * row committed after the listing is seen (never a gid without its row).
  */
-static void
-upg_resolve_batch(char **tx_ids, int ntx, bool in_procedure, int timeout_ms,
-				  UpgResolverState *counts, bool *pause)
+static int
+upg_candidates(int timeout_ms, TimestampTz now, UpgCandidate **out,
+			   UpgPrepared **malformed, int *nmalformed)
 {
-	UpgStep		step = {.in_procedure = in_procedure};
-	UpgBatch	b;
-	int			i;
+	UpgPrepared *all;
+	int			n = upg_list_prepared(UPG_GID_PREFIX, &all);
+	UpgCandidate *cands = palloc(sizeof(UpgCandidate) * (n + UPG_RESOLVER_MAX_TX + 1));
+	int			ncands = 0;
+	Oid			argtypes[2] = {FLOAT8OID, INT4OID};
+	Datum		args[2];
+	int			i,
+				nrows;
+	char	  **rows;
 
-	b.txs = palloc0(sizeof(UpgTx) * Max(ntx, 1));
-	b.ntx = 0;
-	for (i = 0; i < ntx; i++)
+	*malformed = palloc(sizeof(UpgPrepared) * Max(n, 1));
+	*nmalformed = 0;
+	/* read the rows with a snapshot taken after the listing */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	for (i = 0; i < n;)
 	{
-		if (!upg_dtx_trylock_batch(tx_ids[i]))
+		UpgCandidate *c = &cands[ncands];
+		int			j;
+
+		if (all[i].kind != UPG_GID_VALID)
 		{
-			counts->skipped_locked++;
+			(*malformed)[(*nmalformed)++] = all[i++];
 			continue;
 		}
-		b.txs[b.ntx++].tx_id = tx_ids[i];
+		for (j = i; j < n && all[j].kind == UPG_GID_VALID &&
+			 strcmp(all[j].tx_id, all[i].tx_id) == 0; j++)
+			;
+		strlcpy(c->tx_id, all[i].tx_id, sizeof(c->tx_id));
+		c->gids = &all[i];
+		c->ngids = j - i;
+		(void) upg_tx_read(c->tx_id, false, &c->row);
+		if (upg_needs_resolving(c, timeout_ms, now) && ncands < UPG_RESOLVER_MAX_TX)
+			ncands++;
+		i = j;
 	}
-	if (b.ntx == 0)
-		return;
+
+	/* rows that need resolving with nothing prepared */
+	args[0] = Float8GetDatum(timeout_ms / 1000.0);
+	args[1] = Int32GetDatum(UPG_RESOLVER_MAX_TX);
+	if (SPI_execute_with_args("SELECT tx_id FROM unified.transaction_log"
+							  " WHERE state IN ('committing', 'aborting')"
+							  "    OR (state = 'pending'"
+							  "        AND began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
+							  " ORDER BY tx_id LIMIT $2",
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list in-doubt transactions");
+	nrows = (int) SPI_processed;
+	rows = palloc(sizeof(char *) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+		rows[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	for (i = 0; i < nrows && ncands < n + UPG_RESOLVER_MAX_TX; i++)
+	{
+		UpgCandidate *c = &cands[ncands];
+		UpgPrepared key;
+
+		/* a transaction with gids was looked at above (all is sorted by tx_id) */
+		strlcpy(key.tx_id, rows[i], sizeof(key.tx_id));
+		if (n > 0 && bsearch(&key, all, n, sizeof(UpgPrepared), upg_tx_id_cmp) != NULL)
+			continue;
+		strlcpy(c->tx_id, rows[i], sizeof(c->tx_id));
+		c->gids = NULL;
+		c->ngids = 0;
+		if (upg_tx_read(c->tx_id, false, &c->row))
+			ncands++;
+	}
+	PopActiveSnapshot();
+	*out = cands;
+	return ncands;
+}
+
+/* Order prepared gids by tx id alone (for bsearch). */
+static int
+upg_tx_id_cmp(const void *a, const void *b)
+{
+	return strcmp(((const UpgPrepared *) a)->tx_id, ((const UpgPrepared *) b)->tx_id);
+}
+
+/* One LOG line per action of the resolver: gid, decision, reason. */
+static void
+upg_log_action(const UpgPrepared *p, UpgAction action, UpgTxState state, const char *reason)
+{
+	const char *decision = upg_tx_state_name(state);
+
+	ereport(LOG,
+			(errmsg("unified_pg resolver: %s prepared transaction \"%s\" (decision: %s; reason: %s)",
+					action == UPG_ACTION_COMMIT ? "committing" : "rolling back",
+					p->gid, decision ? decision : "none", reason)));
+}
+
+/*
+ * Roll back a gid that belongs to no transaction, under a lock of its own
+ * (two resolver passes may run at once).  Returns false if that is taken.
+ */
+static bool
+upg_rollback_malformed(const UpgPrepared *p, bool in_procedure, bool *pause)
+{
+	UpgParticipant part;
+
+	if (!upg_dtx_lock(p->gid, false))
+		return false;
+	strlcpy(part.gid, p->gid, GIDSIZE);
+	part.dboid = p->dboid;
+	part.xid = p->xid;
+	upg_log_action(p, UPG_ACTION_ROLLBACK, UPG_TX_NONE, "malformed participant gid");
+	(void) upg_finish_participants(&part, 1, false, in_procedure, "resolver_mid_pass",
+								   pause, in_procedure ? WARNING : LOG);
+	upg_dtx_unlock(p->gid);
+	return true;
+}
+
+/*
+ * Resolve a batch of candidates: lock, read again, presume aborted,
+ * decide and finish, record completion; the locks are released whatever
+ * happens.
+ */
+static void
+upg_resolve_batch(UpgCandidate *cands, int n, bool in_procedure, int timeout_ms,
+				  UpgResolverState *counts, bool *pause)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		cands[i].locked = upg_dtx_trylock_batch(cands[i].tx_id);
+		cands[i].current = false;
+		cands[i].left = 0;
+		if (!cands[i].locked)
+			counts->skipped_locked++;
+	}
 
 	PG_TRY();
 	{
 		MemoryContext cxt = CurrentMemoryContext;
 
-		/* SPI calls leave SPI's context current: results go to cxt */
-		upg_step_start(&step);
-		upg_read_logged(&b, timeout_ms, cxt);
-		upg_read_prepared(&b, timeout_ms, cxt);
-		upg_step_commit(&step, false);
+		upg_reread_rows(cands, n, in_procedure);
 		MemoryContextSwitchTo(cxt);
-
-		upg_presume_aborted(&b, in_procedure, counts);
+		upg_presume_aborted(cands, n, in_procedure, timeout_ms, now, counts);
 		MemoryContextSwitchTo(cxt);
-		upg_finish_decided(&b, in_procedure, pause, counts);
+		upg_finish_decided(cands, n, in_procedure, timeout_ms, now, pause, counts);
 		MemoryContextSwitchTo(cxt);
-		upg_record_finished(&b, in_procedure, counts);
+		upg_record_finished(cands, n, in_procedure, counts);
 		MemoryContextSwitchTo(cxt);
 	}
 	PG_FINALLY();
 	{
-		for (i = 0; i < b.ntx; i++)
-			upg_dtx_unlock_batch(b.txs[i].tx_id);
+		for (i = 0; i < n; i++)
+			if (cands[i].locked)
+				upg_dtx_unlock_batch(cands[i].tx_id);
 	}
 	PG_END_TRY();
 }
 
-/* Read the log rows of the batch, in one query; copies into cxt. */
-static void
-upg_read_logged(UpgBatch *b, int timeout_ms, MemoryContext cxt)
-{
-	Oid			argtypes[2] = {TEXTARRAYOID, FLOAT8OID};
-	Datum		args[2];
-	Datum	   *elems = palloc(sizeof(Datum) * b->ntx);
-	uint64		r;
-	int			i;
-
-	for (i = 0; i < b->ntx; i++)
-		elems[i] = CStringGetTextDatum(b->txs[i].tx_id);
-	args[0] = PointerGetDatum(construct_array(elems, b->ntx, TEXTOID, -1, false, TYPALIGN_INT));
-	args[1] = Float8GetDatum(timeout_ms / 1000.0);
-	if (SPI_execute_with_args("SELECT tx_id, state,"
-							  " began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $2),"
-							  " participants FROM unified.transaction_log WHERE tx_id = ANY ($1)",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the transaction log");
-
-	for (r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		int			t = upg_batch_find(b, SPI_getvalue(tup, desc, 1));
-		bool		isnull;
-		Datum	   *parts;
-		UpgTx	   *tx;
-
-		if (t < 0)
-			continue;
-		tx = &b->txs[t];
-		tx->state = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 2));
-		tx->timed_out = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &parts, NULL, &tx->nlisted);
-		tx->listed = MemoryContextAlloc(cxt, sizeof(char *) * Max(tx->nlisted, 1));
-		for (i = 0; i < tx->nlisted; i++)
-			tx->listed[i] = MemoryContextStrdup(cxt, TextDatumGetCString(parts[i]));
-	}
-	SPI_freetuptable(SPI_tuptable);
-}
-
 /*
- * Read the prepared gids of the batch's transactions, in one look at
- * pg_prepared_xacts, into cxt.  The gids are parsed here rather than with a
- * regular expression in SQL; gids not in our format are never touched.
+ * Read the rows of the locked candidates again, in one transaction, and
+ * keep those whose row is as the listing saw it (else a coordinator
+ * worked on it in between, and the next pass sees it afresh).  The rows
+ * are copied into the current context: SPI's is gone with the step.
  */
 static void
-upg_read_prepared(UpgBatch *b, int timeout_ms, MemoryContext cxt)
-{
-	Oid			argtypes[1] = {FLOAT8OID};
-	Datum		args[1];
-	uint64		r;
-
-	args[0] = Float8GetDatum(timeout_ms / 1000.0);
-	if (SPI_execute_with_args("SELECT p.gid, d.oid,"
-							  " p.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $1),"
-							  " p.transaction::text::bigint"
-							  "  FROM pg_catalog.pg_prepared_xacts p"
-							  "  JOIN pg_catalog.pg_database d ON d.datname = p.database"
-							  " WHERE pg_catalog.starts_with(p.gid, 'unified:')"
-							  " ORDER BY d.oid, p.gid",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list prepared transactions");
-
-	b->gids = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
-	b->ngids = 0;
-	for (r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *g = SPI_getvalue(tup, desc, 1);
-		char		tx[UPG_TX_ID_MAXLEN + 1];
-		char		part[UPG_PARTICIPANT_MAXLEN + 1];
-		UpgGid	   *gid = &b->gids[b->ngids];
-		int			t;
-		int			j;
-
-		if (!upg_dtx_parse_gid(g, tx, part) || (t = upg_batch_find(b, tx)) < 0)
-			continue;
-		strlcpy(gid->part.gid, g, GIDSIZE);
-		gid->part.dboid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		gid->old = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		gid->part.xid = (TransactionId) DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-		gid->tx = t;
-		gid->listed = false;
-		for (j = 0; j < b->txs[t].nlisted; j++)
-			if (strcmp(b->txs[t].listed[j], part) == 0)
-				gid->listed = true;
-		b->ngids++;
-	}
-	SPI_freetuptable(SPI_tuptable);
-}
-
-/*
- * Presume aborted the batch's transactions still pending past the
- * timeout: one UPDATE to 'aborting', durable before anything is rolled
- * back.
- */
-static void
-upg_presume_aborted(UpgBatch *b, bool in_procedure, UpgResolverState *counts)
+upg_reread_rows(UpgCandidate *cands, int n, bool in_procedure)
 {
 	UpgStep		step = {.in_procedure = in_procedure};
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			argtypes[1] = {TEXTARRAYOID};
-	Datum		args[1];
-	Datum	   *elems = palloc(sizeof(Datum) * b->ntx);
-	int			n = 0;
-	uint64		r;
 	int			i;
 
-	for (i = 0; i < b->ntx; i++)
-		if (b->txs[i].state != NULL && b->txs[i].timed_out &&
-			strcmp(b->txs[i].state, "pending") == 0)
-			elems[n++] = CStringGetTextDatum(b->txs[i].tx_id);
-	if (n == 0)
-		return;
-
 	upg_step_start(&step);
-	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-	if (SPI_execute_with_args("UPDATE unified.transaction_log SET state = 'aborting',"
-							  " decided_at = pg_catalog.clock_timestamp(),"
-							  " updated_at = pg_catalog.clock_timestamp(),"
-							  " error = 'presumed aborted: undecided for longer than unified_pg.in_doubt_timeout'"
-							  " WHERE tx_id = ANY ($1) AND state = 'pending' RETURNING tx_id",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not update the transaction log");
-	for (r = 0; r < SPI_processed; r++)
+	for (i = 0; i < n; i++)
 	{
-		int			t = upg_batch_find(b, SPI_getvalue(SPI_tuptable->vals[r],
-													   SPI_tuptable->tupdesc, 1));
+		UpgCandidate *c = &cands[i];
+		UpgTxRow	row;
+		bool		have;
+		MemoryContext oldcxt;
 
-		if (t >= 0)
-		{
-			b->txs[t].state = MemoryContextStrdup(cxt, "aborting");
-			counts->transactions_timed_out++;
-		}
+		if (!c->locked)
+			continue;
+		have = upg_tx_read(c->tx_id, false, &row);
+		if (have != (c->row.state != UPG_TX_NONE) ||
+			(have && (row.state != c->row.state || row.updated_at != c->row.updated_at)))
+			continue;
+		oldcxt = MemoryContextSwitchTo(cxt);
+		if (have)
+			upg_copy_row(&c->now, &row);
+		else
+			memset(&c->now, 0, sizeof(c->now));
+		MemoryContextSwitchTo(oldcxt);
+		c->current = true;
 	}
-	upg_step_commit(&step, true);
+	upg_step_commit(&step, false);
 }
 
-/* What to do with a prepared gid, from what was read under the lock. */
-static UpgAction
-upg_action(const UpgTx *tx, const UpgGid *g)
+/* Deep-copy a log row into the current memory context. */
+static void
+upg_copy_row(UpgTxRow *dst, const UpgTxRow *src)
 {
-	if (tx->state == NULL)
-		return g->old ? UPG_ACTION_ROLLBACK : UPG_ACTION_NONE;
-	if (!g->listed)
-		return UPG_ACTION_ROLLBACK;
-	if (strcmp(tx->state, "committing") == 0 || strcmp(tx->state, "committed") == 0)
-		return UPG_ACTION_COMMIT;
-	if (strcmp(tx->state, "aborting") == 0 || strcmp(tx->state, "aborted") == 0)
-		return UPG_ACTION_ROLLBACK;
-	return UPG_ACTION_NONE;
+	int			i;
+
+	*dst = *src;
+	dst->participants = palloc(sizeof(char *) * Max(src->nparts, 1));
+	for (i = 0; i < src->nparts; i++)
+		dst->participants[i] = pstrdup(src->participants[i]);
+	dst->roles = palloc(sizeof(Oid) * Max(src->nparts, 1));
+	memcpy(dst->roles, src->roles, sizeof(Oid) * src->nparts);
+	if (src->votes != NULL)
+	{
+		dst->votes = palloc(sizeof(TransactionId) * Max(src->nparts, 1));
+		memcpy(dst->votes, src->votes, sizeof(TransactionId) * src->nparts);
+	}
 }
 
 /*
- * Commit, then roll back, every gid of the batch that has a decision:
- * each list in one call, which finishes all databases at once.  Counts
- * what is left per transaction.
+ * Presumed abort: make 'aborting' durable, for every candidate of the
+ * batch undecided past the timeout, before anything is rolled back -- one
+ * transaction and one flush for the batch.
  */
 static void
-upg_finish_decided(UpgBatch *b, bool in_procedure, bool *pause,
-				   UpgResolverState *counts)
+upg_presume_aborted(UpgCandidate *cands, int n, bool in_procedure, int timeout_ms,
+					TimestampTz now, UpgResolverState *counts)
+{
+	UpgStep		step = {.in_procedure = in_procedure};
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		any = false;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		UpgCandidate *c = &cands[i];
+
+		if (!c->current || !upg_tx_timed_out(&c->now, timeout_ms, now))
+			continue;
+		if (!any)
+			upg_step_start(&step);
+		any = true;
+		args[0] = CStringGetTextDatum(c->tx_id);
+		if (SPI_execute_with_args("UPDATE unified.transaction_log SET state = 'aborting',"
+								  " decided_at = pg_catalog.clock_timestamp(),"
+								  " updated_at = pg_catalog.clock_timestamp(),"
+								  " error = 'presumed aborted: undecided for longer than unified_pg.in_doubt_timeout'"
+								  " WHERE tx_id = $1 AND state = 'pending'",
+								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update the transaction log");
+		if (SPI_processed == 1)
+		{
+			counts->transactions_timed_out++;
+			c->now.state = UPG_TX_ABORTING;
+			ereport(LOG,
+					(errmsg("unified_pg resolver: presumed distributed transaction \"%s\" aborted "
+							"(decision: aborting; reason: undecided past unified_pg.in_doubt_timeout)",
+							c->tx_id)));
+		}
+	}
+	if (any)
+		upg_step_commit(&step, true);
+}
+
+/*
+ * Decide every gid of the batch's current candidates (one LOG line per
+ * action), then commit all that are to be committed and roll back all that
+ * are to be rolled back, each list in one call that works on every
+ * database at once.  Counts what is left per candidate.
+ */
+static void
+upg_finish_decided(UpgCandidate *cands, int n, bool in_procedure, int timeout_ms,
+				   TimestampTz now, bool *pause, UpgResolverState *counts)
 {
 	/* the worker retries every pass, so it only LOGs what a caller is WARNed of */
 	int			elevel = in_procedure ? WARNING : LOG;
-	UpgParticipant *list = palloc(sizeof(UpgParticipant) * Max(b->ngids, 1));
-	int		   *owner = palloc(sizeof(int) * Max(b->ngids, 1));
-	bool	   *done = palloc(sizeof(bool) * Max(b->ngids, 1));
-	int			pass;
+	int			total = 0;
+	UpgParticipant *list[2];
+	int		   *owner[2];
+	int			nlist[2] = {0, 0};
+	bool	   *done;
+	int			i,
+				j,
+				k;
 
-	for (pass = 0; pass < 2; pass++)
+	for (i = 0; i < n; i++)
+		if (cands[i].current)
+			total += cands[i].ngids;
+	for (k = 0; k < 2; k++)
 	{
-		UpgAction	want = pass == 0 ? UPG_ACTION_COMMIT : UPG_ACTION_ROLLBACK;
-		int			n = 0;
-		int			left;
-		int			i;
+		list[k] = palloc(sizeof(UpgParticipant) * Max(total, 1));
+		owner[k] = palloc(sizeof(int) * Max(total, 1));
+	}
+	done = palloc(sizeof(bool) * Max(total, 1));
 
-		for (i = 0; i < b->ngids; i++)
-			if (upg_action(&b->txs[b->gids[i].tx], &b->gids[i]) == want)
-			{
-				owner[n] = b->gids[i].tx;
-				list[n++] = b->gids[i].part;
-			}
-		if (n == 0)
+	for (i = 0; i < n; i++)
+	{
+		UpgCandidate *c = &cands[i];
+
+		if (!c->current)
 			continue;
-		left = upg_finish_batch(list, n, want == UPG_ACTION_COMMIT, in_procedure,
-								"resolver_mid_pass", pause, elevel, done);
-		for (i = 0; i < n; i++)
-			if (!done[i])
-				b->txs[owner[i]].left++;
-		if (want == UPG_ACTION_COMMIT)
-			counts->participants_committed += n - left;
-		else
-			counts->participants_rolled_back += n - left;
+		for (j = 0; j < c->ngids; j++)
+		{
+			const UpgPrepared *g = &c->gids[j];
+			UpgVerdict	v = upg_decide(g, c->now.state != UPG_TX_NONE ? &c->now : NULL,
+									   timeout_ms, now);
+			UpgParticipant *p;
+
+			if (v.action != UPG_ACTION_COMMIT && v.action != UPG_ACTION_ROLLBACK)
+				continue;
+			k = v.action == UPG_ACTION_COMMIT ? 0 : 1;
+			upg_log_action(g, v.action, c->now.state, v.reason);
+			owner[k][nlist[k]] = i;
+			p = &list[k][nlist[k]++];
+			strlcpy(p->gid, g->gid, GIDSIZE);
+			p->dboid = g->dboid;
+			p->xid = g->xid;
+		}
 	}
-}
 
-/*
- * Mark the batch's transactions that have a gid prepared right now as not
- * done, with one look at pg_prepared_xacts (a gid may have been prepared
- * since we read them).  Runs inside a step.
- */
-static void
-upg_recheck_prepared(UpgBatch *b)
-{
-	uint64		r;
-
-	if (SPI_execute("SELECT gid FROM pg_catalog.pg_prepared_xacts"
-					" WHERE pg_catalog.starts_with(gid, 'unified:')",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list prepared transactions");
-	for (r = 0; r < SPI_processed; r++)
+	for (k = 0; k < 2; k++)
 	{
-		char	   *g = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		char		tx[UPG_TX_ID_MAXLEN + 1];
-		char		part[UPG_PARTICIPANT_MAXLEN + 1];
-		int			t;
+		int			left;
 
-		if (upg_dtx_parse_gid(g, tx, part) && (t = upg_batch_find(b, tx)) >= 0)
-			b->txs[t].left++;
-		pfree(g);
+		if (nlist[k] == 0)
+			continue;
+		left = upg_finish_batch(list[k], nlist[k], k == 0, in_procedure,
+								"resolver_mid_pass", pause, elevel, done);
+		for (j = 0; j < nlist[k]; j++)
+			if (!done[j])
+				cands[owner[k][j]].left++;
+		if (k == 0)
+			counts->participants_committed += nlist[k] - left;
+		else
+			counts->participants_rolled_back += nlist[k] - left;
 	}
-	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
- * Move the batch's decided transactions with nothing left prepared to
- * 'committed'/'aborted', in one statement.
+ * Record completion, in one statement, of the batch's decided candidates
+ * of which nothing the pass saw is prepared any more.
  */
 static void
-upg_record_finished(UpgBatch *b, bool in_procedure, UpgResolverState *counts)
+upg_record_finished(UpgCandidate *cands, int n, bool in_procedure,
+					UpgResolverState *counts)
 {
 	UpgStep		step = {.in_procedure = in_procedure};
 	Oid			argtypes[1] = {TEXTARRAYOID};
 	Datum		args[1];
-	Datum	   *elems = palloc(sizeof(Datum) * b->ntx);
-	int			n = 0;
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			m = 0;
 	int			i;
 
+	for (i = 0; i < n; i++)
+		if (cands[i].current && cands[i].left == 0 &&
+			(cands[i].now.state == UPG_TX_COMMITTING || cands[i].now.state == UPG_TX_ABORTING))
+			elems[m++] = CStringGetTextDatum(cands[i].tx_id);
+	if (m == 0)
+		return;
+
 	upg_step_start(&step);
-	upg_recheck_prepared(b);
-	for (i = 0; i < b->ntx; i++)
-		if (b->txs[i].state != NULL && b->txs[i].left == 0 &&
-			(strcmp(b->txs[i].state, "committing") == 0 ||
-			 strcmp(b->txs[i].state, "aborting") == 0))
-			elems[n++] = CStringGetTextDatum(b->txs[i].tx_id);
-	if (n > 0)
-	{
-		args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-		if (SPI_execute_with_args("UPDATE unified.transaction_log SET"
-								  " state = CASE state WHEN 'committing' THEN 'committed' ELSE 'aborted' END,"
-								  " finished_at = pg_catalog.clock_timestamp(),"
-								  " updated_at = pg_catalog.clock_timestamp(),"
-								  " finished_by = 'resolver'"
-								  " WHERE tx_id = ANY ($1) AND state IN ('committing', 'aborting')",
-								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update the transaction log");
-		counts->transactions_finished += SPI_processed;
-	}
+	args[0] = PointerGetDatum(construct_array(elems, m, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("UPDATE unified.transaction_log SET"
+							  " state = CASE state WHEN 'committing' THEN 'committed' ELSE 'aborted' END,"
+							  " finished_at = pg_catalog.clock_timestamp(),"
+							  " updated_at = pg_catalog.clock_timestamp(),"
+							  " finished_by = 'resolver'"
+							  " WHERE tx_id = ANY ($1) AND state IN ('committing', 'aborting')",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update the transaction log");
+	counts->transactions_finished += SPI_processed;
 	upg_step_commit(&step, false);
 }
 
@@ -636,11 +658,7 @@ upg_resolve_in_doubt(PG_FUNCTION_ARGS)
 				 errdetail("It finishes every participant in a transaction of its own."),
 				 errhint("Use CALL unified.resolve_in_doubt() outside BEGIN ... COMMIT.")));
 
-	if (strcmp(get_database_name(MyDatabaseId), upg_database) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("distributed transactions are coordinated in database \"%s\"", upg_database),
-				 errhint("Connect to database \"%s\" to run the resolver.", upg_database)));
+	upg_require_log_database();
 
 	if (!PG_ARGISNULL(0))
 	{

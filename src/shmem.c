@@ -38,6 +38,7 @@ upg_shmem_request(void)
 {
 	RequestAddinShmemSpace(upg_shmem_size());
 	RequestNamedLWLockTranche(UPG_EXTENSION_NAME, 1);
+	upg_limit_shmem_request();
 	upg_finisher_shmem_request();
 }
 
@@ -54,6 +55,7 @@ upg_shmem_startup(void)
 		memset(upg_shared, 0, upg_shmem_size());
 		upg_shared->lock = &(GetNamedLWLockTranche(UPG_EXTENSION_NAME))->lock;
 	}
+	upg_limit_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	upg_finisher_shmem_startup();
 }

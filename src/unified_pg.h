@@ -16,11 +16,13 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "postmaster/bgworker.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
+#include "utils/guc.h"
 
 #include "compat.h"
 
@@ -182,17 +184,102 @@ typedef struct UpgStep
 
 extern void upg_step_start(UpgStep *step);
 extern void upg_step_commit(UpgStep *step, bool durable);
+extern void upg_privileged_enter(UpgStep *step);
+extern void upg_privileged_leave(UpgStep *step);
 extern int	upg_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs,
 							Oid *argtypes, Datum *args, const char *nulls,
 							bool read_only);
-extern bool upg_dtx_parse_gid(const char *gid, char *tx_id, char *participant);
 extern bool upg_dtx_lock(const char *tx_id, bool wait);
 extern void upg_dtx_unlock(const char *tx_id);
 extern bool upg_dtx_trylock_batch(const char *tx_id);
 extern void upg_dtx_unlock_batch(const char *tx_id);
-extern void upg_dtx_finish_here(const char *gid, bool commit);
+extern bool upg_dtx_finish_here(const char *gid, TransactionId xid, bool commit);
 extern void upg_dtx_pause_point(const char *point);
 extern void upg_dtx_require_prepared_xacts(void);
+extern void upg_require_log_database(void);
+
+/* ---- dtx_guard.c: DROP EXTENSION and the per-role prepared limit ---- */
+extern int	upg_max_prepared_per_role;
+extern void upg_dtx_init(void);
+extern void upg_limit_shmem_request(void);
+extern void upg_limit_shmem_startup(void);
+extern char *upg_participant_roles_string;
+extern bool upg_participant_roles_check_hook(char **newval, void **extra, GucSource source);
+
+/* ---- dtx_protocol.c: the protocol's rules, one place for C and SQL ---- */
+
+/* a transaction's state in unified.transaction_log; NONE = no row */
+typedef enum UpgTxState
+{
+	UPG_TX_NONE = 0,
+	UPG_TX_PENDING,
+	UPG_TX_COMMITTING,
+	UPG_TX_COMMITTED,
+	UPG_TX_ABORTING,
+	UPG_TX_ABORTED
+} UpgTxState;
+
+/* what a prepared gid is to us */
+typedef enum UpgGidKind
+{
+	UPG_GID_OTHER = 0,			/* no unified: prefix: never touched */
+	UPG_GID_MALFORMED,			/* the prefix, but not unified:<tx>:<participant> */
+	UPG_GID_VALID
+} UpgGidKind;
+
+/* what to do with a prepared gid */
+typedef enum UpgAction
+{
+	UPG_ACTION_NONE = 0,		/* not ours */
+	UPG_ACTION_WAIT,			/* a vote of an undecided transaction */
+	UPG_ACTION_COMMIT,
+	UPG_ACTION_ROLLBACK
+} UpgAction;
+
+/* one prepared transaction, as pg_prepared_xact() reports it */
+typedef struct UpgPrepared
+{
+	char		gid[GIDSIZE];
+	TransactionId xid;
+	Oid			owner;
+	Oid			dboid;
+	TimestampTz prepared_at;
+	UpgGidKind	kind;
+	char		tx_id[UPG_TX_ID_MAXLEN + 1];
+	char		participant[UPG_PARTICIPANT_MAXLEN + 1];
+} UpgPrepared;
+
+/* one row of unified.transaction_log */
+typedef struct UpgTxRow
+{
+	UpgTxState	state;			/* UPG_TX_NONE when there is no row */
+	Oid			began_by;
+	TimestampTz began_at;
+	TimestampTz updated_at;
+	int			nparts;
+	char	  **participants;
+	Oid		   *roles;			/* the role each participant is bound to */
+	TransactionId *votes;		/* what voted, recorded with the decision; or NULL */
+} UpgTxRow;
+
+/* the decision for one prepared gid */
+typedef struct UpgVerdict
+{
+	UpgAction	action;
+	int			index;			/* the participant in the row, or -1 */
+	const char *reason;
+} UpgVerdict;
+
+extern const char *upg_tx_state_name(UpgTxState state);
+extern UpgTxState upg_tx_state_from_name(const char *name);
+extern UpgGidKind upg_gid_parse(const char *gid, char *tx_id, char *participant);
+extern int	upg_list_prepared(const char *prefix, UpgPrepared **out);
+extern bool upg_tx_read(const char *tx_id, bool for_update, UpgTxRow *row);
+extern bool upg_vote_eligible(Oid owner, Oid bound, Oid began_by);
+extern bool upg_tx_timed_out(const UpgTxRow *row, int timeout_ms, TimestampTz now);
+extern UpgVerdict upg_decide(const UpgPrepared *p, const UpgTxRow *row,
+							 int timeout_ms, TimestampTz now);
+extern const char *upg_action_name(UpgAction action);
 
 /* ---- resolver.c: the in-doubt resolver ---- */
 extern void upg_resolver_pass(bool in_procedure, int timeout_ms);
@@ -208,7 +295,7 @@ typedef struct UpgParticipant
 {
 	char		gid[GIDSIZE];
 	Oid			dboid;
-	TransactionId xid;			/* InvalidTransactionId: whatever is prepared */
+	TransactionId xid;			/* the prepared xid, or Invalid: whatever is prepared */
 } UpgParticipant;
 
 extern int	upg_finisher_idle_timeout_s;
