@@ -103,9 +103,9 @@ is( $standby->safe_psql('postgres', q{SELECT count(*) FROM work WHERE tx NOT LIK
 is( $standby->safe_psql('postgres', q{SELECT count(*) FROM work WHERE tx LIKE 'a%'}) . ','
 	  . $standby->safe_psql('other', q{SELECT count(*) FROM memory WHERE tx LIKE 'a%'}),
 	'0,0', 'nothing of the aborted ones');
-is( $standby->safe_psql('postgres',
+ok( $standby->poll_query_until('postgres',
 		q{SELECT bool_and(NOT in_recovery) FROM unified.worker_status()}),
-	't', 'the workers know they are on a primary now');
+	'the workers know they are on a primary now');
 
 $standby->stop;
 done_testing();
