@@ -285,8 +285,12 @@ AS $fn$
     SELECT coalesce(array_agg(DISTINCT p.gid ORDER BY p.gid) FILTER (WHERE p.gid IS NOT NULL), '{}'),
            coalesce(array_agg(DISTINCT l.pid ORDER BY l.pid) FILTER (WHERE l.pid IS NOT NULL), '{}')
       FROM pg_catalog.pg_locks l
-      LEFT JOIN pg_catalog.pg_prepared_xacts p
-             ON l.pid IS NULL AND l.virtualtransaction = '-1/' || p.transaction::text
+      -- A prepared transaction's locks belong to no pid; its virtual
+      -- transaction also holds the lock on its own xid, which names it.
+      LEFT JOIN pg_catalog.pg_locks x
+             ON l.pid IS NULL AND x.pid IS NULL AND x.locktype = 'transactionid'
+            AND x.virtualtransaction = l.virtualtransaction
+      LEFT JOIN pg_catalog.pg_prepared_xacts p ON p.transaction = x.transactionid
      WHERE l.locktype = 'relation' AND l.granted
        AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()
        AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
@@ -516,7 +520,7 @@ BEGIN
     -- 3. Row-level security on every partition and detached month (made
     --    by an older version, or restored from an older dump).
     IF NOT blocked THEN
-        FOR p IN SELECT c.oid::regclass AS rel
+        FOR p IN SELECT format('unified.%I', c.relname) AS rel
                    FROM pg_class c
                   WHERE c.relnamespace = 'unified'::regnamespace AND c.relkind = 'r'
                     AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
@@ -524,9 +528,9 @@ BEGIN
                          OR c.relname ~ '^chunks_[0-9]{4}_[0-9]{2}_detached(_[0-9]+)?$') LOOP
             BEGIN
                 EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', p.rel);
-                secured := secured || to_jsonb(p.rel::text);
+                secured := secured || to_jsonb(p.rel);
             EXCEPTION WHEN lock_not_available THEN
-                errors := errors || jsonb_build_object('partition', p.rel::text, 'error', SQLERRM);
+                errors := errors || jsonb_build_object('partition', p.rel, 'error', SQLERRM);
                 RAISE LOG 'unified_pg maintenance: row-level security of % not enabled: %', p.rel, SQLERRM;
             END;
         END LOOP;
