@@ -20,14 +20,15 @@
 # under 5 ms.  Run it from a checkout to measure that checkout's build (it
 # builds and installs it, holding the machine-wide install lock):
 #
-#   BENCH_PORT=5611 bash bench/hardening/run.sh
+#   BENCH_PORT=5611 bash bench/hardening/run.sh     (BENCH_MAX_PARTITIONS=240 by default)
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
 MONTHS=${BENCH_MONTHS:-1500}
 PLANS=${BENCH_PLANS:-50}
 
-bench_start_server "unified_pg.maintenance_interval = 0"
+bench_start_server "unified_pg.maintenance_interval = 0
+unified_pg.max_partitions = ${BENCH_MAX_PARTITIONS:-240}"
 
 bench_sql -c "CREATE EXTENSION unified_pg" \
     -c "CREATE ROLE bench_app LOGIN IN ROLE claude_user" \
