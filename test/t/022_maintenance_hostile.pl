@@ -127,6 +127,11 @@ $r = maint();
 is(field($r, 'created'), '[]', 'and then none');
 is(field($r, 'deferred_months,0'), '1902-03', 'the rest stays deferred');
 $node->safe_psql('postgres', "ALTER SYSTEM RESET unified_pg.max_partitions");
+$node->safe_psql('postgres', "ALTER SYSTEM SET unified_pg.max_new_partitions = 0");
+$node->reload;
+$r = maint();
+is(field($r, 'created'), '[]', 'with max_new_partitions = 0 a pass makes no month for rows in the default partition');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET unified_pg.max_new_partitions");
 $node->reload;
 
 # A session cannot raise the limits for itself.
