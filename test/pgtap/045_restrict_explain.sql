@@ -10,11 +10,13 @@
 -- 2. explain_pruning / explain_select only plan, but planning evaluates
 --    immutable functions: they run read-only, so nothing they call writes.
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 
 CREATE ROLE tap_e_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_e_admin LOGIN IN ROLE unified_admin;
 CREATE ROLE tap_e_nobody LOGIN;
+CREATE ROLE tap_e_scoped LOGIN IN ROLE claude_user;
+SELECT unified.grant_project('tap_e_scoped', 'proj-e') AS setup;
 
 INSERT INTO unified.chunks (source, source_id, project_id, cognee_dataset_id, content)
 SELECT 'claude_context', 'tap-e-' || g, 'proj-e', NULL, 'visible' FROM generate_series(1, 50) g;
@@ -103,6 +105,11 @@ RESET ROLE;
 SET LOCAL ROLE tap_e_admin;
 SELECT lives_ok($$EXPLAIN ANALYZE SELECT * FROM unified.chunks WHERE cognee_dataset_id >= 'a0000000-0000-0000-0000-000000000000'$$,
     'unified_admin, who sees every row, may EXPLAIN ANALYZE');
+RESET ROLE;
+
+SET LOCAL ROLE tap_e_scoped;
+SELECT throws_ok($$EXPLAIN ANALYZE SELECT * FROM unified.chunks WHERE project_id >= 'a'$$, '42501', NULL,
+    'a tenant-scoped login cannot count the other tenants'' rows either');
 RESET ROLE;
 
 SET LOCAL ROLE tap_e_nobody;

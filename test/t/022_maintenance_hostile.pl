@@ -120,6 +120,8 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM unified.partitions WHERE 
 # max_partitions caps the count.
 $node->safe_psql('postgres', "ALTER SYSTEM SET unified_pg.max_partitions = " . ($parts_before + 14));
 $node->reload;
+$node->poll_query_until('postgres',
+	"SELECT current_setting('unified_pg.max_partitions')::int = " . ($parts_before + 14));
 $r = maint();
 is(field($r, 'created'), '["unified.chunks_1902_01", "unified.chunks_1902_02"]',
 	'with max_partitions reached, a pass makes only what is left under it');
@@ -129,10 +131,13 @@ is(field($r, 'deferred_months,0'), '1902-03', 'the rest stays deferred');
 $node->safe_psql('postgres', "ALTER SYSTEM RESET unified_pg.max_partitions");
 $node->safe_psql('postgres', "ALTER SYSTEM SET unified_pg.max_new_partitions = 0");
 $node->reload;
+$node->poll_query_until('postgres',
+	"SELECT current_setting('unified_pg.max_new_partitions') = '0' AND current_setting('unified_pg.max_partitions') = '240'");
 $r = maint();
 is(field($r, 'created'), '[]', 'with max_new_partitions = 0 a pass makes no month for rows in the default partition');
 $node->safe_psql('postgres', "ALTER SYSTEM RESET unified_pg.max_new_partitions");
 $node->reload;
+$node->poll_query_until('postgres', "SELECT current_setting('unified_pg.max_new_partitions') = '12'");
 
 # A session cannot raise the limits for itself.
 ($ret, $out, $err) = as_role('ops', q{SET unified_pg.max_new_partitions = 100000});
