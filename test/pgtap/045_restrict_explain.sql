@@ -10,7 +10,7 @@
 -- 2. explain_pruning / explain_select only plan, but planning evaluates
 --    immutable functions: they run read-only, so nothing they call writes.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 CREATE ROLE tap_e_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_e_admin LOGIN IN ROLE unified_admin;
@@ -115,6 +115,35 @@ RESET ROLE;
 SET LOCAL ROLE tap_e_nobody;
 SELECT throws_ok($$EXPLAIN ANALYZE SELECT * FROM unified.chunks$$, '42501', NULL,
     'a role in no group is refused too');
+RESET ROLE;
+
+-- The statistics counters count hidden rows too: the same bisection works
+-- through pg_stat_xact_user_tables, which restrict_explain cannot see.
+-- SECURITY.md's mitigation (revoke the counters from PUBLIC) closes it.
+CREATE FUNCTION pg_temp.fetched(q text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    before  bigint;
+    after   bigint;
+BEGIN
+    SELECT coalesce(sum(idx_tup_fetch), 0) INTO before FROM pg_stat_xact_user_tables WHERE schemaname = 'unified';
+    EXECUTE q;
+    SELECT coalesce(sum(idx_tup_fetch), 0) INTO after FROM pg_stat_xact_user_tables WHERE schemaname = 'unified';
+    RETURN after - before;
+END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.fetched(text) TO PUBLIC;
+SET LOCAL ROLE tap_e_claude;
+SELECT ok(pg_temp.fetched($$SELECT id FROM unified.chunks WHERE cognee_dataset_id >= 'a3000000-0000-0000-0000-000000000000'$$)
+          > pg_temp.fetched($$SELECT id FROM unified.chunks WHERE cognee_dataset_id >= 'a4000000-0000-0000-0000-000000000000'$$),
+    'known limit: pg_stat_xact_user_tables counts the hidden rows an index condition matched');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_get_tuples_returned(oid), pg_catalog.pg_stat_get_tuples_fetched(oid),
+    pg_catalog.pg_stat_get_xact_tuples_returned(oid), pg_catalog.pg_stat_get_xact_tuples_fetched(oid),
+    pg_catalog.pg_stat_get_blocks_fetched(oid), pg_catalog.pg_stat_get_blocks_hit(oid),
+    pg_catalog.pg_stat_get_xact_blocks_fetched(oid), pg_catalog.pg_stat_get_xact_blocks_hit(oid),
+    pg_catalog.pg_stat_get_numscans(oid), pg_catalog.pg_stat_get_xact_numscans(oid) FROM PUBLIC;
+SET LOCAL ROLE tap_e_claude;
+SELECT throws_ok($$SELECT pg_temp.fetched('SELECT 1')$$, '42501', NULL,
+    'with the counters revoked from PUBLIC, an application role cannot read them');
 RESET ROLE;
 
 -- What PostgreSQL still shows (SECURITY.md names each with its mitigation):
