@@ -43,6 +43,9 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_authid.h"
@@ -50,9 +53,6 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/syscache.h"
-#include "access/htup_details.h"
-#include "access/stratnum.h"
-#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -123,6 +123,8 @@ upg_tenant_role_token(PG_FUNCTION_ARGS)
 	char	   *token;
 
 	LockSharedObject(AuthIdRelationId, role, 0, ShareUpdateExclusiveLock);
+	/* a first use that we waited for has committed a label: see it */
+	InvalidateCatalogSnapshot();
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
