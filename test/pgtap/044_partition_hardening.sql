@@ -6,7 +6,7 @@
 -- per pass and 240 partitions; test/t/022_maintenance_hostile.pl changes
 -- them, and covers locks held by other sessions and prepared transactions.)
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 
 CREATE ROLE tap_m_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_m_admin LOGIN IN ROLE unified_admin;
@@ -109,6 +109,20 @@ RESET ROLE;
 SELECT is((SELECT r->>'status' FROM pass3), 'partial', 'a pass with errors says "partial", not "done"');
 SELECT is((SELECT r->'errors'->0->>'month' FROM pass3), '1962-02', 'and lists the month it could not make');
 DROP TABLE unified.chunks_1962_02;
+
+-- A pass lets go of the table after holding it for half of lock_wait: with
+-- lock_wait => 1ms, each pass makes one month and says "more".
+SET LOCAL ROLE tap_m_claude;
+INSERT INTO unified.chunks (source, source_id, project_id, content, created_at)
+VALUES ('claude_context', 'tap-m-hold-1', 'proj-m', 'x', '1930-01-05'),
+       ('claude_context', 'tap-m-hold-2', 'proj-m', 'x', '1930-02-05');
+RESET ROLE;
+SET LOCAL ROLE tap_m_admin;
+CREATE TEMP TABLE pass5 AS SELECT unified.run_maintenance(lock_wait => '1ms') AS r;
+RESET ROLE;
+SELECT is((SELECT r->'created' FROM pass5), '["unified.chunks_1930_01"]'::jsonb,
+    'after holding unified.chunks for half of lock_wait a pass makes no further month');
+SELECT is((SELECT r->>'more' FROM pass5), 'true', 'and says "more", so the next pass goes on after the lock was released');
 
 -- ------------------------------------- scheduling by unified_admin with pg_cron
 CREATE EXTENSION IF NOT EXISTS pg_cron;

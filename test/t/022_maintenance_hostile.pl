@@ -16,7 +16,6 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 
 my $node = PostgreSQL::Test::Cluster->new('maint_hostile');
 $node->init;
@@ -103,15 +102,12 @@ SELECT 'claude_context', 'future-' || m, 'p', 'x', '2200-01-10'::date + make_int
 is($ret, 0, 'an application role writes rows in 1,550 distinct months') or diag $err;
 my $parts_before = $node->safe_psql('postgres',
 	q{SELECT count(*) FROM unified.partitions WHERE NOT is_default});
-my $t0 = time;
 $r = maint();
-my $elapsed = time - $t0;
 is(field($r, 'status'), 'done', 'the pass succeeds');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM unified.partitions WHERE NOT is_default}),
 	$parts_before + 12, 'it made exactly max_new_partitions (12) months');
 is(field($r, 'deferred_more'), 'true', 'and says more months wait in the default partition');
 is(field($r, 'deferred_months,0'), '1902-01', 'the first deferred month is the 13th');
-ok($elapsed < 5, "the pass took less than lock_wait (${elapsed}s)");
 is($node->safe_psql('postgres', q{SELECT count(*) FROM unified.chunks WHERE source_id ~ '^(past|future)-'}),
 	'1550', 'no row was lost');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM unified.partitions WHERE range_start >= '2200-01-01'}),
@@ -151,13 +147,12 @@ SELECT count(*) FROM unified.chunks WHERE source_id = 'nothing';
 PREPARE TRANSACTION 'hostile-share';
 });
 is($ret, 0, 'an application role prepares a transaction that read unified.chunks');
-$t0 = time;
 $r = maint(q{lock_wait => '300ms'});
-$elapsed = time - $t0;
 is(field($r, 'status'), 'partial', 'the pass says "partial"');
 is(field($r, 'blocked_by'), '["hostile-share"]', 'and names the prepared transaction in blocked_by');
 is(field($r, 'errors,0,blocked_by,0'), 'hostile-share', 'and in the error of the month');
-ok($elapsed < 3, "it stops at the first lock it cannot get (${elapsed}s, lock_wait 300ms)");
+is($node->safe_psql('postgres', "SELECT jsonb_array_length(\$j\$$r\$j\$::jsonb->'errors')"), '1',
+	'it stops at the first lock it cannot get (one error: it waited once, not once per month)');
 ok($node->log_contains(qr/blocked by prepared transaction\(s\) hostile-share/),
 	'the server log names the gid');
 
