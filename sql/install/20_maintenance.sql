@@ -26,20 +26,25 @@
 -- otherwise route a row of the new month to the default partition and fail.
 -- Locks are waited for at most `lock_wait`, so maintenance never queues
 -- behind a long query and stalls the applications; a month that could not
--- be locked is reported and retried on the next pass.
+-- be locked is reported, the pass makes no further month, and the next
+-- pass tries again.
 --
 -- Bounded work.  A function cannot commit, so unified.run_maintenance()
 -- does one bounded pass (whole months, until about `batch_rows` rows were
--- moved or detached) and says "more": true when it stopped early; the
--- background worker and unified.run_maintenance_all() call it again in new
--- transactions until nothing is left.
+-- moved or detached, or the table was held for half of `lock_wait`) and
+-- says "more": true when it stopped early; the background worker and
+-- unified.run_maintenance_all() call it again in new transactions until
+-- nothing is left.  How many months a pass makes for rows it finds in the
+-- default partition is bounded too, by settings no session can change;
+-- see "unified.run_maintenance(): one bounded pass" below.
 --
 -- Partitions are created by SECURITY DEFINER functions, so they belong to
 -- the extension's owner whoever runs maintenance (the worker, a pg_cron job,
 -- an admin), and carry no privileges for application roles: those reach
 -- rows only through unified.chunks and its row-level security.  Each
--- partition also has row-level security enabled and forced with no policy,
--- so that a privilege granted on it by mistake still shows no rows.
+-- partition, the default one and detached months included, also has
+-- row-level security enabled and forced with no policy, so that a
+-- privilege granted on it by mistake still shows no rows.
 -- ---------------------------------------------------------------------------
 
 -- Make sure the partition of the UTC month containing "month" exists,
