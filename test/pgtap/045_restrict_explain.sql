@@ -10,11 +10,12 @@
 -- 2. explain_pruning / explain_select only plan, but planning evaluates
 --    immutable functions: they run read-only, so nothing they call writes.
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 
 CREATE ROLE tap_e_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_e_admin LOGIN IN ROLE unified_admin;
 CREATE ROLE tap_e_nobody LOGIN;
+CREATE ROLE tap_e_bypass LOGIN BYPASSRLS IN ROLE claude_user;
 CREATE ROLE tap_e_scoped LOGIN IN ROLE claude_user;
 SELECT unified.grant_project('tap_e_scoped', 'proj-e') AS setup;
 
@@ -105,6 +106,11 @@ RESET ROLE;
 SET LOCAL ROLE tap_e_admin;
 SELECT lives_ok($$EXPLAIN ANALYZE SELECT * FROM unified.chunks WHERE cognee_dataset_id >= 'a0000000-0000-0000-0000-000000000000'$$,
     'unified_admin, who sees every row, may EXPLAIN ANALYZE');
+RESET ROLE;
+
+SET LOCAL ROLE tap_e_bypass;
+SELECT lives_ok($$EXPLAIN ANALYZE SELECT * FROM unified.chunks WHERE cognee_dataset_id >= 'a0000000-0000-0000-0000-000000000000'$$,
+    'a BYPASSRLS role, which reads every row anyway, may EXPLAIN ANALYZE');
 RESET ROLE;
 
 SET LOCAL ROLE tap_e_scoped;
