@@ -352,6 +352,115 @@ $fn$;
 
 REVOKE ALL ON FUNCTION unified.maintenance_try_month(date) FROM PUBLIC;
 
+-- Enable and force row-level security on every partition and detached
+-- month that lacks it (made by an older version, or restored from an older
+-- dump).  Returns {"secured": [names], "errors": [...]}.  Internal.
+CREATE FUNCTION unified.maintenance_secure_partitions()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    p       record;
+    secured jsonb := '[]';
+    errors  jsonb := '[]';
+BEGIN
+    FOR p IN SELECT format('unified.%I', c.relname) AS rel
+               FROM pg_class c
+              WHERE c.relnamespace = 'unified'::regnamespace AND c.relkind = 'r'
+                AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+                AND (c.oid IN (SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = 'unified.chunks'::regclass)
+                     OR c.relname ~ '^chunks_[0-9]{4}_[0-9]{2}_detached(_[0-9]+)?$') LOOP
+        BEGIN
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', p.rel);
+            secured := secured || to_jsonb(p.rel);
+        EXCEPTION WHEN lock_not_available THEN
+            errors := errors || jsonb_build_object('partition', p.rel, 'error', SQLERRM);
+            RAISE LOG 'unified_pg maintenance: row-level security of % not enabled: %', p.rel, SQLERRM;
+        END;
+    END LOOP;
+    RETURN jsonb_build_object('secured', secured, 'errors', errors);
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION unified.maintenance_secure_partitions() FROM PUBLIC;
+
+-- Retention for a maintenance pass: detach (or drop) partitions wholly
+-- older than now() - retention, never the current month, a future one or
+-- the default, oldest first, while "budget" rows are left and the pass
+-- (which first locked unified.chunks at locked_at, NULL if not yet) has
+-- held the table for less than half of lock_wait.  Their rows leave
+-- unified.chunks, so their keys leave unified.chunk_keys.  Returns
+-- {"detached", "dropped", "errors", "more"}.  Internal.
+CREATE FUNCTION unified.maintenance_retention(retention interval, drop_detached boolean,
+    budget bigint, locked_at timestamptz, lock_wait interval)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    cur_ts      timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    p           record;
+    t           timestamptz;
+    n           bigint;
+    newname     text;
+    detached    jsonb := '[]';
+    dropped     jsonb := '[]';
+    errors      jsonb := '[]';
+    more        boolean := false;
+BEGIN
+    IF retention IS NULL OR drop_detached IS NULL OR budget IS NULL OR lock_wait IS NULL THEN
+        RAISE EXCEPTION 'retention, drop_detached, budget and lock_wait must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR p IN SELECT format('unified.%I', c.relname) AS name, c.relname
+               FROM unified.partitions v JOIN pg_class c ON c.oid = v.partition
+              WHERE NOT v.is_default AND v.range_end IS NOT NULL
+                AND v.range_end <= now() - retention AND v.range_end <= cur_ts
+                AND c.relname ~ '^chunks_[0-9]{4}_[0-9]{2}$'
+              ORDER BY v.range_start LOOP
+        IF budget <= 0 OR (locked_at IS NOT NULL AND clock_timestamp() - locked_at >= lock_wait / 2) THEN
+            more := true;
+            EXIT;
+        END IF;
+        t := clock_timestamp();
+        BEGIN
+            EXECUTE format('ALTER TABLE unified.chunks DETACH PARTITION unified.%I', p.relname);
+            locked_at := coalesce(locked_at, t);
+            EXECUTE format('DELETE FROM unified.chunk_keys k USING unified.%I d'
+                           ' WHERE (k.source, k.source_collection, k.source_id)'
+                           ' = (d.source, d.source_collection, d.source_id)', p.relname);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            budget := budget - n;
+            IF drop_detached THEN
+                EXECUTE format('DROP TABLE unified.%I', p.relname);
+                dropped := dropped || to_jsonb(p.name);
+            ELSE
+                -- Free the name: a row of that month may come back later.
+                -- The detached table keeps no grants and row-level
+                -- security forced, like every partition.
+                newname := p.relname || '_detached';
+                WHILE to_regclass(format('unified.%I', newname)) IS NOT NULL LOOP
+                    newname := p.relname || '_detached_' || (coalesce(substring(newname FROM '_([0-9]+)$')::int, 1) + 1);
+                END LOOP;
+                EXECUTE format('ALTER TABLE unified.%I RENAME TO %I', p.relname, newname);
+                EXECUTE format('ALTER TABLE unified.%I ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', newname);
+                detached := detached || jsonb_build_object('partition', p.name,
+                                                           'now', format('unified.%I', newname),
+                                                           'rows', n);
+            END IF;
+        EXCEPTION WHEN lock_not_available THEN
+            errors := errors || jsonb_build_object('partition', p.name, 'error', SQLERRM);
+            RAISE LOG 'unified_pg maintenance: partition % not detached: %', p.name, SQLERRM;
+            EXIT;
+        END;
+    END LOOP;
+    RETURN jsonb_build_object('detached', detached, 'dropped', dropped, 'errors', errors, 'more', more);
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION unified.maintenance_retention(interval, boolean, bigint, timestamptz, interval) FROM PUBLIC;
+
 -- One maintenance pass; returns what it did as jsonb:
 --   status      'done'; 'partial' when "errors" is not empty; 'skipped'
 --               (with "reason") when another pass runs or on a standby
@@ -405,12 +514,9 @@ DECLARE
     budget      bigint := batch_rows;
     more        boolean := false;
     deflt       regclass;
-    p           record;
     month       date;
     next_ts     timestamptz;
     scan_from   timestamptz := min_ts;
-    n           bigint;
-    newname     text;
     stuck       bigint := 0;
 BEGIN
     IF premake IS NULL OR premake < 0 OR premake > 120 THEN
@@ -522,71 +628,20 @@ BEGIN
            INTO stuck USING min_ts, max_ts;
     END IF;
 
-    -- 3. Row-level security on every partition and detached month (made
-    --    by an older version, or restored from an older dump).
+    -- 3. Row-level security on every partition and detached month.
     IF NOT blocked THEN
-        FOR p IN SELECT format('unified.%I', c.relname) AS rel
-                   FROM pg_class c
-                  WHERE c.relnamespace = 'unified'::regnamespace AND c.relkind = 'r'
-                    AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
-                    AND (c.oid IN (SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = 'unified.chunks'::regclass)
-                         OR c.relname ~ '^chunks_[0-9]{4}_[0-9]{2}_detached(_[0-9]+)?$') LOOP
-            BEGIN
-                EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', p.rel);
-                secured := secured || to_jsonb(p.rel);
-            EXCEPTION WHEN lock_not_available THEN
-                errors := errors || jsonb_build_object('partition', p.rel, 'error', SQLERRM);
-                RAISE LOG 'unified_pg maintenance: row-level security of % not enabled: %', p.rel, SQLERRM;
-            END;
-        END LOOP;
+        o := unified.maintenance_secure_partitions();
+        secured := o->'secured';
+        errors := errors || (o->'errors');
     END IF;
 
-    -- 4. Retention: partitions wholly older than now() - retention, never
-    --    the current month, a future one or the default.  Their rows leave
-    --    unified.chunks, so their keys leave unified.chunk_keys.
+    -- 4. Retention.
     IF retention IS NOT NULL AND NOT blocked THEN
-        FOR p IN SELECT format('unified.%I', c.relname) AS name, c.relname
-                   FROM unified.partitions v JOIN pg_class c ON c.oid = v.partition
-                  WHERE NOT v.is_default AND v.range_end IS NOT NULL
-                    AND v.range_end <= now() - retention AND v.range_end <= cur_ts
-                    AND c.relname ~ '^chunks_[0-9]{4}_[0-9]{2}$'
-                  ORDER BY v.range_start LOOP
-            IF budget <= 0 OR (locked_at IS NOT NULL AND clock_timestamp() - locked_at >= lock_wait / 2) THEN
-                more := true;
-                EXIT;
-            END IF;
-            t := clock_timestamp();
-            BEGIN
-                EXECUTE format('ALTER TABLE unified.chunks DETACH PARTITION unified.%I', p.relname);
-                locked_at := coalesce(locked_at, t);
-                EXECUTE format('DELETE FROM unified.chunk_keys k USING unified.%I d'
-                               ' WHERE (k.source, k.source_collection, k.source_id)'
-                               ' = (d.source, d.source_collection, d.source_id)', p.relname);
-                GET DIAGNOSTICS n = ROW_COUNT;
-                budget := budget - n;
-                IF drop_detached THEN
-                    EXECUTE format('DROP TABLE unified.%I', p.relname);
-                    dropped := dropped || to_jsonb(p.name);
-                ELSE
-                    -- Free the name: a row of that month may come back later.
-                    -- The detached table keeps no grants and row-level
-                    -- security forced, like every partition.
-                    newname := p.relname || '_detached';
-                    WHILE to_regclass(format('unified.%I', newname)) IS NOT NULL LOOP
-                        newname := p.relname || '_detached_' || (coalesce(substring(newname FROM '_([0-9]+)$')::int, 1) + 1);
-                    END LOOP;
-                    EXECUTE format('ALTER TABLE unified.%I RENAME TO %I', p.relname, newname);
-                    EXECUTE format('ALTER TABLE unified.%I ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', newname);
-                    detached := detached || jsonb_build_object('partition', p.name,
-                                                               'now', format('unified.%I', newname),
-                                                               'rows', n);
-                END IF;
-            EXCEPTION WHEN lock_not_available THEN
-                errors := errors || jsonb_build_object('partition', p.name, 'error', SQLERRM);
-                RAISE LOG 'unified_pg maintenance: partition % not detached: %', p.name, SQLERRM;
-                EXIT;
-            END;
-        END LOOP;
+        o := unified.maintenance_retention(retention, drop_detached, budget, locked_at, lock_wait);
+        detached := o->'detached';
+        dropped := o->'dropped';
+        errors := errors || (o->'errors');
+        more := more OR (o->>'more')::boolean;
     END IF;
 
     RETURN jsonb_build_object(
