@@ -20,7 +20,8 @@ OBJS = \
 	src/security.o \
 	src/worker.o \
 	src/dtx.o \
-	src/resolver.o
+	src/resolver.o \
+	src/migrate.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
