@@ -18,7 +18,11 @@
  *	- unified.migration_text_vector: pgvector's text form '[1,2,3]' (or an
  *	  array literal '{1,2,3}') as real[], NULL when it is not one;
  *	- unified.migration_json_valid: whether text is JSON that jsonb accepts
- *	  (the escapes are checked too: jsonb refuses \u0000).
+ *	  (the escapes are checked too: jsonb refuses \u0000);
+ *	- unified.migration_detoast: a real[] read from the source, fetched
+ *	  from TOAST once.  A 768-dimension vector is stored out of line, and
+ *	  every function that looks at it (the check above, the CHECK
+ *	  constraints of unified.chunks) would otherwise fetch it again.
  *
  * It holds no locks and keeps no state.
  *
@@ -40,6 +44,7 @@
 PG_FUNCTION_INFO_V1(upg_migration_vector_problem);
 PG_FUNCTION_INFO_V1(upg_migration_text_vector);
 PG_FUNCTION_INFO_V1(upg_migration_json_valid);
+PG_FUNCTION_INFO_V1(upg_migration_detoast);
 
 /* The largest embedding unified.chunks accepts (chunks_embedding_check). */
 #define UPG_MAX_EMBEDDING_DIMENSIONS 16000
@@ -188,4 +193,12 @@ upg_migration_json_valid(PG_FUNCTION_ARGS)
 	lex = makeJsonLexContextCstringLen(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
 									   GetDatabaseEncoding(), true);
 	PG_RETURN_BOOL(pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS);
+}
+
+/* SQL: unified.migration_detoast(real[]) returns real[]: the value itself,
+ * detoasted (fetched and decompressed) once.  (STRICT.) */
+Datum
+upg_migration_detoast(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_ARRAYTYPE_P(PG_GETARG_ARRAYTYPE_P(0));
 }

@@ -193,6 +193,13 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'upg_migration_json_valid'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- The array itself, fetched from TOAST once (C, src/migrate.c): the
+-- checks and the insert then read it in memory.
+CREATE FUNCTION unified.migration_detoast(vector real[])
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'upg_migration_detoast'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- A 64-bit hash of a chunk's key and content hash; summed, it is an
 -- order-independent checksum of a set of chunks.
 CREATE FUNCTION unified.migration_row_hash(source_id text, content_hash bytea)
@@ -237,18 +244,28 @@ $fn$;
 -- Which of the ids are stored in unified.chunks under (source,
 -- collection)?  SECURITY DEFINER: reads unified.chunk_keys, one index
 -- probe per id, instead of probing every partition of unified.chunks.
+-- While a migration fills an empty unified.chunks, the statistics say
+-- chunk_keys is empty, and the planner would read all of a collection's
+-- keys for every batch (quadratic in the run's size): one probe of the
+-- primary key per id is the only sane plan here, so it is the only one
+-- allowed.
 CREATE FUNCTION unified.migration_stored_keys(source text, source_collection text, ids text[])
 RETURNS text[]
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, unified, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_bitmapscan = off
 AS $fn$
-    SELECT coalesce(array_agg(k.source_id), '{}')
-      FROM unified.chunk_keys k
-     WHERE k.source = migration_stored_keys.source
-       AND k.source_collection = migration_stored_keys.source_collection
-       AND k.source_id = ANY (migration_stored_keys.ids);
+    SELECT coalesce(array_agg(i.id), '{}')
+      FROM unnest(migration_stored_keys.ids) AS i(id)
+     WHERE EXISTS (SELECT FROM unified.chunk_keys k
+                    WHERE k.source = migration_stored_keys.source
+                      AND k.source_collection = migration_stored_keys.source_collection
+                      AND k.source_id = i.id);
 $fn$;
 
 -- Check that "source" can be migrated as "kind" by the caller; return
@@ -423,7 +440,7 @@ DECLARE
 BEGIN
     RETURN jsonb_build_object(
         'vector', CASE info ->> 'vector_type'
-            WHEN 'real[]' THEN 'upg_src.vector'
+            WHEN 'real[]' THEN 'unified.migration_detoast(upg_src.vector)'
             WHEN 'text' THEN 'unified.migration_text_vector(upg_src.vector)'
             WHEN 'character varying' THEN 'unified.migration_text_vector(upg_src.vector::pg_catalog.text)'
             ELSE 'upg_src.vector::pg_catalog.float4[]' END,
@@ -990,6 +1007,8 @@ CREATE FUNCTION unified.migration_batch(run bigint)
 RETURNS unified.migration_step
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
+-- the batch's rows are held in memory once (a 768-dimension vector is 3 kB)
+SET work_mem = '64MB'
 AS $fn$
 DECLARE
     m           unified.migrations := unified.migration_mine(run);
@@ -1203,11 +1222,14 @@ END
 $fn$;
 
 -- Delete up to batch_size chunks of the run (their keys go with them, by
--- the key trigger); mark the run rolled back when none is left.
+-- the key trigger); mark the run rolled back when none is left.  Each
+-- batch finds its rows through the migration_id index (statistics taken
+-- before the run would make the planner scan every partition per batch).
 CREATE FUNCTION unified.migration_rollback_batch(migration_id bigint, batch_size integer)
 RETURNS unified.migration_step
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
+SET enable_seqscan = off
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -1284,7 +1306,7 @@ STABLE
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
     SELECT max(m.id) FROM unified.migrations m
-     WHERE m.source_oid = source::oid AND m.pid = pg_backend_pid();
+     WHERE m.source_oid = migration_last_run.source::oid AND m.pid = pg_backend_pid();
 $fn$;
 
 -- Verify a registered source's run, record the result; true when it passed.
@@ -1408,6 +1430,7 @@ REVOKE ALL ON FUNCTION
     unified.migration_vector_problem(real[], integer),
     unified.migration_text_vector(text),
     unified.migration_json_valid(text),
+    unified.migration_detoast(real[]),
     unified.migration_row_hash(text, bytea),
     unified.migration_dataset_from_name(text),
     unified.migration_backend_busy(integer, timestamptz),
@@ -1450,6 +1473,7 @@ GRANT EXECUTE ON FUNCTION
     unified.migration_vector_problem(real[], integer),
     unified.migration_text_vector(text),
     unified.migration_json_valid(text),
+    unified.migration_detoast(real[]),
     unified.migration_row_hash(text, bytea),
     unified.migration_dataset_from_name(text),
     unified.migration_backend_busy(integer, timestamptz),
