@@ -671,11 +671,19 @@ BEGIN
         END IF;
     END IF;
 
+    -- A run whose row is locked is in the middle of a batch.
     SELECT * INTO v_run FROM unified.migrations m
      WHERE m.source_oid = source::oid AND m.kind = kind AND m.state IN ('running', 'rolling_back')
-     ORDER BY m.id DESC LIMIT 1
-       FOR UPDATE;
+     ORDER BY m.id DESC LIMIT 1;
     IF FOUND THEN
+        BEGIN
+            PERFORM FROM unified.migrations m WHERE m.id = v_run.id FOR UPDATE NOWAIT;
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE EXCEPTION 'migration % of % is running in process %', v_run.id, source, v_run.pid
+                USING ERRCODE = 'object_in_use',
+                      HINT = 'Wait for it, or stop that process; calling the migration again then resumes it.';
+        END;
+        SELECT * INTO v_run FROM unified.migrations m WHERE m.id = v_run.id;
         IF v_run.state = 'rolling_back' THEN
             RAISE EXCEPTION 'migration % of % is being rolled back', v_run.id, source
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -1197,11 +1205,20 @@ BEGIN
         RAISE EXCEPTION 'batch_size must be between 1 and 100000, not %', coalesce(batch_size::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT * INTO m FROM unified.migrations r WHERE r.id = migration_rollback_begin.migration_id FOR UPDATE;
+    SELECT * INTO m FROM unified.migrations r WHERE r.id = migration_rollback_begin.migration_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'migration % does not exist', coalesce(migration_rollback_begin.migration_id::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- A run whose row is locked is in the middle of a batch.
+    BEGIN
+        PERFORM FROM unified.migrations r WHERE r.id = m.id FOR UPDATE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'migration % is % in process %', m.id, m.state, m.pid
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Wait for it or stop that process, then roll back.';
+    END;
+    SELECT * INTO m FROM unified.migrations r WHERE r.id = m.id;
     IF m.state = 'rolled_back' THEN
         RAISE NOTICE 'migration % is already rolled back', m.id;
         RETURN false;
