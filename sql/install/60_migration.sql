@@ -241,6 +241,19 @@ AS $fn$
                       AND a.state IS DISTINCT FROM 'idle');
 $fn$;
 
+-- When this backend started: with the pid, it names this session in
+-- unified.migrations.  SECURITY DEFINER: pg_stat_activity hides it from a
+-- role that is not the session's login role (after SET ROLE).
+CREATE FUNCTION unified.migration_backend_start()
+RETURNS timestamptz
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT a.backend_start FROM pg_stat_activity a WHERE a.pid = pg_backend_pid();
+$fn$;
+
 -- Which of the ids are stored in unified.chunks under (source,
 -- collection)?  SECURITY DEFINER: reads unified.chunk_keys, one index
 -- probe per id, instead of probing every partition of unified.chunks.
@@ -704,7 +717,7 @@ BEGIN
         END IF;
         UPDATE unified.migrations m
            SET pid = pg_backend_pid(),
-               backend_start = (SELECT a.backend_start FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()),
+               backend_start = unified.migration_backend_start(),
                resumes = m.resumes + 1, resumed_at = clock_timestamp(), updated_at = clock_timestamp(),
                done_at_resume = m.migrated + m.skipped + m.rejected, batch_size = batch_size
          WHERE m.id = v_run.id;
@@ -715,7 +728,7 @@ BEGIN
                                              pid, backend_start)
         VALUES (kind, source::text, source::oid, v_info ->> 'relname', project_id, dataset_id,
                 v_dataset, v_from, batch_size, (v_info ->> 'vector_dims')::int, pg_backend_pid(),
-                (SELECT a.backend_start FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()))
+                unified.migration_backend_start())
         RETURNING * INTO v_run;
     END IF;
 
@@ -1231,7 +1244,7 @@ BEGIN
     END IF;
     UPDATE unified.migrations r
        SET state = 'rolling_back', pid = pg_backend_pid(),
-           backend_start = (SELECT a.backend_start FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()),
+           backend_start = unified.migration_backend_start(),
            updated_at = clock_timestamp()
      WHERE r.id = m.id;
     RETURN true;
@@ -1451,6 +1464,7 @@ REVOKE ALL ON FUNCTION
     unified.migration_row_hash(text, bytea),
     unified.migration_dataset_from_name(text),
     unified.migration_backend_busy(integer, timestamptz),
+    unified.migration_backend_start(),
     unified.migration_stored_keys(text, text, text[]),
     unified.migration_source_info(text, regclass),
     unified.migration_exprs(jsonb),
@@ -1494,6 +1508,7 @@ GRANT EXECUTE ON FUNCTION
     unified.migration_row_hash(text, bytea),
     unified.migration_dataset_from_name(text),
     unified.migration_backend_busy(integer, timestamptz),
+    unified.migration_backend_start(),
     unified.migration_stored_keys(text, text, text[]),
     unified.migration_source_info(text, regclass),
     unified.migration_exprs(jsonb),
