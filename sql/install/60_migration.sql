@@ -260,8 +260,9 @@ $fn$;
 -- While a migration fills an empty unified.chunks, the statistics say
 -- chunk_keys is empty, and the planner would read all of a collection's
 -- keys for every batch (quadratic in the run's size): one probe of the
--- primary key per id is the only sane plan here, so it is the only one
--- allowed.
+-- primary key per id is the only sane plan here.  The LATERAL subquery
+-- with LIMIT 1 makes the ids the outer side of a nested loop, and with
+-- sequential scans off each probe is an index lookup of the whole key.
 CREATE FUNCTION unified.migration_stored_keys(source text, source_collection text, ids text[])
 RETURNS text[]
 LANGUAGE sql
@@ -269,16 +270,15 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, unified, pg_temp
 SET enable_seqscan = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
 SET enable_bitmapscan = off
 AS $fn$
     SELECT coalesce(array_agg(i.id), '{}')
       FROM unnest(migration_stored_keys.ids) AS i(id)
-     WHERE EXISTS (SELECT FROM unified.chunk_keys k
-                    WHERE k.source = migration_stored_keys.source
-                      AND k.source_collection = migration_stored_keys.source_collection
-                      AND k.source_id = i.id);
+     CROSS JOIN LATERAL (SELECT FROM unified.chunk_keys k
+                          WHERE k.source = migration_stored_keys.source
+                            AND k.source_collection = migration_stored_keys.source_collection
+                            AND k.source_id = i.id
+                          LIMIT 1) AS found;
 $fn$;
 
 -- Check that "source" can be migrated as "kind" by the caller; return
