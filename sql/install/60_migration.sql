@@ -49,7 +49,8 @@
 -- Locking.  A batch holds ROW EXCLUSIVE on unified.chunks, like any
 -- application insert, and ACCESS SHARE on the source: applications keep
 -- reading and writing both.  A month's partition is created in a short
--- transaction of its own with lock_timeout = 5s; when it cannot be had,
+-- transaction of its own with lock_timeout = 1s (statements that arrive
+-- while it waits queue behind it); when the lock cannot be had,
 -- the rows of that month go to the default partition (maintenance moves
 -- them later) and the run goes on.
 --
@@ -835,7 +836,10 @@ CREATE FUNCTION unified.migration_create_partitions(months date[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
-SET lock_timeout = '5s'
+-- While it waits for its ACCESS EXCLUSIVE lock, the applications' new
+-- statements queue behind it: wait briefly, and leave the month to the
+-- default partition rather than stall them.
+SET lock_timeout = '1s'
 AS $fn$
 DECLARE
     mo      date;
