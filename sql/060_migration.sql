@@ -222,6 +222,24 @@ CALL unified.migrate_to_unified();
 RESET ROLE;
 SELECT kind, source, last_status FROM unified.migration_sources ORDER BY id;
 
+-- A run that fails verification is rolled back by migrate_to_unified:
+-- here a trigger changes the content of every row the run stores.
+CREATE TABLE migr_src.code_chunks_0bad0001 (LIKE migr_src.code_chunks_1a2b3c4d INCLUDING ALL);
+INSERT INTO migr_src.code_chunks_0bad0001 SELECT * FROM migr_src.code_chunks_1a2b3c4d WHERE start_line < 4;
+CREATE FUNCTION migr_src.tamper() RETURNS trigger LANGUAGE plpgsql
+    AS $$BEGIN NEW.content := NEW.content || ' (changed)'; RETURN NEW; END$$;
+CREATE TRIGGER tamper BEFORE INSERT ON unified.chunks FOR EACH ROW
+    WHEN (NEW.source_collection = 'code_chunks_0bad0001') EXECUTE FUNCTION migr_src.tamper();
+SET ROLE regress_migr_admin;
+UPDATE unified.migration_sources SET enabled = false;
+INSERT INTO unified.migration_sources (kind, source, project_id) VALUES ('claude_context', 'migr_src.code_chunks_0bad0001', 'p-bad');
+CALL unified.migrate_to_unified();
+RESET ROLE;
+DROP TRIGGER tamper ON unified.chunks;
+SELECT last_status FROM unified.migration_sources WHERE enabled;
+SELECT state, migrated, removed FROM unified.migrations WHERE source = 'migr_src.code_chunks_0bad0001';
+SELECT count(*) AS left_behind FROM unified.chunks WHERE source_collection = 'code_chunks_0bad0001';
+
 -- Bad sources fail at once, say what is wrong, and write nothing.
 SELECT count(*) AS runs_before FROM unified.migrations \gset
 CREATE TABLE migr_src.code_chunks_00000000 (id text PRIMARY KEY, content text, metadata text);

@@ -1,7 +1,14 @@
 """The original design's migration loop, as a baseline: pages of 1,000
 rows read with LIMIT/OFFSET through a client, transformed in Python and
 written back with executemany (asyncpg wraps each executemany in a
-transaction).  Prints the rows it migrated."""
+transaction).  Prints the rows it migrated.
+
+The original pages without ORDER BY.  On a table larger than a quarter of
+shared_buffers PostgreSQL's synchronized sequential scans let a page start
+anywhere in the table, so pages overlap and rows are read twice (and others
+never): unified.chunks refuses the duplicate and the loop dies.  ORDER=""
+reproduces that; by default the pages are ordered by id, so that the
+baseline completes and is timed (the OFFSET then skips index entries)."""
 import asyncio
 import json
 import os
@@ -10,7 +17,7 @@ import sys
 import asyncpg
 
 
-async def main(source, page):
+async def main(source, page, order):
     conn = await asyncpg.connect(host=os.environ["PGHOST"], port=int(os.environ["PGPORT"]),
                                  user=os.environ.get("PGUSER", "postgres"),
                                  database=os.environ["PGDATABASE"],
@@ -23,7 +30,7 @@ async def main(source, page):
     collection = source.split(".")[-1]
     migrated = 0
     for offset in range(0, total, page):
-        rows = await conn.fetch(f"SELECT * FROM {source} LIMIT {page} OFFSET {offset}")
+        rows = await conn.fetch(f"SELECT * FROM {source} {order} LIMIT {page} OFFSET {offset}")
         batch = []
         for r in rows:
             meta = json.loads(r["metadata"] or "{}")
@@ -37,4 +44,5 @@ async def main(source, page):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000,
+                     os.environ.get("ORDER", "ORDER BY id")))

@@ -6,7 +6,9 @@
 #   ceiling   one INSERT ... SELECT of the whole source into unified.chunks
 #             with the same mapping (no checks, no batches, one commit)
 #   original  the original design's client loop: LIMIT/OFFSET pages of
-#             1,000 rows through asyncpg, executemany per page
+#             1,000 rows through asyncpg, executemany per page (ordered by
+#             id so that it completes: see original_loop.py; ORDER="" runs
+#             it unordered, as the original wrote it)
 #
 # The source is a Claude-Context table (code_chunks_<hex>: text ids,
 # real[] vectors of DIM dimensions, metadata as JSON text).  Each method

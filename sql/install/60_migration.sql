@@ -37,6 +37,14 @@
 -- if it committed; the batch then runs again key by key and counts the key
 -- as skipped.
 --
+-- Every batch but the last commits with synchronous_commit = off: it does
+-- not wait for its WAL to reach disk.  A crash can then lose the last
+-- batches before they are flushed, but never a batch without its
+-- checkpoint or the other way round (both are in the one commit record,
+-- and WAL is replayed in order), so the re-run does them again.  The last
+-- batch, which marks the run completed, commits as the session says
+-- (durably by default): when CALL returns, the whole run is on disk.
+--
 -- Bad data never stops a run.  Checks that can be made without an error
 -- (empty content, wrong vector length, NaN, a payload without text, ...)
 -- are made in the batch's SELECT.  Conversions that can only fail (text
@@ -1110,6 +1118,12 @@ BEGIN
             COMMIT;
         END IF;
         step := unified.migration_batch(run);
+        IF NOT step.done THEN
+            -- not the last batch: see "synchronous_commit" above (and a
+            -- SET LOCAL inside a function with SET clauses would end
+            -- with the function)
+            PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+        END IF;
         COMMIT;
         RAISE NOTICE '%', step.message;
         EXIT WHEN step.done;
@@ -1304,6 +1318,9 @@ BEGIN
     COMMIT;
     LOOP
         step := unified.migration_rollback_batch(migration_id, batch_size);
+        IF NOT step.done THEN
+            PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+        END IF;
         COMMIT;
         RAISE NOTICE '%', step.message;
         EXIT WHEN step.done;
