@@ -82,9 +82,17 @@
 --   - every function pins search_path; the procedures, which cannot (a
 --     procedure with a SET clause cannot COMMIT), qualify every name.
 --
--- One SECURITY DEFINER function reads unified.chunk_keys (which no role
--- but the owner may read) for the keys of a batch, and one reads
--- pg_stat_activity to tell a running migration from an interrupted one.
+-- Three small SECURITY DEFINER functions read only the extension's own
+-- state: migration_stored_keys reads unified.chunk_keys (which no role but
+-- the owner may read) for the keys of a batch; migration_backend_start and
+-- migration_backend_busy read pg_stat_activity, which hides other roles'
+-- sessions, to tell a running migration from an interrupted one.
+--
+-- Who runs a run.  A run's row names its session (pid, backend_start).
+-- Calling the migration again takes the run over when that session is
+-- gone or idle (a cancelled CALL leaves it idle); a session in the middle
+-- of a batch holds the row's lock, and a second caller is refused at once
+-- (SQLSTATE 55006) rather than queued behind it.
 -- ---------------------------------------------------------------------------
 
 -- Sources that unified.migrate_to_unified() migrates, in id order.
