@@ -57,8 +57,9 @@
 -- Locking.  A batch holds ROW EXCLUSIVE on unified.chunks, like any
 -- application insert, and ACCESS SHARE on the source: applications keep
 -- reading and writing both.  A month's partition is created in a short
--- transaction of its own with lock_timeout = 1s (statements that arrive
--- while it waits queue behind it); when the lock cannot be had,
+-- transaction of its own; create_monthly_partition waits for its lock at
+-- most 200 ms at a time (so applications never queue behind it longer)
+-- and gives up after about 10 s; then
 -- the rows of that month go to the default partition (maintenance moves
 -- them later) and the run goes on.
 --
@@ -846,16 +847,13 @@ END
 $fn$;
 
 -- Create the partitions of these months; a month whose partition cannot
--- be created now (lock timeout, a limit) is reported, and its rows go to
+-- be created now (create_monthly_partition waits for its lock 200 ms at a
+-- time, about 10 s in all, then gives up) is reported, and its rows go to
 -- the default partition.  Returns how many were created.
 CREATE FUNCTION unified.migration_create_partitions(months date[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
--- While it waits for its ACCESS EXCLUSIVE lock, the applications' new
--- statements queue behind it: wait briefly, and leave the month to the
--- default partition rather than stall them.
-SET lock_timeout = '1s'
 AS $fn$
 DECLARE
     mo      date;
