@@ -39,6 +39,9 @@ UPDATE migr_src.code_chunks_1a2b3c4d SET vector = '{1,NaN,2,3}' WHERE id = 'chun
 UPDATE migr_src.code_chunks_1a2b3c4d SET vector = '{1,Infinity,2,3}' WHERE id = 'chunk_000000000000000b';
 UPDATE migr_src.code_chunks_1a2b3c4d SET start_line = 9, end_line = 2 WHERE id = 'chunk_000000000000000c';
 UPDATE migr_src.code_chunks_1a2b3c4d SET metadata = '[1, 2]' WHERE id = 'chunk_000000000000000d';
+-- JSON nested deeper than the parser's stack: the check itself fails, so
+-- the batch is done key by key and only this row is rejected
+UPDATE migr_src.code_chunks_1a2b3c4d SET metadata = repeat('[', 100000) WHERE id = 'chunk_000000000000000e';
 -- this row is in unified.chunks already (the application wrote it): skipped
 INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content)
 VALUES ('claude_context', 'code_chunks_1a2b3c4d', 'chunk_0000000000000003', '/home/dev/shop', 'stored before');

@@ -45,14 +45,16 @@
 -- batch, which marks the run completed, commits as the session says
 -- (durably by default): when CALL returns, the whole run is on disk.
 --
--- Bad data never stops a run.  Checks that can be made without an error
--- (empty content, wrong vector length, NaN, a payload without text, ...)
--- are made in the batch's SELECT.  Conversions that can only fail (text
--- that is not JSON, text that is not a vector) make the batch's statement
--- fail; the batch is then done again one key at a time, each in a
--- subtransaction, and the keys that still fail are rejected with the
--- error.  Only data errors (SQLSTATE classes 22 and 23) reject rows; any
--- other error (privileges, locks, shutdown) stops the run, to be resumed.
+-- Bad data never stops a run.  The checks (empty content, JSON that jsonb
+-- refuses, text that is not a vector, wrong vector length, NaN, a payload
+-- without text, ...) are made in the batch's SELECT without raising (C
+-- helpers in src/migrate.c).  What can still fail (an integer out of
+-- range, JSON nested too deep for the stack, a CHECK constraint) makes the
+-- batch's statement fail; the batch is then done again one key at a time,
+-- each in a subtransaction, and the keys that still fail are rejected
+-- with the error.  Only errors of the row's data (SQLSTATE classes 22, 23
+-- and 54) reject rows; any other error (privileges, locks, shutdown)
+-- stops the run, to be resumed.
 --
 -- Locking.  A batch holds ROW EXCLUSIVE on unified.chunks, like any
 -- application insert, and ACCESS SHARE on the source: applications keep
@@ -832,7 +834,7 @@ BEGIN
                        unified.migration_exprs(v_info) ->> 'created', v_info ->> 'name',
                        unified.migration_range_sql(v_info, r.after))
            INTO v_months USING r.after, r.upto;
-    EXCEPTION WHEN data_exception THEN
+    EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
         -- such rows are rejected by the batch
         RETURN NULL;
     END;
@@ -888,7 +890,7 @@ BEGIN
     BEGIN
         EXECUTE format('SELECT array_agg(to_jsonb(upg_src.*)) FROM %s upg_src WHERE %s', info ->> 'name', v_where)
            INTO v_rows USING key;
-    EXCEPTION WHEN data_exception THEN
+    EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
         EXECUTE format('SELECT array_agg(to_jsonb(row_to_json(upg_src.*)::text)) FROM %s upg_src WHERE %s',
                        info ->> 'name', v_where)
            INTO v_rows USING key;
@@ -944,7 +946,7 @@ BEGIN
                     m.dimension, info ->> 'relname';
             rejected := unified.migration_reject(m, info, v_rejects);
             RETURN;
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
+        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
             GET STACKED DIAGNOSTICS v_reason = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
         END;
         -- A concurrent writer stored the key: the second try skips it.
@@ -1080,7 +1082,7 @@ BEGIN
           USING r.after, r.upto, m.id, m.project_id, m.source_collection, m.dataset_id,
                 m.dimension, v_info ->> 'relname';
         v_rejected := unified.migration_reject(m, v_info, v_rejects);
-    EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
+    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
         -- One key at a time, each in a subtransaction of its own.
         v_migrated := 0; v_skipped := 0; v_rejected := 0;
         FOR v_key IN EXECUTE format('SELECT DISTINCT upg_src.id::text FROM %s upg_src WHERE %s',
