@@ -24,7 +24,8 @@ OBJS = \
 	src/dtx.o \
 	src/dtx_protocol.o \
 	src/dtx_guard.o \
-	src/resolver.o
+	src/resolver.o \
+	src/migrate.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
