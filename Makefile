@@ -25,7 +25,8 @@ OBJS = \
 	src/dtx_protocol.o \
 	src/dtx_guard.o \
 	src/resolver.o \
-	src/finisher.o
+	src/finisher.o \
+	src/migrate.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

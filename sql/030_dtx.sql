@@ -5,6 +5,20 @@
 \set SHOW_CONTEXT never
 SET client_min_messages = notice;
 
+-- Park the background resolver (a half-hour nap) so that the gids below stay
+-- as prepared until this test runs a pass itself; restored at the end.
+ALTER SYSTEM SET unified_pg.resolver_naptime = '30min';
+SELECT pg_reload_conf();
+DO $$
+BEGIN
+    FOR i IN 1 .. 300 LOOP
+        EXIT WHEN (SELECT naptime_ms FROM unified.worker_status()) = 1800000;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT naptime_ms AS resolver_parked_ms FROM unified.worker_status();
+
 CREATE TABLE dtx_t (tx text, who text);
 GRANT ALL ON dtx_t TO PUBLIC;
 
@@ -295,3 +309,6 @@ SELECT tx_id, state FROM unified.transaction_log WHERE tx_id IN ('tx-1', 'tx-2',
 
 DROP TABLE dtx_t;
 DROP ROLE dtx_claude, dtx_cognee, dtx_admin, dtx_nobody;
+
+ALTER SYSTEM RESET unified_pg.resolver_naptime;
+SELECT pg_reload_conf();

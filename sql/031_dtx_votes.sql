@@ -5,6 +5,20 @@
 \set SHOW_CONTEXT never
 SET client_min_messages = notice;
 
+-- Park the background resolver (a half-hour nap) so that the gids below stay
+-- as prepared until this test runs a pass itself; restored at the end.
+ALTER SYSTEM SET unified_pg.resolver_naptime = '30min';
+SELECT pg_reload_conf();
+DO $$
+BEGIN
+    FOR i IN 1 .. 300 LOOP
+        EXIT WHEN (SELECT naptime_ms FROM unified.worker_status()) = 1800000;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT naptime_ms AS resolver_parked_ms FROM unified.worker_status();
+
 CREATE TABLE dtx_v (tx text, who text);
 GRANT ALL ON dtx_v TO PUBLIC;
 
@@ -289,3 +303,6 @@ DROP TABLE dtx_v;
 SELECT unified.revoke_project('v_t1', 'proj-1') IS NOT NULL AND
        unified.revoke_project('v_t2', 'proj-2') IS NOT NULL AS revoked;
 DROP ROLE v_claude, v_cognee, v_nobody, v_t1, v_t2, v_admin;
+
+ALTER SYSTEM RESET unified_pg.resolver_naptime;
+SELECT pg_reload_conf();
