@@ -12,12 +12,12 @@ SELECT pg_reload_conf();
 DO $$
 BEGIN
     FOR i IN 1 .. 300 LOOP
-        EXIT WHEN (SELECT naptime_ms FROM unified.worker_status()) = 1800000;
+        EXIT WHEN (SELECT naptime_ms FROM unified.worker_status() WHERE worker = 'resolver') = 1800000;
         PERFORM pg_sleep(0.1);
     END LOOP;
 END
 $$;
-SELECT naptime_ms AS resolver_parked_ms FROM unified.worker_status();
+SELECT naptime_ms AS resolver_parked_ms FROM unified.worker_status() WHERE worker = 'resolver';
 
 CREATE TABLE dtx_v (tx text, who text);
 GRANT ALL ON dtx_v TO PUBLIC;
