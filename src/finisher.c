@@ -174,6 +174,7 @@ typedef struct UpgFinishRequest
 	uint64		generation;
 	BackgroundWorkerHandle *started;	/* set if we started the finisher */
 	bool		submitted;
+	bool		over;			/* the finisher is done with it, or gone */
 } UpgFinishRequest;
 
 static UpgFinisherShared *upg_fin = NULL;
@@ -192,7 +193,8 @@ static bool upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit
 static bool upg_enqueue(UpgFinishRequest *req, bool *start, Latch **latch);
 static bool upg_start_finisher(UpgFinishRequest *req, int elevel);
 static void upg_forget_slot(int slotno, uint64 generation);
-static void upg_wait(UpgFinishRequest *req, int elevel);
+static bool upg_poll(UpgFinishRequest *req, int elevel);
+static void upg_wait_all(UpgFinishRequest *reqs, int nreqs, int elevel);
 static bool upg_request_alive(UpgFinishRequest *req);
 static void upg_rethrow(StringInfo msg, Oid dboid, int elevel);
 static bool *upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs,
@@ -294,11 +296,11 @@ upg_finish_batch(UpgParticipant *parts, int n, bool commit, bool in_procedure,
 		upg_finish_local(parts, here, n, commit, in_procedure, pause_point, pause, isdone);
 		MemoryContextSwitchTo(cxt);
 
+		upg_wait_all(reqs, nreqs, elevel);
 		for (r = 0; r < nreqs; r++)
 		{
 			if (!reqs[r].submitted)
 				continue;
-			upg_wait(&reqs[r], elevel);
 			for (i = 0; i < reqs[r].nitems; i++)
 				if (reqs[r].items[i].status == UPG_FINISH_DONE ||
 					reqs[r].items[i].status == UPG_FINISH_GONE)
@@ -760,12 +762,13 @@ upg_request_alive(UpgFinishRequest *req)
 }
 
 /*
- * Wait until the finisher is done with the request (it detaches from the
- * queue) or has gone away without it, re-raising at elevel every message
- * it sent back.
+ * Take every message a finisher has sent back for the request so far,
+ * re-raising each at elevel.  Returns true once the request is over: the
+ * finisher detached from its queue (it is done), or it went away without
+ * taking it.
  */
-static void
-upg_wait(UpgFinishRequest *req, int elevel)
+static bool
+upg_poll(UpgFinishRequest *req, int elevel)
 {
 	bool		gone = false;
 
@@ -786,14 +789,37 @@ upg_wait(UpgFinishRequest *req, int elevel)
 			continue;
 		}
 		if (res == SHM_MQ_DETACHED || gone)
-			return;
-
+			return true;
 		/* look again at the queue after finding the request gone */
-		if (!upg_request_alive(req))
+		if (upg_request_alive(req))
+			return false;
+		gone = true;
+	}
+}
+
+/*
+ * Wait until every submitted request is over, draining all their queues
+ * as we go: a finisher blocked on a full queue of one request is never
+ * left waiting while we wait for another.
+ */
+static void
+upg_wait_all(UpgFinishRequest *reqs, int nreqs, int elevel)
+{
+	for (;;)
+	{
+		bool		all_over = true;
+		int			r;
+
+		for (r = 0; r < nreqs; r++)
 		{
-			gone = true;
-			continue;
+			if (!reqs[r].submitted || reqs[r].over)
+				continue;
+			reqs[r].over = upg_poll(&reqs[r], elevel);
+			if (!reqs[r].over)
+				all_over = false;
 		}
+		if (all_over)
+			return;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 1000, UPG_WAIT_EVENT_EXTENSION);
 		ResetLatch(MyLatch);
