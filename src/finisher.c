@@ -88,8 +88,13 @@
 /* databases served at once, and requests queued per database */
 #define UPG_FINISHER_SLOTS			16
 #define UPG_FINISHER_QUEUE			128
-/* finishers per database at most, and the batch size worth splitting */
-#define UPG_FINISHER_LANES			2
+/*
+ * Finishers one large batch is split over, in all databases together
+ * (with the default max_worker_processes = 8, the two static workers and
+ * the logical replication launcher leave five), and the batch size per
+ * database worth splitting.
+ */
+#define UPG_FINISHER_LANES			4
 #define UPG_FINISH_SPLIT_MIN		64
 /* databases remembered as refusing connections (for the one log line) */
 #define UPG_FINISHER_REFUSED		32
@@ -267,7 +272,7 @@ upg_finish_batch(UpgParticipant *parts, int n, bool commit, bool in_procedure,
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	bool	   *isdone = palloc0(sizeof(bool) * Max(n, 1));
-	UpgFinishRequest *reqs = palloc0(sizeof(UpgFinishRequest) * (n * UPG_FINISHER_LANES + 1));
+	UpgFinishRequest *reqs = palloc0(sizeof(UpgFinishRequest) * (n + UPG_FINISHER_LANES + 1));
 	int			nreqs = 0;
 	bool	   *here;
 	int			left = 0;
@@ -341,7 +346,8 @@ upg_finish_participants(UpgParticipant *parts, int n, bool commit, bool in_proce
 
 /*
  * Decide who finishes what: participants of other databases go to their
- * finishers, split over UPG_FINISHER_LANES finishers when there are many
+ * finishers, split over several finishers (UPG_FINISHER_LANES shared by
+ * the databases with large batches) when there are many
  * (COMMIT PREPARED waits for its own WAL flush, and concurrent flushes
  * are shared); those of this database are finished here, except that a
  * large batch (the resolver after a restart) sends part of them to
@@ -354,15 +360,34 @@ upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs, int *nreqs)
 	bool	   *here = palloc0(sizeof(bool) * Max(n, 1));
 	bool	   *seen = palloc0(sizeof(bool) * Max(n, 1));
 	int		   *group = palloc(sizeof(int) * Max(n, 1));
+	int			nlarge = 0;
 	int			i,
 				j;
+
+	/* how many databases have a batch worth splitting: they share the lanes */
+	for (i = 0; i < n; i++)
+	{
+		int			m = 0;
+
+		if (seen[i])
+			continue;
+		for (j = i; j < n; j++)
+			if (!seen[j] && parts[j].dboid == parts[i].dboid)
+			{
+				seen[j] = true;
+				m++;
+			}
+		if (m >= UPG_FINISH_SPLIT_MIN)
+			nlarge++;
+	}
+	memset(seen, 0, sizeof(bool) * Max(n, 1));
 
 	for (i = 0; i < n; i++)
 	{
 		Oid			db = parts[i].dboid;
 		int			m = 0;
 		int			nlocal = 0;
-		int			lanes;
+		int			lanes = 1;
 		int			lane;
 		int			k;
 
@@ -375,9 +400,10 @@ upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs, int *nreqs)
 				group[m++] = j;
 			}
 
-		lanes = m >= UPG_FINISH_SPLIT_MIN ? UPG_FINISHER_LANES : 1;
+		if (m >= UPG_FINISH_SPLIT_MIN)
+			lanes = Max(1, UPG_FINISHER_LANES / nlarge);
 		if (db == MyDatabaseId)
-			nlocal = m >= UPG_FINISH_SPLIT_MIN ? m / (UPG_FINISHER_LANES + 1) : m;
+			nlocal = m >= UPG_FINISH_SPLIT_MIN ? m / (lanes + 1) : m;
 		for (k = 0; k < nlocal; k++)
 			here[group[k]] = true;
 		if (nlocal == m)
