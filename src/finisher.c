@@ -16,6 +16,10 @@
  * its slot and exits, so that idle databases hold no worker slot.  With
  * max_worker_processes = 8, any number of clients committing across two
  * databases need one worker for the second database, not one per commit.
+ * A slot is keyed by (database, lane): small requests go to lane 0; a large
+ * batch (the resolver after a restart) is split over up to
+ * UPG_FINISHER_LANES lanes, because every COMMIT PREPARED waits for its
+ * own WAL flush and flushes of concurrent processes are shared.
  *
  * A request is a DSM segment with a table of contents (shm_toc, magic
  * UPG_FINISH_MAGIC): the job (database, commit or roll back, count), the
