@@ -37,9 +37,9 @@
  * interval).  Percentiles of the window merge the current interval and
  * the UPG_WINDOW_SPAN before it.
  *
- * Crash and restart.  At a clean shutdown the postmaster writes the
- * totals to pg_stat/unified_pg.stat (as pg_stat_statements does); the next
- * start loads and removes the file.  After a crash or an immediate
+ * Crash and restart.  At a clean shutdown (pg_control says so) the
+ * postmaster writes the totals to pg_stat/unified_pg.stat, as
+ * pg_stat_statements does; the next start loads and removes the file.  After a crash or an immediate
  * shutdown there is no file and the counters start from zero: a crash
  * loses at most the counters.  Live state (budget slots held, sessions)
  * is never saved: it is rebuilt by the connections themselves.  No I/O is
@@ -51,6 +51,8 @@
 
 #include <unistd.h>
 
+#include "catalog/pg_control.h"
+#include "common/controldata_utils.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/fd.h"
@@ -70,6 +72,7 @@ int			upg_stats_window_s = 300;
 
 UpgStatsShared *upg_stats = NULL;
 UpgSession *upg_my_session = NULL;
+bool		upg_in_startup_transaction = false;
 
 static int	upg_my_index = -1;
 
@@ -256,6 +259,7 @@ upg_stats_session_start(int entry, bool holds_slot)
 	pg_write_barrier();
 	pg_atomic_write_u32(&s->pid, (uint32) MyProcPid);
 	upg_my_session = s;
+	upg_in_startup_transaction = true;
 }
 
 /* Find this backend's session slot; register the callback that ends it. */
@@ -478,7 +482,36 @@ typedef struct UpgSavedHeader
 } UpgSavedHeader;
 
 /*
- * Postmaster exit callback: at a clean shutdown (code 0) write the totals.
+ * Did the server shut down cleanly?  The postmaster exits with code 0
+ * after an immediate shutdown too, so ask pg_control: only a clean
+ * shutdown leaves it marked shut down.
+ */
+static bool
+upg_clean_shutdown(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		clean = false;
+
+	PG_TRY();
+	{
+		bool		crc_ok;
+		ControlFileData *control = get_controlfile(DataDir, &crc_ok);
+
+		clean = crc_ok && (control->state == DB_SHUTDOWNED ||
+						   control->state == DB_SHUTDOWNED_IN_RECOVERY);
+		pfree(control);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	return clean;
+}
+
+/*
+ * Postmaster exit callback: at a clean shutdown write the totals.
  * Every backend has exited and folded its session into them, so nothing
  * else touches the area and no lock is needed.
  */
@@ -490,7 +523,7 @@ upg_stats_shutdown(int code, Datum arg)
 	int			i;
 	int			j;
 
-	if (code != 0 || upg_stats == NULL)
+	if (code != 0 || upg_stats == NULL || !upg_clean_shutdown())
 		return;
 
 	memset(&h, 0, sizeof(h));

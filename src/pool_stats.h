@@ -126,6 +126,7 @@ typedef struct UpgStatsShared
 
 extern UpgStatsShared *upg_stats;
 extern UpgSession *upg_my_session;
+extern bool upg_in_startup_transaction;
 
 extern int	upg_stats_entry_for(const char *pool_name);
 extern int	upg_stats_find_entry(const char *pool_name);

@@ -233,6 +233,13 @@ upg_stats_xact_callback(XactEvent event, void *arg)
 
 	if (upg_my_session == NULL)
 		return;
+	if (upg_in_startup_transaction)
+	{
+		/* the connection's own start-up transaction is not the client's */
+		if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+			upg_in_startup_transaction = false;
+		return;
+	}
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
