@@ -248,8 +248,10 @@ BEGIN
     BEGIN
         SELECT string_agg(DISTINCT format('%L (%s)', p.gid, l.mode), ', ') INTO t
           FROM pg_locks l
-          JOIN pg_prepared_xacts p ON l.virtualtransaction = '-1/' || p.transaction::text
-         WHERE l.locktype = 'relation'
+          JOIN pg_locks x ON x.virtualtransaction = l.virtualtransaction AND x.pid IS NULL
+                         AND x.locktype = 'transactionid'
+          JOIN pg_prepared_xacts p ON p.transaction = x.transactionid
+         WHERE l.locktype = 'relation' AND l.pid IS NULL
            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
            AND l.relation IN (SELECT 'unified.chunks'::regclass
                               UNION ALL
@@ -299,6 +301,7 @@ COMMENT ON FUNCTION unified.health_check() IS
 REVOKE ALL ON FUNCTION unified.pool_stats_internal(), unified.pool_latency_histogram_internal(),
     unified.stats_overall(), unified.reset_stats(), unified.health_check() FROM PUBLIC;
 REVOKE ALL ON unified.pool_stats, unified.pool_latency_histogram, unified.slo FROM PUBLIC;
+GRANT USAGE ON SCHEMA unified TO pg_monitor;
 GRANT EXECUTE ON FUNCTION unified.pool_stats_internal(), unified.pool_latency_histogram_internal()
     TO claude_user, cognee_user, unified_admin, pg_monitor;
 GRANT SELECT ON unified.pool_stats, unified.pool_latency_histogram
