@@ -13,8 +13,10 @@
  * takes no lock and shares no cache line with other sessions.  The one
  * shared write per statement is an atomic increment of one bucket of the
  * pool's current window interval.  When a session ends, it adds its
- * values into its pool's "retired" totals with atomic adds.  A reader sums
- * the retired totals and the live sessions.
+ * values into its pool's "retired" totals and frees its UpgSession under
+ * the stats LWLock, exclusively; a reader sums the retired totals and the
+ * live sessions under it in shared mode, so that a session's numbers are
+ * seen exactly once and no counter ever goes backwards.
  *
  * Entries are keyed by pool name, not by position in unified_pg.pools, so
  * backends that apply a reload of the setting at different moments still
@@ -385,44 +387,51 @@ upg_stats_record_latency(uint64 us)
 		pg_atomic_fetch_add_u32(&slot->counts[bucket], 1);
 }
 
+/* Add a session's values to its pool's totals. */
+static void
+upg_session_fold(UpgSession *s, UpgStatsEntry *e)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz from = Max(s->connected_at,
+						   (TimestampTz) pg_atomic_read_u64(&upg_stats->stats_reset));
+	int			i;
+
+	upg_session_catch_up(s);	/* after a reset, fold only what came since */
+	if (now > from)
+		upg_own_add(&s->counters[UPG_C_CONNECTED_US], (uint64) (now - from));
+	for (i = 0; i < UPG_NCOUNTERS; i++)
+		pg_atomic_fetch_add_u64(&e->retired[i], pg_atomic_read_u64(&s->counters[i]));
+	for (i = 0; i < UPG_HIST_BUCKETS; i++)
+	{
+		uint64		c = pg_atomic_read_u64(&s->hist[i]);
+
+		if (c != 0)
+			pg_atomic_fetch_add_u64(&e->retired_hist[i], c);
+	}
+}
+
 /*
  * Exit callback of a session: fold its values into its pool's totals,
- * give back its budget slot and free its UpgSession.
+ * give back its budget slot and free its UpgSession.  Folding and freeing
+ * happen under the stats lock, which readers hold shared while they sum
+ * totals and sessions, so that no reader counts a session twice or not at
+ * all (counters that went backwards would look like resets to Prometheus).
+ * Once per disconnect, never on the statement path.
  */
 static void
 upg_session_end(int code, Datum arg)
 {
 	UpgSession *s = upg_my_session;
-	UpgStatsEntry *e;
-	int			i;
 
 	if (s == NULL)
 		return;
 	upg_my_session = NULL;
-	e = &upg_stats->entries[s->entry];
-
-	if (pg_atomic_read_u64(&s->generation) == pg_atomic_read_u64(&upg_stats->generation))
-	{
-		TimestampTz now = GetCurrentTimestamp();
-		TimestampTz from = Max(s->connected_at,
-							   (TimestampTz) pg_atomic_read_u64(&upg_stats->stats_reset));
-
-		if (now > from)
-			upg_own_add(&s->counters[UPG_C_CONNECTED_US], (uint64) (now - from));
-		for (i = 0; i < UPG_NCOUNTERS; i++)
-			pg_atomic_fetch_add_u64(&e->retired[i], pg_atomic_read_u64(&s->counters[i]));
-		for (i = 0; i < UPG_HIST_BUCKETS; i++)
-		{
-			uint64		c = pg_atomic_read_u64(&s->hist[i]);
-
-			if (c != 0)
-				pg_atomic_fetch_add_u64(&e->retired_hist[i], c);
-		}
-	}
+	LWLockAcquire(upg_stats->lock, LW_EXCLUSIVE);
+	upg_session_fold(s, &upg_stats->entries[s->entry]);
+	pg_atomic_write_u32(&s->pid, 0);
+	LWLockRelease(upg_stats->lock);
 	if (s->holds_slot)
 		upg_quota_release(s->entry);
-	pg_write_barrier();
-	pg_atomic_write_u32(&s->pid, 0);
 }
 
 /* Zero every total and start a new generation (unified.reset_stats()). */

@@ -11,8 +11,10 @@
  * Live counts (connections, active, idle, idle in transaction, waiting on
  * a lock) come from the server's own backend status and PGPROC wait
  * events, each backend placed in the pool its session was given at
- * connection time.  Nothing is locked while reading: every value is an
- * atomic read, so a row is a consistent-enough snapshot, never a torn one.
+ * connection time.  Totals and sessions are summed under the stats lock in
+ * shared mode (sessions that end fold themselves into the totals under it
+ * exclusively), so a counter never goes backwards between two reads;
+ * every value is an atomic read, never a torn one.
  *
  *-------------------------------------------------------------------------
  */
@@ -249,6 +251,8 @@ upg_collect_rows(int *nrows)
 	int			epoch_now = upg_stats_window_epoch(now, &interval_s);
 	int			i;
 
+	/* shared: a session that ends folds itself into the totals exclusively */
+	LWLockAcquire(upg_stats->lock, LW_SHARED);
 	for (i = 0; i < UPG_STATS_ENTRIES; i++)
 	{
 		entry_row[i] = -1;
@@ -278,6 +282,8 @@ upg_collect_rows(int *nrows)
 		pids[npids].row = row;
 		npids++;
 	}
+	LWLockRelease(upg_stats->lock);
+
 	qsort(pids, npids, sizeof(UpgPidRow), upg_pid_row_cmp);
 	upg_add_live_counts(rows, pids, npids);
 	pfree(pids);

@@ -12,9 +12,11 @@
 #
 # Each round runs pgbench select-only (-S) and TPC-B-like, 8 clients, for
 # BENCH_SECONDS each, for every variant in an order that rotates from round
-# to round.  Prints each round's TPS, then per workload the median over
-# rounds of upg/bare and pgss/bare (paired by round).  Targets: upg keeps
-# >= 98 % of bare TPS and costs less than pgss.
+# to round.  Prints each round's TPS and the backends' CPU time per
+# transaction (from the postmaster's reaped-children CPU counters, which
+# moves far less than TPS when other work shares the machine), then per
+# workload the median over rounds of upg/bare and pgss/bare (paired by
+# round).  Targets: upg keeps >= 98 % of bare TPS and costs less than pgss.
 #
 #   bench/overhead/run.sh        BENCH_ROUNDS=5 BENCH_SECONDS=10 BENCH_CLIENTS=8 BENCH_PORT=5641
 #
@@ -86,39 +88,71 @@ as_pg "${pg_env[@]}" "$BINDIR/psql" -X -q -d bench -c 'CREATE EXTENSION unified_
 say "==> pgbench -i -s $SCALE"
 as_pg "${pg_env[@]}" "$BINDIR/pgbench" -i -q -s "$SCALE" bench >/dev/null 2>&1
 
-# tps VARIANT WORKLOAD: one pgbench run, prints its TPS.
-tps() {
-    local flags=""
+# CPU time (clock ticks) of the postmaster's children that have exited:
+# the backends of finished pgbench runs.
+reaped_cpu() {
+    local pid
+    pid=$(head -1 "$DATA/postmaster.pid")
+    awk '{ print $16 + $17 }' "/proc/$pid/stat"
+}
+
+# run VARIANT WORKLOAD: one pgbench run; prints its TPS and the backends'
+# CPU microseconds per transaction (much less sensitive than TPS to what
+# else the machine runs).
+run() {
+    local flags="" out cpu0 cpu1 n tps
     [ "$2" = select ] && flags="-S"
-    as_pg "${pg_env[@]}" "$BINDIR/pgbench" -n $flags -c "$CLIENTS" -j 2 -T "$SECS" bench 2>/dev/null \
-        | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+    cpu0=$(reaped_cpu)
+    out=$(as_pg "${pg_env[@]}" "$BINDIR/pgbench" -n $flags -c "$CLIENTS" -j 2 -T "$SECS" bench 2>/dev/null)
+    sleep 0.2    # let the postmaster reap the backends
+    cpu1=$(reaped_cpu)
+    n=$(printf '%s\n' "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+    tps=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+    awk -v t="$tps" -v c=$((cpu1 - cpu0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%s %.2f\n", t, c * 1000000 / hz / n }'
 }
 
 variants=(bare upg pgss)
-declare -A result
+declare -A result cpu
 say "==> $ROUNDS rounds, ${SECS}s per run, $CLIENTS clients"
-printf '%-6s %-8s %10s %10s %10s\n' round workload bare upg pgss
+printf '%-6s %-8s %10s %10s %10s   %8s %8s %8s\n' round workload "bare tps" "upg tps" "pgss tps" \
+    "bare us" "upg us" "pgss us"
 for r in $(seq 1 "$ROUNDS"); do
     order=("${variants[@]:$(( (r - 1) % 3 ))}" "${variants[@]:0:$(( (r - 1) % 3 ))}")
     for v in "${order[@]}"; do
         start "$v"
         for w in select tpcb; do
-            result[$r,$v,$w]=$(tps "$v" "$w")
+            read -r result[$r,$v,$w] cpu[$r,$v,$w] < <(run "$v" "$w")
         done
     done
     for w in select tpcb; do
-        printf '%-6s %-8s %10s %10s %10s\n' "$r" "$w" "${result[$r,bare,$w]}" "${result[$r,upg,$w]}" "${result[$r,pgss,$w]}"
+        printf '%-6s %-8s %10.0f %10.0f %10.0f   %8s %8s %8s\n' "$r" "$w" \
+            "${result[$r,bare,$w]}" "${result[$r,upg,$w]}" "${result[$r,pgss,$w]}" \
+            "${cpu[$r,bare,$w]}" "${cpu[$r,upg,$w]}" "${cpu[$r,pgss,$w]}"
     done
 done
 
 # median of the numbers on stdin
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# median over rounds of the ratio A/B of array NAME, for workload W
+median_ratio() {
+    local -n arr=$1
+    local w=$2 a=$3 b=$4 r
+    for r in $(seq 1 "$ROUNDS"); do
+        awk -v x="${arr[$r,$a,$w]}" -v y="${arr[$r,$b,$w]}" 'BEGIN { printf "%.4f\n", x / y }'
+    done | median
+}
+
 say ""
-printf '%-8s %14s %14s %16s\n' workload upg/bare pgss/bare "target met"
+say "medians of the per-round ratios (TPS: higher is better; CPU per transaction: lower is better)"
+printf '%-8s %10s %10s %12s %12s %8s\n' workload "upg tps" "pgss tps" "upg cpu/xact" "pgss cpu/xact" "target"
 for w in select tpcb; do
-    u=$(for r in $(seq 1 "$ROUNDS"); do awk -v a="${result[$r,upg,$w]}" -v b="${result[$r,bare,$w]}" 'BEGIN { printf "%.4f\n", a / b }'; done | median)
-    p=$(for r in $(seq 1 "$ROUNDS"); do awk -v a="${result[$r,pgss,$w]}" -v b="${result[$r,bare,$w]}" 'BEGIN { printf "%.4f\n", a / b }'; done | median)
-    met=$(awk -v u="$u" -v p="$p" 'BEGIN { print (u >= 0.98 && u > p) ? "yes" : "no" }')
-    printf '%-8s %14.3f %14.3f %16s\n' "$w" "$u" "$p" "$met"
+    u=$(median_ratio result "$w" upg bare)
+    p=$(median_ratio result "$w" pgss bare)
+    uc=$(median_ratio cpu "$w" upg bare)
+    pc=$(median_ratio cpu "$w" pgss bare)
+    met=$(awk -v u="$u" -v p="$p" 'BEGIN { print (u >= 0.98 && u > p) ? "met" : "missed" }')
+    printf '%-8s %10.3f %10.3f %12.3f %12.3f %8s\n' "$w" "$u" "$p" "$uc" "$pc" "$met"
 done
+say "(ratios against bare; target: upg tps >= 0.98 and above pgss tps)"

@@ -222,5 +222,54 @@ is($node->safe_psql('postgres', q{SELECT string_agg(pool || ':' || max_connectio
 	'claude-context:40,cognee:40,unified:20', 'and pool_stats still shows the old pools');
 ok($node->log_contains(qr/invalid value for parameter "unified_pg.pools"/), 'the log says why');
 
+# ---- a reload that reorders the pools moves no numbers ----------------------
+my $before = session('cognee');
+$before->query_safe('BEGIN; SELECT 1; COMMIT;');
+my $statements = pool('cognee')->{statements};
+$node->safe_psql('postgres', q{ALTER SYSTEM SET unified_pg.pools = 'unified:20,cognee:30,claude-context:40'});
+$node->reload;
+ok($node->poll_query_until('postgres', 'SHOW unified_pg.pools', 'unified:20,cognee:30,claude-context:40'),
+	'the pools are listed in another order');
+my $after = session('cognee');
+is($node->safe_psql('postgres', 'SELECT string_agg(pool || \':\' || max_connections, \',\') FROM unified.pool_stats WHERE pool <> \'other\''),
+	'unified:20,cognee:30,claude-context:40', 'pool_stats follows the new order');
+$before->query_safe('BEGIN; SELECT 1; COMMIT;');
+is(pool('cognee')->{connections}, 2, 'sessions from before and after the reload are both in cognee');
+is(pool('cognee')->{statements}, $statements + 3, 'and an old session still counts in cognee, found by name');
+$before->quit;
+$after->quit;
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET unified_pg.pools');
+$node->reload;
+
+# ---- the postgres_exporter queries run as a monitoring login ----------------
+$node->safe_psql('postgres', 'CREATE ROLE exporter LOGIN IN ROLE pg_monitor, unified_admin');
+my $yaml = slurp_file('monitoring/postgres_exporter.yaml');
+my @queries = $yaml =~ /^  query: \|\n((?:    .*\n)+)/mg;
+is(scalar @queries, 5, 'the exporter file has five queries');
+for my $sql (@queries)
+{
+	my ($name) = $sql =~ /FROM (unified\.\w+)/;
+	my ($ret, $out, $err) = $node->psql('postgres', $sql,
+		connstr => $node->connstr('postgres') . ' user=exporter');
+	ok($ret == 0 && $out ne '', "exporter query on $name runs as a pg_monitor login") or diag($err);
+}
+my @buckets = split /\n/, $node->safe_psql('postgres', $queries[1]);
+is(scalar(grep { /^cognee\|/ } @buckets), 117, 'the exported histogram has four bounds per power of two');
+ok((grep { /^cognee\|\+Inf\|\d+$/ } @buckets) == 1, 'and ends with le="+Inf"');
+
+# ---- the README's examples run ------------------------------------------------
+$node->safe_psql('postgres', $_) for (
+	q{SELECT pool, connections, active, idle_in_transaction, waiting, utilization,
+	         busy_ratio, success_rate, deadlocks, latency_p95_ms, rejected_connections
+	    FROM unified.pool_stats},
+	'SELECT * FROM unified.slo',
+	'SELECT * FROM unified.health_check() WHERE NOT ok',
+	'SELECT unified.reset_stats()');
+$node->safe_psql('postgres', q{ALTER SYSTEM SET unified_pg.pools = 'claude-context:40,cognee:40,unified:20,other:10'});
+$node->safe_psql('postgres', 'ALTER SYSTEM SET unified_pg.enforce_pool_limits = on');
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+ok($node->poll_query_until('postgres', q{SELECT max_connections FROM unified.pool_stats WHERE pool = 'other'}, '10'),
+	'the README\'s ALTER SYSTEM example gives other a budget');
+
 $node->stop;
 done_testing();
