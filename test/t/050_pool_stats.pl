@@ -17,6 +17,7 @@ shared_preload_libraries = 'unified_pg'
 unified_pg.maintenance_interval = 0
 unified_pg.pools = 'claude-context:40,cognee:40,unified:20'
 unified_pg.stats_window = '10s'
+max_prepared_transactions = 5
 });
 $node->start;
 $node->safe_psql('postgres', q{
@@ -210,6 +211,36 @@ is( $node->safe_psql('postgres',
 	'2/1/10/8', 'two queries filter on created_at and each scans one of the 5 partitions; one cannot prune');
 like($node->safe_psql('postgres', q{SELECT current || ' ' || detail FROM unified.slo WHERE metric = 'partition_pruning'}),
 	qr/^0\.8 .* 2 queries .* 1 queries could not prune/, 'unified.slo reports the pruning share and the queries that cannot prune');
+
+# ---- health_check: what it finds in the other areas ----------------------------
+sub check
+{
+	my ($name) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT ok || ' ' || detail FROM unified.health_check() WHERE \"check\" = '$name'");
+}
+like(check('resolver'), qr/^true last pass finished/, 'health_check: the resolver is alive and recent');
+like(check('preload'), qr/^true/, 'health_check: preloaded');
+like(check('partitions_premade'), qr/^true/, 'health_check: partitions are premade');
+like(check('default_partition'), qr/^true the default partition is empty/, 'health_check: the default partition is empty');
+$node->safe_psql('postgres', q{
+INSERT INTO unified.chunks (source, source_id, project_id, content, created_at)
+VALUES ('claude_context', 'far-future', 'p', 'x', now() + interval '3 years')});
+like(check('default_partition'), qr/^true 1 rows in the default partition, 0 dated before .* defers rows dated beyond the premade months/,
+	'a row beyond the premade months is deferred by design: still healthy, and said so');
+$node->safe_psql('postgres', q{
+INSERT INTO unified.chunks (source, source_id, project_id, content, created_at)
+VALUES ('claude_context', 'long-ago', 'p', 'x', '2001-05-01')});
+like(check('default_partition'), qr/^false 2 rows in the default partition, 1 dated before/,
+	'a row maintenance should have moved is reported');
+$node->safe_psql('postgres', q{DELETE FROM unified.chunks WHERE source_id IN ('far-future', 'long-ago')});
+$node->safe_psql('postgres', q{BEGIN; LOCK TABLE unified.chunks IN ACCESS SHARE MODE; PREPARE TRANSACTION 'app-holds-chunks'});
+like(check('prepared_lock_on_chunks'), qr/^false .*'app-holds-chunks' \(AccessShareLock\)/,
+	'a prepared transaction holding a lock on unified.chunks is named');
+like(check('prepared_transactions'), qr/^true max_prepared_transactions = 5/, 'prepared transactions are enabled');
+$node->safe_psql('postgres', q{ROLLBACK PREPARED 'app-holds-chunks'});
+like(check('prepared_lock_on_chunks'), qr/^true/, 'and not once it is finished');
+like(check('pool_headroom:cognee'), qr/^true \d+ of 40 connections in use/, 'pool headroom per pool');
 
 # ---- a malformed unified_pg.pools is refused on reload --------------------
 $node->append_conf('postgresql.conf', q{unified_pg.pools = 'claude-context:40,,cognee'});

@@ -54,5 +54,14 @@ ok(!$node->log_contains(qr/could not read|unified_pg statistics file/), 'without
 work();
 ok($node->poll_query_until('postgres', $numbers, '5/2/1/1/9'), 'and the server counts normally afterwards');
 
+# Without the library preloaded, the statistics say so.
+$node->stop;
+$node->append_conf('postgresql.conf', q{shared_preload_libraries = ''});
+$node->start;
+my ($ret, $out, $err) = $node->psql('postgres', 'SELECT * FROM unified.pool_stats');
+like($err, qr/unified_pg must be loaded via shared_preload_libraries/, 'pool_stats needs the library preloaded');
+like($node->safe_psql('postgres', q{SELECT ok || ' ' || detail FROM unified.health_check() WHERE "check" = 'preload'}),
+	qr/^false unified_pg must be loaded via shared_preload_libraries/, 'and health_check reports it');
+
 $node->stop;
 done_testing();
