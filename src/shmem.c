@@ -39,6 +39,7 @@ upg_shmem_request(void)
 	RequestAddinShmemSpace(upg_shmem_size());
 	RequestNamedLWLockTranche(UPG_EXTENSION_NAME, 1);
 	upg_limit_shmem_request();
+	upg_stats_shmem_request();
 	upg_finisher_shmem_request();
 }
 
@@ -57,6 +58,7 @@ upg_shmem_startup(void)
 	}
 	upg_limit_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
+	upg_stats_shmem_startup();
 	upg_finisher_shmem_startup();
 }
 
