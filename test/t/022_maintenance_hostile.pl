@@ -10,7 +10,9 @@
 #  - an application role holds ACCESS SHARE on unified.chunks in a prepared
 #    transaction: the pass stops at once, says "partial", names the gid in
 #    its result, in the worker's stored result and in the log;
-#  - an administrator cannot prepare a transaction that ran maintenance.
+#  - an administrator cannot prepare a transaction that ran maintenance;
+#  - a role in no group cannot prepare a transaction holding locks on
+#    unified.chunks or a partition (pg_partition_tree() takes them).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -89,6 +91,26 @@ isnt($ret, 0, 'a transaction that ran maintenance cannot be prepared');
 like($err, qr/cannot prepare a transaction that ran partition maintenance/, 'with a clear message');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '0',
 	'and nothing was left prepared');
+
+# A role in no group has no privilege on unified.chunks and no USAGE on its
+# schema, yet pg_partition_tree() by OID locks the table and every partition
+# until the end of the transaction; prepared, that would block every new
+# month and every detach until an administrator acts.  Such a transaction
+# cannot be prepared.
+my $hostile_tree = q{
+BEGIN;
+SELECT count(*) FROM pg_partition_tree(
+    (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'unified' AND c.relname = 'chunks'));
+PREPARE TRANSACTION 'hostile-tree';
+};
+($ret, $out, $err) = as_role('nobody', $hostile_tree);
+isnt($ret, 0, 'a role in no group cannot prepare a transaction holding locks on unified.chunks');
+like($err, qr/cannot prepare a transaction that holds a lock on unified\.chunks/, 'with a clear message');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '0',
+	'and nothing was left prepared');
+($ret, $out, $err) = as_role('nobody', q{BEGIN; SELECT 1; PREPARE TRANSACTION 'harmless'; COMMIT PREPARED 'harmless';});
+is($ret, 0, 'other prepared transactions of that role are not affected') or diag $err;
 
 # -------------------------------------- 2. 1,500 past months, 50 future ones
 ($ret, $out, $err) = as_role('app', q{
