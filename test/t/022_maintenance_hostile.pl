@@ -12,7 +12,9 @@
 #    its result, in the worker's stored result and in the log;
 #  - an administrator cannot prepare a transaction that ran maintenance;
 #  - a role in no group cannot prepare a transaction holding locks on
-#    unified.chunks or a partition (pg_partition_tree() takes them).
+#    unified.chunks or a partition (pg_partition_tree() takes them);
+#  - the database's owner sets a read-only default and tiny timeouts for
+#    the database: the worker still makes months.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -203,6 +205,48 @@ ok( $node->poll_query_until('postgres',
 ok( $node->poll_query_until('postgres',
 		q{SELECT last_result::jsonb->>'status' = 'done' FROM unified.maintenance_status()}),
 	'and records "done"');
+
+# ------------------------------- 4. the database's owner, not a superuser
+# ALTER DATABASE ... SET applies to the worker's connection too: a
+# read-only default or a tiny statement_timeout made every round fail and
+# the worker restart forever.  The worker pins those settings.
+$node->safe_psql('postgres', q{
+CREATE ROLE dbo LOGIN;
+ALTER DATABASE postgres OWNER TO dbo;
+});
+($ret, $out, $err) = as_role('dbo', q{
+ALTER DATABASE postgres SET default_transaction_read_only = on;
+ALTER DATABASE postgres SET statement_timeout = '1ms';
+});
+is($ret, 0, 'the database owner sets a read-only default and tiny timeouts') or diag $err;
+my $log_offset = -s $node->logfile;
+$node->restart;
+# this test's own sessions opt out of the database's settings
+sub as_super
+{
+	my ($sql) = @_;
+	return $node->safe_psql('postgres', $sql,
+		connstr => $node->connstr('postgres')
+		  . " options='-c statement_timeout=0 -c default_transaction_read_only=off'");
+}
+as_super("DROP TABLE unified.$future");
+my $made = 0;
+for (1 .. 180)
+{
+	$made = as_super(qq{SELECT count(*) FROM unified.partitions WHERE partition::text = 'unified.$future'});
+	last if $made eq '1';
+	sleep 1;
+}
+is($made, '1', 'the worker still makes the month');
+is(as_super(q{SELECT last_result::jsonb->>'status' FROM unified.maintenance_status()}),
+	'done', 'and records "done"');
+ok( !$node->log_contains(qr/cannot execute .* in a read-only transaction|canceling statement due to statement timeout/,
+		$log_offset),
+	'without a read-only or timeout error in the log');
+as_super(q{
+ALTER DATABASE postgres RESET ALL;
+ALTER DATABASE postgres OWNER TO postgres;
+});
 
 $node->stop;
 done_testing();
