@@ -10,7 +10,7 @@
 -- 2. explain_pruning / explain_select only plan, but planning evaluates
 --    immutable functions: they run read-only, so nothing they call writes.
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 
 CREATE ROLE tap_e_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_e_admin LOGIN IN ROLE unified_admin;
@@ -68,7 +68,13 @@ CREATE FUNCTION pg_temp.hidden_probe_folded(lo uuid) RETURNS bigint LANGUAGE plp
 BEGIN
     RETURN (SELECT count(*) FROM unified.chunks WHERE cognee_dataset_id >= lo);
 END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.hidden_probe(uuid), pg_temp.hidden_probe_folded(uuid) TO PUBLIC;
+CREATE FUNCTION pg_temp.definer_probe(lo uuid) RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM unified.chunks WHERE cognee_dataset_id >= lo);
+END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.hidden_probe(uuid), pg_temp.hidden_probe_folded(uuid),
+    pg_temp.definer_probe(uuid) TO PUBLIC;
 
 -- The attack is real: with the protection off (a superuser's choice), a
 -- Claude-Context role reads the Cognee dataset id it cannot SELECT.
@@ -119,6 +125,8 @@ SELECT throws_ok($$EXPLAIN (ANALYZE, BUFFERS) SELECT pg_temp.hidden_probe('a3000
     '42501', NULL, 'EXPLAIN (ANALYZE, BUFFERS) of a function that reads unified.chunks is refused');
 SELECT throws_ok($$EXPLAIN (BUFFERS) SELECT pg_temp.hidden_probe_folded('a3000000-0000-0000-0000-000000000000')$$,
     '42501', NULL, 'EXPLAIN (BUFFERS) of a query whose planning reads unified.chunks is refused');
+SELECT throws_ok($$EXPLAIN (ANALYZE, BUFFERS) SELECT pg_temp.definer_probe('a3000000-0000-0000-0000-000000000000')$$,
+    '42501', NULL, 'so is a SECURITY DEFINER function of a superuser: whose EXPLAIN it is decides');
 SELECT lives_ok($$EXPLAIN SELECT pg_temp.hidden_probe_folded('a3000000-0000-0000-0000-000000000000')$$,
     'plain EXPLAIN of the same query still works (it shows no counts)');
 SELECT lives_ok($$EXPLAIN (BUFFERS) SELECT count(*) FROM generate_series(1, 10)$$,
