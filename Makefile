@@ -22,7 +22,14 @@ OBJS = \
 	src/security.o \
 	src/worker.o \
 	src/dtx.o \
-	src/resolver.o
+	src/resolver.o \
+	src/histogram.o \
+	src/pool_stats.o \
+	src/pool_quota.o \
+	src/stats_hooks.o \
+	src/stats_views.o \
+	src/pruning_stats.o \
+	src/migrate.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

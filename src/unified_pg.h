@@ -54,6 +54,7 @@ typedef struct UpgPool
 
 typedef struct UpgPoolConfig
 {
+	int			other_budget;	/* budget of "other"; 0 = none */
 	int			npools;
 	UpgPool		pools[UPG_MAX_POOLS];
 } UpgPoolConfig;
@@ -211,5 +212,12 @@ extern int	upg_finish_participants(UpgParticipant *parts, int n, bool commit,
 									bool in_procedure, const char *pause_point,
 									bool *pause, int elevel);
 PGDLLEXPORT void upg_finisher_main(Datum main_arg);
+
+/* ---- statistics (pool_stats.c and friends; internals in src/pool_stats.h) ---- */
+extern int	upg_stats_window_s;
+extern void upg_stats_define_gucs(void);
+extern void upg_stats_install_hooks(void);
+extern void upg_stats_shmem_request(void);
+extern void upg_stats_shmem_startup(void);
 
 #endif							/* UNIFIED_PG_H */
