@@ -915,6 +915,7 @@ upg_finisher_main(Datum main_arg)
 		proc_exit(0);			/* the slot was given up before we started */
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	upg_worker_pin_settings();
 	pgstat_report_appname("unified_pg finisher");
 	upg_finisher_loop();
 }
