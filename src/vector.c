@@ -90,6 +90,45 @@ upg_cosine_sums(const float *restrict x, const float *restrict y, int n,
 }
 
 /*
+ * The argument argno (0-based) as an array, detoasted once per query when
+ * it is a constant or a query parameter (the search's query vector): the
+ * copy is kept in fn_extra for as long as the expression lives, so a scan
+ * does not detoast the same 3 kB vector again for every row.
+ */
+typedef struct UpgVectorCache
+{
+	Datum		src;			/* the argument as passed */
+	ArrayType  *detoasted;		/* its detoasted copy, in fn_mcxt */
+} UpgVectorCache;
+
+static ArrayType *
+upg_vector_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Datum		d = PG_GETARG_DATUM(argno);
+	UpgVectorCache *cache;
+	MemoryContext old;
+
+	if (!VARATT_IS_EXTENDED(DatumGetPointer(d)) ||
+		!get_fn_expr_arg_stable(fcinfo->flinfo, argno))
+		return DatumGetArrayTypeP(d);
+
+	cache = (UpgVectorCache *) fcinfo->flinfo->fn_extra;
+	if (cache != NULL && cache->src == d)
+		return cache->detoasted;
+
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	if (cache == NULL)
+		cache = palloc0(sizeof(UpgVectorCache));
+	else if (cache->detoasted != NULL)
+		pfree(cache->detoasted);
+	cache->src = d;
+	cache->detoasted = DatumGetArrayTypePCopy(d);
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = cache;
+	return cache->detoasted;
+}
+
+/*
  * SQL: unified.cosine_distance(real[], real[]) -- 1 - cos(x, y), in [0, 2].
  * NaN when either vector has norm zero (the angle is undefined), as in
  * pgvector.
@@ -97,8 +136,8 @@ upg_cosine_sums(const float *restrict x, const float *restrict y, int n,
 Datum
 upg_cosine_distance(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *a = upg_vector_arg(fcinfo, 0);
+	ArrayType  *b = upg_vector_arg(fcinfo, 1);
 	int			na;
 	int			nb;
 	const float *x = upg_vector_values(a, 1, &na);

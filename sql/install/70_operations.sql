@@ -101,6 +101,7 @@ CREATE FUNCTION unified.chunk_input_keys(OUT key text, OUT json_type text, OUT r
                                          OUT nullable boolean)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
     VALUES ('source', 'string', true, false),
            ('source_collection', 'string', false, false),
@@ -124,6 +125,7 @@ $fn$;
 CREATE FUNCTION unified.chunk_input_problem(v jsonb, n bigint)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
     SELECT p.problem FROM (
         SELECT 0 AS prio, pg_catalog.format('is a JSON %s, not an object', pg_catalog.jsonb_typeof(v)) AS problem
@@ -179,7 +181,7 @@ $fn$;
 CREATE FUNCTION unified.upsert_chunks_check(chunks jsonb)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     bad_n       bigint;
@@ -214,7 +216,7 @@ $fn$;
 CREATE FUNCTION unified.upsert_chunks_parse(chunks jsonb)
 RETURNS unified.chunk_input[]
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     parsed      unified.chunk_input[];
@@ -266,6 +268,7 @@ $fn$;
 CREATE FUNCTION unified.metadata_merge(stored jsonb, new jsonb, union_keys text[])
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
     SELECT CASE
         WHEN union_keys IS NULL OR pg_catalog.cardinality(union_keys) OPERATOR(pg_catalog.=) 0
@@ -296,7 +299,7 @@ CREATE FUNCTION unified.upsert_chunks_apply(parsed unified.chunk_input[], union_
                                             OUT inserted bigint, OUT updated bigint)
 RETURNS record
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     l_ord       integer[];
@@ -412,7 +415,7 @@ CREATE FUNCTION unified.upsert_chunks(chunks jsonb, metadata_union text[],
                                       OUT inserted bigint, OUT updated bigint)
 RETURNS record
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     parsed      unified.chunk_input[];
@@ -450,8 +453,9 @@ $fn$;
 CREATE FUNCTION unified.upsert_chunks(chunks jsonb, OUT inserted bigint, OUT updated bigint)
 RETURNS record
 LANGUAGE sql
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
-    SELECT u.inserted, u.updated FROM unified.upsert_chunks(chunks, NULL::text[]) u
+    SELECT u.inserted, u.updated FROM unified.upsert_chunks(chunks, NULL::pg_catalog.text[]) u
 $fn$;
 
 COMMENT ON FUNCTION unified.upsert_chunks(jsonb) IS
@@ -467,7 +471,7 @@ COMMENT ON FUNCTION unified.upsert_chunks(jsonb, text[]) IS
 CREATE FUNCTION unified.delete_chunks(source text, source_collection text, source_ids text[])
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -508,7 +512,7 @@ CREATE FUNCTION unified.delete_file_chunks(project_id text, relative_path text,
                                            source_collection text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -557,6 +561,7 @@ COMMENT ON FUNCTION unified.delete_file_chunks(text, text, text) IS
 CREATE FUNCTION unified.pgvector_schema()
 RETURNS name
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
     SELECT n.nspname
       FROM pg_catalog.pg_extension e
@@ -570,6 +575,7 @@ $fn$;
 CREATE FUNCTION unified.vector_index_name(dimensions integer)
 RETURNS name
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
     SELECT pg_catalog.format('chunks_embedding_%s_cosine_idx', dimensions)::name
 $fn$;
@@ -595,7 +601,7 @@ COMMENT ON VIEW unified.vector_indexes IS
 CREATE FUNCTION unified.search_check(query real[], k integer, filter jsonb)
 RETURNS integer
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     dims    integer;
@@ -643,6 +649,7 @@ CREATE FUNCTION unified.search_where(dims integer, project_id text, cognee_datas
                                      source_collection text, filter jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
     SELECT pg_catalog.concat_ws(' AND ',
         'true',
@@ -662,7 +669,7 @@ RETURNS TABLE (id bigint, source text, source_collection text, source_id text, p
                cognee_dataset_id uuid, content text, relative_path text, start_line integer,
                end_line integer, file_extension text, metadata jsonb, score double precision)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 BEGIN
     RETURN QUERY EXECUTE format(
@@ -690,7 +697,7 @@ RETURNS TABLE (id bigint, source text, source_collection text, source_id text, p
                cognee_dataset_id uuid, content text, relative_path text, start_line integer,
                end_line integer, file_extension text, metadata jsonb, score double precision)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 SET hnsw.iterative_scan = relaxed_order
 SET hnsw.ef_search = 100
 AS $fn$
@@ -730,7 +737,7 @@ RETURNS TABLE (id bigint, source text, source_collection text, source_id text, p
                cognee_dataset_id uuid, content text, relative_path text, start_line integer,
                end_line integer, file_extension text, metadata jsonb, score double precision)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     dims    integer := unified.search_check(q, lim, p_filter);
@@ -757,6 +764,7 @@ RETURNS TABLE (id bigint, source text, source_collection text, source_id text, p
                cognee_dataset_id uuid, content text, relative_path text, start_line integer,
                end_line integer, file_extension text, metadata jsonb, score double precision)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
     SELECT * FROM unified.search_chunks_run($1, $2, $3, $4, $5, $6, $7)
 $fn$;
@@ -777,7 +785,7 @@ RETURNS TABLE (id bigint, source text, source_collection text, source_id text, p
                end_line integer, file_extension text, metadata jsonb, vector_score double precision,
                text_score real, score double precision)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     dims    integer := unified.search_check(q, lim, p_filter);
@@ -825,6 +833,7 @@ RETURNS TABLE (id bigint, source text, source_collection text, source_id text, p
                end_line integer, file_extension text, metadata jsonb, vector_score double precision,
                text_score real, score double precision)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
     SELECT * FROM unified.hybrid_search_run($1, $2, $3, $4, $5, $6, $7, $8)
 $fn$;
@@ -957,4 +966,4 @@ GRANT EXECUTE ON FUNCTION
   TO claude_user, cognee_user, unified_admin;
 GRANT EXECUTE ON FUNCTION unified.enable_vector_index(integer, text) TO unified_admin;
 REVOKE ALL ON TABLE unified.vector_indexes FROM PUBLIC;
-GRANT SELECT ON TABLE unified.vector_indexes TO claude_user, cognee_user, unified_admin;
+GRANT SELECT ON TABLE unified.vector_indexes TO unified_admin;
