@@ -322,8 +322,11 @@ BEGIN
              ORDER BY i.source, i.source_collection, i.source_id
                FOR UPDATE OF c) l;
 
-    -- 3. update them: each application's rows set only its own id column
-    IF cardinality(l_ord) > 0 THEN
+    -- 3. update them: each application's rows set only its own id column.
+    -- Each statement runs only when it has rows: a statement naming the
+    -- other application's id column is refused to a role without the
+    -- column privilege even when it would change nothing.
+    IF EXISTS (SELECT FROM unnest(parsed) i WHERE i.ord = ANY (l_ord) AND i.source = 'claude_context') THEN
         UPDATE unified.chunks c SET
             project_id = i.project_id,
             content = i.content,
@@ -342,7 +345,8 @@ BEGIN
            AND c.id = l.id AND c.created_at = l.created_at;
         GET DIAGNOSTICS n = ROW_COUNT;
         updated := updated + n;
-
+    END IF;
+    IF EXISTS (SELECT FROM unnest(parsed) i WHERE i.ord = ANY (l_ord) AND i.source = 'cognee') THEN
         UPDATE unified.chunks c SET
             cognee_dataset_id = i.cognee_dataset_id,
             content = i.content,
@@ -365,20 +369,23 @@ BEGIN
 
     -- 4. insert the rest, in key order; the column list depends on whose
     -- ids a chunk carries, because each application may write only its own
-    INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content,
-                                relative_path, start_line, end_line, file_extension, chunk_index,
-                                embedding, embedding_model, metadata, created_at, updated_at)
-    SELECT i.source, i.source_collection, i.source_id, i.project_id, i.content,
-           i.relative_path, i.start_line, i.end_line, i.file_extension, i.chunk_index,
-           i.embedding, i.embedding_model, coalesce(i.metadata, '{}'),
-           coalesce(i.created_at, now()), coalesce(i.updated_at, now())
-      FROM unnest(parsed) i
-     WHERE i.ord <> ALL (l_ord) AND i.cognee_dataset_id IS NULL
-     ORDER BY i.source, i.source_collection, i.source_id;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    inserted := inserted + n;
+    IF EXISTS (SELECT FROM unnest(parsed) i WHERE i.ord <> ALL (l_ord) AND i.cognee_dataset_id IS NULL) THEN
+        INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content,
+                                    relative_path, start_line, end_line, file_extension, chunk_index,
+                                    embedding, embedding_model, metadata, created_at, updated_at)
+        SELECT i.source, i.source_collection, i.source_id, i.project_id, i.content,
+               i.relative_path, i.start_line, i.end_line, i.file_extension, i.chunk_index,
+               i.embedding, i.embedding_model, coalesce(i.metadata, '{}'),
+               coalesce(i.created_at, now()), coalesce(i.updated_at, now())
+          FROM unnest(parsed) i
+         WHERE i.ord <> ALL (l_ord) AND i.cognee_dataset_id IS NULL
+         ORDER BY i.source, i.source_collection, i.source_id;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        inserted := inserted + n;
+    END IF;
 
-    IF EXISTS (SELECT FROM unnest(parsed) i WHERE i.ord <> ALL (l_ord) AND i.cognee_dataset_id IS NOT NULL) THEN
+    IF EXISTS (SELECT FROM unnest(parsed) i
+                WHERE i.ord <> ALL (l_ord) AND i.cognee_dataset_id IS NOT NULL AND i.project_id IS NULL) THEN
         INSERT INTO unified.chunks (source, source_collection, source_id, cognee_dataset_id, content,
                                     relative_path, start_line, end_line, file_extension, chunk_index,
                                     embedding, embedding_model, metadata, created_at, updated_at)
@@ -391,8 +398,11 @@ BEGIN
          ORDER BY i.source, i.source_collection, i.source_id;
         GET DIAGNOSTICS n = ROW_COUNT;
         inserted := inserted + n;
+    END IF;
 
-        -- shared rows (both ids): only unified_admin may create them
+    -- shared rows (both ids): only unified_admin may create them
+    IF EXISTS (SELECT FROM unnest(parsed) i
+                WHERE i.ord <> ALL (l_ord) AND i.cognee_dataset_id IS NOT NULL AND i.project_id IS NOT NULL) THEN
         INSERT INTO unified.chunks (source, source_collection, source_id, project_id, cognee_dataset_id,
                                     content, relative_path, start_line, end_line, file_extension,
                                     chunk_index, embedding, embedding_model, metadata, created_at, updated_at)
