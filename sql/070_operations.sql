@@ -50,6 +50,14 @@ SELECT source_id, content, relative_path, start_line, embedding, metadata
   FROM unified.chunks WHERE project_id = 'proj-ops' ORDER BY source_id;
 SELECT count(*) AS keys FROM unified.chunk_keys WHERE source_collection = 'code_chunks_1';
 
+-- the embedding may also be a JSON string in pgvector's text form, which is
+-- much cheaper to parse than a JSON array of numbers
+SET ROLE reg_ops_claude;
+SELECT * FROM unified.upsert_chunks('[{"source": "claude_context", "source_collection": "code_chunks_1", "source_id": "chunk_e", "project_id": "proj-ops", "content": "e", "embedding": "[0.5, -0.25,1e-3]"}]');
+SELECT * FROM unified.upsert_chunks('[{"source": "claude_context", "source_collection": "code_chunks_1", "source_id": "chunk_e", "project_id": "proj-ops", "content": "e", "embedding": "[0.5, x]"}]');
+RESET ROLE;
+SELECT embedding FROM unified.chunks WHERE source_id = 'chunk_e';
+
 -- updated_at: maintained by plain UPDATE too (the transaction's time), kept
 -- when the UPDATE sets it itself
 UPDATE unified.chunks SET updated_at = '2001-01-01 00:00:00+00' WHERE project_id = 'proj-ops';
@@ -146,7 +154,7 @@ RESET ROLE;
 -- deletes: a file's chunks (re-index), then chunks by id
 SET ROLE reg_ops_claude;
 SELECT unified.delete_file_chunks('proj-ops', 'src/config.py') AS file_deleted;
-SELECT unified.delete_chunks('claude_context', 'code_chunks_1', ARRAY['chunk_c', 'chunk_d', 'chunk_none']) AS deleted;
+SELECT unified.delete_chunks('claude_context', 'code_chunks_1', ARRAY['chunk_c', 'chunk_d', 'chunk_e', 'chunk_none']) AS deleted;
 SELECT unified.delete_chunks('cognee', 'DocumentChunk_text', ARRAY['7d3a0000-0000-0000-0000-000000000001']) AS not_mine;
 RESET ROLE;
 SELECT count(*) AS left_in_project FROM unified.chunks WHERE project_id = 'proj-ops';

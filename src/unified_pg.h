@@ -21,6 +21,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
+#include "utils/array.h"
 
 #include "compat.h"
 
@@ -198,5 +199,10 @@ extern int	upg_finish_participants(UpgParticipant *parts, int n, bool commit,
 									bool in_procedure, const char *pause_point,
 									bool *pause, int elevel);
 PGDLLEXPORT void upg_finisher_main(Datum main_arg);
+
+/* ---- vector.c: embeddings ---- */
+struct JsonbContainer;
+extern ArrayType *upg_embedding_from_container(struct JsonbContainer *root, int chunk_no);
+extern ArrayType *upg_embedding_from_text(const char *str, int len, int chunk_no);
 
 #endif							/* UNIFIED_PG_H */

@@ -17,17 +17,21 @@
  * loop was vectorized.  Sums are kept in float like pgvector's, so that the
  * exact path and pgvector's HNSW path rank the same rows the same way.
  *
- * unified.embedding_from_jsonb(jsonb, int) turns the "embedding" member of
- * one upsert_chunks() element into real[], refusing anything that is not a
- * flat array of finite numbers within the range of real, with an error
- * that names the chunk and the element.
+ * The "embedding" of an upsert_chunks() element becomes real[] here: a JSON
+ * array of numbers, or a string in pgvector's or real[]'s text form (the
+ * cheap way: the jsonb parser turns every JSON number into a numeric
+ * first).  Anything else, and any value that is not a finite number within
+ * the range of real, is refused with an error naming the chunk and the
+ * element.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -174,7 +178,7 @@ upg_embedding_bad_element(int chunk_no, int elem, const char *what)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid embedding in chunk %d", chunk_no),
 			 errdetail("Element %d of \"embedding\" is %s.", elem, what),
-			 errhint("An embedding is a flat JSON array of finite numbers, at most %d of them.",
+			 errhint("An embedding is a flat JSON array of finite numbers, or a string \"[1,2,3]\", at most %d of them.",
 					 UPG_MAX_DIMENSIONS)));
 }
 
@@ -215,16 +219,12 @@ upg_float4_array(const float *values, int n)
 }
 
 /*
- * SQL: unified.embedding_from_jsonb(embedding jsonb, chunk_no int) -- the
- * embedding of element chunk_no of an upsert_chunks() batch as real[].
- * JSON null gives SQL NULL.
+ * The JSON array "root" as an embedding (real[]); chunk_no names the chunk
+ * in errors.
  */
-Datum
-upg_embedding_from_jsonb(PG_FUNCTION_ARGS)
+ArrayType *
+upg_embedding_from_container(JsonbContainer *root, int chunk_no)
 {
-	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	int			chunk_no = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
-	JsonbContainer *root = &jb->root;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
@@ -232,24 +232,14 @@ upg_embedding_from_jsonb(PG_FUNCTION_ARGS)
 	int			n;
 	int			count = 0;
 
-	if (JB_ROOT_IS_SCALAR(jb))
-	{
-		JsonbValue	s;
-
-		if (JsonbExtractScalar(root, &s) && s.type == jbvNull)
-			PG_RETURN_NULL();
+	if (!JsonContainerIsArray(root) || JsonContainerIsScalar(root))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid embedding in chunk %d", chunk_no),
-				 errdetail("\"embedding\" is a JSON scalar, not an array.")));
-	}
-	if (!JB_ROOT_IS_ARRAY(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid embedding in chunk %d", chunk_no),
-				 errdetail("\"embedding\" is a JSON object, not an array.")));
+				 errdetail("\"embedding\" is a JSON %s, not an array.",
+						   JsonContainerIsObject(root) ? "object" : "scalar")));
 
-	n = JB_ROOT_COUNT(jb);
+	n = JsonContainerSize(root);
 	if (n > UPG_MAX_DIMENSIONS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -283,6 +273,105 @@ upg_embedding_from_jsonb(PG_FUNCTION_ARGS)
 				break;
 		}
 	}
+	return upg_float4_array(values, count);
+}
 
-	PG_RETURN_ARRAYTYPE_P(upg_float4_array(values, count));
+/*
+ * The text form of an embedding, "[1,2.5,-3]" (pgvector's, which is what
+ * Claude-Context's backend sends) or "{1,2.5,-3}" (real[]'s), parsed with
+ * strtof: much cheaper than JSON numbers, each of which the jsonb parser
+ * first turns into a numeric.
+ */
+ArrayType *
+upg_embedding_from_text(const char *str, int len, int chunk_no)
+{
+	char	   *buf = pnstrdup(str, len);
+	char	   *p = buf;
+	char	   *end;
+	char		close;
+	float	   *values;
+	int			cap = 64;
+	int			count = 0;
+
+	while (*p == ' ')
+		p++;
+	if (*p != '[' && *p != '{')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid embedding in chunk %d", chunk_no),
+				 errdetail("A string \"embedding\" must look like \"[1,2,3]\" or \"{1,2,3}\".")));
+	close = (*p == '[') ? ']' : '}';
+	p++;
+	values = palloc(sizeof(float) * cap);
+	for (;;)
+	{
+		float		f;
+
+		while (*p == ' ')
+			p++;
+		if (*p == close && count == 0)
+			break;
+		errno = 0;
+		f = strtof(p, &end);
+		if (end == p)
+			upg_embedding_bad_element(chunk_no, count + 1, "not a number");
+		if (errno == ERANGE && (isinf(f) || fabsf(f) >= FLT_MAX))
+			upg_embedding_bad_element(chunk_no, count + 1, "out of range for type real");
+		if (isnan(f) || isinf(f))
+			upg_embedding_bad_element(chunk_no, count + 1, "not a finite number");
+		if (++count > UPG_MAX_DIMENSIONS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("embedding of chunk %d has more than %d dimensions",
+							chunk_no, UPG_MAX_DIMENSIONS)));
+		if (count > cap)
+		{
+			cap *= 2;
+			values = repalloc(values, sizeof(float) * cap);
+		}
+		values[count - 1] = f;
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+		{
+			p++;
+			continue;
+		}
+		if (*p == close)
+			break;
+		upg_embedding_bad_element(chunk_no, count, "followed by neither a comma nor the closing bracket");
+	}
+	p++;
+	while (*p == ' ')
+		p++;
+	if (*p != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid embedding in chunk %d", chunk_no),
+				 errdetail("Text follows the closing bracket of \"embedding\".")));
+	pfree(buf);
+	return upg_float4_array(values, count);
+}
+
+/*
+ * SQL: unified.embedding_from_jsonb(embedding jsonb, chunk_no int) -- an
+ * embedding given as a JSON array of numbers or as a string in text form,
+ * as real[].  JSON null gives SQL NULL.
+ */
+Datum
+upg_embedding_from_jsonb(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	int			chunk_no = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
+	JsonbValue	s;
+
+	if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &s))
+	{
+		if (s.type == jbvNull)
+			PG_RETURN_NULL();
+		if (s.type == jbvString)
+			PG_RETURN_ARRAYTYPE_P(upg_embedding_from_text(s.val.string.val, s.val.string.len, chunk_no));
+	}
+	PG_RETURN_ARRAYTYPE_P(upg_embedding_from_container(&jb->root, chunk_no));
 }
