@@ -4,7 +4,7 @@
 -- still gets k results; its recall@10 against the exact search is at
 -- least 0.95.  Skipped, with the reason, when pgvector is not installed.
 BEGIN;
-SELECT plan(11);
+SELECT plan(14);
 
 SELECT EXISTS (SELECT FROM pg_available_extension_versions
                 WHERE name = 'vector'
@@ -76,12 +76,23 @@ SELECT is((SELECT count(*) FROM unified.search_chunks(:'q1', 10)), 10::bigint,
           'a tenant that owns 1 % of the rows gets k = 10 results');
 RESET ROLE;
 
+-- README's examples, and halfvec above 2,000 dimensions
+SET ROLE tap_v_admin;
+SELECT is(unified.enable_vector_index(768), 'unified.chunks_embedding_768_cosine_idx', 'README: enable_vector_index(768)');
+SELECT unified.enable_vector_index(3072) AS halfvec_index \gset
+SELECT ok((SELECT pg_get_indexdef(c.oid) ~ 'halfvec\(3072\).*halfvec_cosine_ops'
+             FROM pg_class c WHERE c.oid = :'halfvec_index'::regclass),
+          'above 2,000 dimensions the index is over halfvec');
+SELECT is((SELECT array_agg(dimensions || ':' || type ORDER BY dimensions) FROM unified.vector_indexes),
+          ARRAY['16:vector', '768:vector', '3072:halfvec'], 'README: unified.vector_indexes lists them');
+RESET ROLE;
+
 -- recall@10 of the HNSW path against the exact search, over 20 queries
 SELECT cmp_ok((SELECT avg((SELECT count(*) FROM unified.search_chunks(qs.v, 10) h
                             WHERE h.id IN (SELECT e.id FROM unified.search_chunks_exact(qs.v, 10, NULL, NULL, NULL, NULL, NULL) e)) / 10.0)
                  FROM queries qs), '>=', 0.95, 'recall@10 of the HNSW path against exact search is at least 0.95');
 \else
-SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 11);
+SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 14);
 \endif
 
 SELECT * FROM finish();
