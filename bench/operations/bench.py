@@ -267,7 +267,8 @@ async def bench_hnsw(admin, size):
     claude = await connect("bench_claude")
     ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
     exact = await claude.prepare("SELECT id FROM unified.search_chunks_exact($1::text::real[], 10, NULL, NULL, NULL, NULL, NULL)")
-    await admin.execute("SET hnsw.ef_search = 100")  # what search_chunks uses
+    # the backend does not set hnsw.ef_search: pgvector's default, 40, which
+    # search_chunks uses too (per partition)
     base = await admin.prepare("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10")
     qs = await admin.fetch(f"""SELECT ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x)::text AS q
                                  FROM generate_series(1, {QUERIES + 3}) g JOIN hnsw_centers c ON c.c = 1 + (g * 37) % {centers}""")

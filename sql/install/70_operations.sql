@@ -560,7 +560,7 @@ RETURNS TABLE (id bigint, source text, source_collection text, source_id text, p
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, unified, pg_temp
 SET hnsw.iterative_scan = relaxed_order
-SET hnsw.ef_search = 100
+SET hnsw.ef_search = 40
 AS $fn$
 DECLARE
     dims    integer := cardinality(q);
@@ -569,7 +569,8 @@ BEGIN
     -- the index expression, exactly as enable_vector_index wrote it
     expr := format('(c.embedding)::%I.%s(%s)', vector_schema,
                    CASE WHEN dims > 2000 THEN 'halfvec' ELSE 'vector' END, dims);
-    IF lim > 100 THEN
+    -- pgvector's default candidate list, per partition; at least k
+    IF lim > 40 THEN
         PERFORM set_config('hnsw.ef_search', least(lim, 1000)::text, true);
     END IF;
     RETURN QUERY EXECUTE format(
