@@ -195,7 +195,8 @@ async def load_search_data(admin):
                repeat('def handler(request): return response ', 25),
                'src/file_' || (i / 20) || '.py', 1, 30, '.py',
                ARRAY(SELECT (random() - 0.5)::real FROM generate_series(1, {DIMS}) WHERE i > 0)
-          FROM generate_series(1, {SEARCH_ROWS}) i, (VALUES ('a'), ('b')) AS v(p);
+          FROM (VALUES ('a'), ('b')) AS v(p), generate_series(1, {SEARCH_ROWS}) i
+         ORDER BY p, i;  -- a project's chunks are written together, as an indexer does
         CREATE TABLE code_chunks_a (
             id TEXT PRIMARY KEY, vector vector({DIMS}), content TEXT NOT NULL,
             relative_path TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
