@@ -533,17 +533,21 @@ BEGIN
     IF p_project IS NOT NULL OR p_dataset IS NOT NULL THEN
         PERFORM set_config('enable_seqscan', 'off', true);
     END IF;
+    -- rank on (id, created_at, distance) alone, then fetch the k winners'
+    -- columns: the sort does not carry every candidate's content
     RETURN QUERY EXECUTE format(
-        'SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,'
-        ' s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata,'
-        ' 1 OPERATOR(pg_catalog.-) s.d'
-        ' FROM (SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
-        '  c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,'
-        '  unified.cosine_distance(c.embedding, $1) AS d'
-        '  FROM unified.chunks c WHERE %s OFFSET 0) s'
-        ' WHERE s.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
-        '  AND ($7 IS NULL OR 1 OPERATOR(pg_catalog.-) s.d OPERATOR(pg_catalog.>=) $7)'
-        ' ORDER BY s.d, s.id LIMIT $2',
+        'SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
+        ' c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,'
+        ' 1 OPERATOR(pg_catalog.-) t.d'
+        ' FROM (SELECT s.id, s.created_at, s.d'
+        '  FROM (SELECT c.id, c.created_at, unified.cosine_distance(c.embedding, $1) AS d'
+        '   FROM unified.chunks c WHERE %s OFFSET 0) s'
+        '  WHERE s.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
+        '   AND ($7 IS NULL OR 1 OPERATOR(pg_catalog.-) s.d OPERATOR(pg_catalog.>=) $7)'
+        '  ORDER BY s.d, s.id LIMIT $2) t'
+        ' JOIN unified.chunks c ON c.id OPERATOR(pg_catalog.=) t.id'
+        '  AND c.created_at OPERATOR(pg_catalog.=) t.created_at'
+        ' ORDER BY t.d, t.id',
         unified.search_where(cardinality(q), p_project, p_dataset, p_collection, p_filter))
     USING q, lim, p_project, p_dataset, p_collection, p_filter, p_min_score;
 END
