@@ -8,7 +8,7 @@
 BEGIN;
 -- The revoke functions warn when a role loses its last grant; expected here.
 SET LOCAL client_min_messages = error;
-SELECT plan(25);
+SELECT plan(26);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -152,6 +152,7 @@ SELECT pg_temp.try('admin dataset', $q$SELECT (unified.grant_dataset('tap_s_clau
 -- either; inside this test's transaction its first COMMIT is refused, after
 -- one pass and the pass count.
 SELECT pg_temp.try('admin vector index', $q$SELECT unified.enable_vector_index(2)$q$);
+SELECT pg_temp.try('admin no vector index', $q$SELECT unified.disable_vector_index(2)::pg_catalog.text$q$);
 SELECT pg_temp.try('admin maintenance all', $q$CALL unified.run_maintenance_all(premake => 0)$q$);
 RESET search_path;
 RESET ROLE;
@@ -184,6 +185,7 @@ SELECT is(pg_temp.got('admin dataset'), 'ok = true', 'grant_dataset and revoke_d
 SELECT is(pg_temp.got('claude upsert'), 'ok = 1/1', 'upsert_chunks works with the hostile path');
 SELECT is(pg_temp.got('claude search'), 'ok = tap-s-own,tapup-1', 'search_chunks works with the hostile path');
 SELECT is(left(pg_temp.got('admin vector index'), 6), '55000:', 'enable_vector_index (SECURITY DEFINER) refuses cleanly with the hostile path');
+SELECT is(pg_temp.got('admin no vector index'), 'ok = false', 'disable_vector_index (SECURITY DEFINER) works with the hostile path');
 SELECT is(pg_temp.got('claude explain'), 'ok = true', 'explain_pruning works with the hostile path');
 SELECT is(pg_temp.got('admin maintenance all'), '2D000: invalid transaction termination',
     'run_maintenance_all runs its pass with the hostile path (its COMMIT is refused only inside BEGIN)');

@@ -1,7 +1,7 @@
 # An HNSW index made by enable_vector_index is on every partition the
 # maintenance worker creates afterwards, also one that it fills with rows
 # moved out of the default partition; search_chunks keeps working through
-# it across a restart.  Skipped, saying why, without pgvector.
+# it across a restart and a pg_dump and restore.  Skipped, saying why, without pgvector.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -69,6 +69,27 @@ is( $node->safe_psql('postgres', q{
 		EXPLAIN (COSTS OFF) SELECT id FROM unified.chunks_2019_02 c WHERE cardinality(c.embedding) = 3
 		 ORDER BY (c.embedding)::public.vector(3) OPERATOR(public.<=>) '[1,1,0]'::public.vector(3) LIMIT 3}) =~ /Index Scan using/ ? 1 : 0,
 	1, 'and the moved month answers through its index');
+
+# pg_dump and the documented restore keep the vector index on every
+# partition; the restored database searches through it.
+my $dump = $node->basedir . '/vec.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE dst');
+{
+	local $ENV{PGOPTIONS} = '-c unified_pg.restoring=on';
+	$node->command_ok(
+		[ 'pg_restore', '--exit-on-error', '--section=pre-data', '--section=data', '-d', $node->connstr('dst'), $dump ],
+		'pre-data and data restore without errors');
+}
+$node->safe_psql('dst', 'SELECT unified.finish_restore()');
+$node->command_ok(
+	[ 'pg_restore', '--exit-on-error', '--section=post-data', '-d', $node->connstr('dst'), $dump ],
+	'post-data (the vector index included) restores without errors');
+is( $node->safe_psql('dst', q{
+		SELECT (SELECT count(*) FROM pg_inherits WHERE inhparent = 'unified.chunks_embedding_3_cosine_idx'::regclass)
+		     = (SELECT count(*) FROM pg_inherits WHERE inhparent = 'unified.chunks'::regclass)}),
+	't', 'the restored vector index is on every partition');
+is($node->safe_psql('dst', $query), 'old_1,old_2,old_3', 'and the restored database searches through it');
 
 $node->stop;
 done_testing();
