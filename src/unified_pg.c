@@ -50,9 +50,15 @@ void
 _PG_init(void)
 {
 	upg_define_gucs();
+	upg_maintenance_guard_init();
+	upg_explain_guard_init();
+	upg_security_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	/* after every unified_pg.* setting is defined, or their values are lost */
+	MarkGUCPrefixReserved("unified_pg");
 
 	upg_preloaded = true;
 
@@ -172,9 +178,6 @@ upg_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
-
-	if (process_shared_preload_libraries_in_progress)
-		MarkGUCPrefixReserved("unified_pg");
 }
 
 /* Ask for our shared memory and LWLock tranche. */
