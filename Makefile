@@ -24,7 +24,8 @@ OBJS = \
 	src/dtx.o \
 	src/resolver.o \
 	src/vector.o \
-	src/operations.o
+	src/operations.o \
+	src/migrate.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
