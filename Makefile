@@ -25,6 +25,12 @@ OBJS = \
 	src/resolver.o \
 	src/vector.o \
 	src/operations.o \
+	src/histogram.o \
+	src/pool_stats.o \
+	src/pool_quota.o \
+	src/stats_hooks.o \
+	src/stats_views.o \
+	src/pruning_stats.o \
 	src/migrate.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))

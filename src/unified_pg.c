@@ -68,6 +68,7 @@ _PG_init(void)
 	shmem_startup_hook = upg_shmem_startup_hook;
 
 	upg_register_worker();
+	upg_stats_install_hooks();
 }
 
 /*
@@ -178,6 +179,8 @@ upg_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	upg_stats_define_gucs();
 }
 
 /* Ask for our shared memory and LWLock tranche. */
