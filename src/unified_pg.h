@@ -23,6 +23,7 @@
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "utils/guc.h"
+#include "utils/array.h"
 
 #include "compat.h"
 
@@ -324,6 +325,11 @@ extern int	upg_finish_batch(UpgParticipant *parts, int n, bool commit,
 							 bool in_procedure, const char *pause_point,
 							 bool *pause, int elevel, bool *done);
 PGDLLEXPORT void upg_finisher_main(Datum main_arg);
+
+/* ---- vector.c: embeddings ---- */
+struct JsonbContainer;
+extern ArrayType *upg_embedding_from_container(struct JsonbContainer *root, int chunk_no);
+extern ArrayType *upg_embedding_from_text(const char *str, int len, int chunk_no);
 
 /* ---- statistics (pool_stats.c and friends; internals in src/pool_stats.h) ---- */
 extern int	upg_stats_window_s;

@@ -40,6 +40,10 @@ CREATE TABLE unified.chunks (
     migration_id        bigint,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- Full text for unified.hybrid_search, with the configuration
+    -- Claude-Context's own PostgreSQL backend uses.
+    content_tsv         tsvector GENERATED ALWAYS AS
+                            (pg_catalog.to_tsvector('pg_catalog.english'::regconfig, content)) STORED,
     CONSTRAINT chunks_pkey PRIMARY KEY (id, created_at),
     CONSTRAINT chunks_owner_check
         CHECK (project_id IS NOT NULL OR cognee_dataset_id IS NOT NULL),
@@ -79,6 +83,17 @@ CREATE INDEX chunks_created_at_idx ON unified.chunks (created_at);
 CREATE INDEX chunks_source_idx ON unified.chunks (source, source_collection, source_id);
 CREATE INDEX chunks_migration_idx ON unified.chunks (migration_id)
     WHERE migration_id IS NOT NULL;
+CREATE INDEX chunks_content_tsv_idx ON unified.chunks USING gin (content_tsv);
+
+-- Embeddings are float arrays, which do not compress (pglz gives up on
+-- them, lz4 saves a few percent at the price of decompressing every one a
+-- scan reads).  STORAGE MAIN keeps them uncompressed in the row when the
+-- compression attempt fails, as it does, and in the row whenever it fits:
+-- the exact search reads them straight from the heap page, without a
+-- TOAST lookup per row (measured in BENCHMARKS.md).  Embeddings too large
+-- for a page (3,072 dimensions) still go to TOAST.  Partitions copy the
+-- setting (LIKE ... INCLUDING STORAGE, PARTITION OF).
+ALTER TABLE unified.chunks ALTER COLUMN embedding SET STORAGE MAIN;
 
 CREATE TABLE unified.chunks_default PARTITION OF unified.chunks DEFAULT;
 

@@ -11,7 +11,7 @@ SELECT columns_are('unified', 'chunks', ARRAY[
     'id', 'source', 'source_collection', 'source_id', 'project_id', 'cognee_dataset_id',
     'content', 'content_hash', 'relative_path', 'start_line', 'end_line', 'file_extension',
     'chunk_index', 'embedding', 'embedding_model', 'metadata', 'migration_id',
-    'created_at', 'updated_at']);
+    'created_at', 'updated_at', 'content_tsv']);
 SELECT col_type_is('unified', 'chunks', 'project_id', 'text', 'project_id is text');
 SELECT col_type_is('unified', 'chunks', 'cognee_dataset_id', 'uuid', 'cognee_dataset_id is uuid');
 SELECT col_type_is('unified', 'chunks', 'embedding', 'real[]', 'embedding is real[]');

@@ -8,7 +8,7 @@
 BEGIN;
 -- The revoke functions warn when a role loses its last grant; expected here.
 SET LOCAL client_min_messages = error;
-SELECT plan(31);
+SELECT plan(35);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -137,6 +137,8 @@ SELECT pg_temp.try('claude update', $q$UPDATE unified.chunks SET content = 'chan
 SELECT pg_temp.try('claude delete', $q$DELETE FROM unified.chunks WHERE source_id OPERATOR(pg_catalog.=) 'tap-s-new' RETURNING source_id$q$);
 -- explain_pruning plans the caller's query with the caller's path, so its
 -- own body is qualified throughout instead of pinned.
+SELECT pg_temp.try('claude upsert', $q$SELECT (u.inserted::pg_catalog.text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) u.updated::pg_catalog.text) FROM unified.upsert_chunks('[{"source": "claude_context", "source_id": "tap-s-own", "project_id": "proj-s", "content": "own v2", "embedding": [1, 0]}, {"source": "claude_context", "source_id": "tapup-1", "project_id": "proj-s", "content": "up", "embedding": [0, 1]}]') u$q$);
+SELECT pg_temp.try('claude search', $q$SELECT pg_catalog.string_agg(s.source_id, ',') FROM unified.search_chunks('{1,0.1}', 2, 'proj-s') s$q$);
 SELECT pg_temp.try('claude explain', $q$SELECT ((unified.explain_pruning('SELECT 1 FROM unified.chunks')).partitions_total OPERATOR(pg_catalog.>) 0)::pg_catalog.text$q$);
 RESET search_path;
 RESET ROLE;
@@ -167,6 +169,8 @@ SELECT pg_temp.try('admin health', $q$SELECT (pg_catalog.count(*) OPERATOR(pg_ca
 -- run_maintenance_all commits between passes, so it cannot pin its path
 -- either; inside this test's transaction its first COMMIT is refused, after
 -- one pass and the pass count.
+SELECT pg_temp.try('admin vector index', $q$SELECT unified.enable_vector_index(2)$q$);
+SELECT pg_temp.try('admin no vector index', $q$SELECT unified.disable_vector_index(2)::pg_catalog.text$q$);
 SELECT pg_temp.try('admin maintenance all', $q$CALL unified.run_maintenance_all(premake => 0)$q$);
 -- The migration's procedures commit per batch and cannot pin their path
 -- either: each runs up to its first COMMIT, refused inside BEGIN.
@@ -208,6 +212,10 @@ SELECT is(pg_temp.got('admin grant empty'), '22023: project_id must be 1 to 256 
 SELECT is(pg_temp.got('admin grant'), 'ok = true', 'grant_project works with the hostile path');
 SELECT is(pg_temp.got('admin revoke'), 'ok = true', 'revoke_project works with the hostile path');
 SELECT is(pg_temp.got('admin dataset'), 'ok = true', 'grant_dataset and revoke_dataset work with the hostile path');
+SELECT is(pg_temp.got('claude upsert'), 'ok = 1/1', 'upsert_chunks works with the hostile path');
+SELECT is(pg_temp.got('claude search'), 'ok = tap-s-own,tapup-1', 'search_chunks works with the hostile path');
+SELECT is(left(pg_temp.got('admin vector index'), 6), '55000:', 'enable_vector_index (SECURITY DEFINER) refuses cleanly with the hostile path');
+SELECT is(pg_temp.got('admin no vector index'), 'ok = false', 'disable_vector_index (SECURITY DEFINER) works with the hostile path');
 SELECT is(pg_temp.got('claude explain'), 'ok = true', 'explain_pruning works with the hostile path');
 SELECT is(pg_temp.got('admin health'), 'ok = true', 'health_check runs every check with the hostile path');
 SELECT is(pg_temp.got('admin maintenance all'), '2D000: invalid transaction termination',

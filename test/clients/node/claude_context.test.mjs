@@ -144,3 +144,38 @@ test('hostile text is stored as data, not executed', async () => {
     'SELECT content FROM unified.chunks WHERE project_id = $1 AND relative_path = $2', [project, evil]);
   assert.equal(rows[0].content, evil);
 });
+
+// Claude-Context's own operations through unified_pg's functions: re-index a
+// file with delete_file_chunks + upsert_chunks (vectors sent as pgvector text,
+// as the backend formats them), then search and hybrid-search the project.
+test('re-index and search through the operations', async () => {
+  const path = 'src/search.ts';
+  const ops = `code_chunks_${project}_ops`;
+  const docs = [
+    { text: 'export function loadConfig(path) { return read(path); }', vector: [1, 0, 0] },
+    { text: 'export function renderPage(state) { return html(state); }', vector: [0, 1, 0] },
+  ];
+  const batch = docs.map((d, i) => ({
+    source: 'claude_context', source_collection: ops, source_id: chunkId(path, i), project_id: project,
+    content: d.text, relative_path: path, start_line: i * 10 + 1, end_line: i * 10 + 9,
+    file_extension: '.ts', embedding: `[${d.vector.join(',')}]`, metadata: { language: 'typescript' },
+  }));
+  let r = await pool.query('SELECT * FROM unified.upsert_chunks($1::jsonb)', [JSON.stringify(batch)]);
+  assert.deepEqual(r.rows[0], { inserted: '2', updated: '0' });
+  r = await pool.query('SELECT * FROM unified.upsert_chunks($1::jsonb)', [JSON.stringify(batch)]);
+  assert.deepEqual(r.rows[0], { inserted: '0', updated: '2' }, 'idempotent: the same batch updates');
+
+  r = await pool.query(
+    'SELECT source_id, score FROM unified.search_chunks($1::real[], 1, $2, source_collection => $3)',
+    [[0.9, 0.1, 0], project, ops]);
+  assert.equal(r.rows[0].source_id, chunkId(path, 0));
+  r = await pool.query('SELECT source_id FROM unified.hybrid_search($1::real[], $2, 2, $3, source_collection => $4)',
+    [[0, 1, 0], 'render page', project, ops]);
+  assert.equal(r.rows[0].source_id, chunkId(path, 1));
+
+  r = await pool.query('SELECT unified.delete_file_chunks($1, $2, $3) AS n', [project, path, ops]);
+  assert.equal(r.rows[0].n, '2');
+  await assert.rejects(
+    pool.query('SELECT * FROM unified.upsert_chunks($1::jsonb)', [JSON.stringify([{ ...batch[0], embeding: [1] }])]),
+    (e) => e.code === '22023' && /unknown key "embeding"/.test(e.detail));
+});

@@ -106,5 +106,53 @@ class CogneeClientTest(unittest.IsolatedAsyncioTestCase):
                 "not-a-uuid")
 
 
+class CogneeOperationsTest(unittest.IsolatedAsyncioTestCase):
+    """Cognee's data points through unified_pg's operations: upsert with the
+    belongs_to_set union, search with a belongs_to_set filter (top 15)."""
+
+    async def asyncSetUp(self):
+        self.pool = await make_pool()
+
+    async def asyncTearDown(self):
+        await self.pool.execute("DELETE FROM unified.chunks WHERE cognee_dataset_id = $1", DATASET)
+        await self.pool.close()
+
+    async def upsert(self, points, union=True):
+        batch = [{"source": "cognee", "source_collection": COLLECTION, "source_id": str(p["id"]),
+                  "cognee_dataset_id": str(DATASET), "content": p["payload"]["text"],
+                  "metadata": p["payload"], "embedding": p["vector"]} for p in points]
+        # (the pool's jsonb codec encodes the batch)
+        return await self.pool.fetchrow(
+            "SELECT * FROM unified.upsert_chunks($1::jsonb, $2::text[])",
+            batch, ["belongs_to_set"] if union else None)
+
+    async def test_upsert_unions_belongs_to_set_and_search_filters(self):
+        pid = uuid.uuid4()
+        first = {"id": pid, "vector": [0.1, 0.9, 0.0],
+                 "payload": {"text": "Alice met Bob", "belongs_to_set": ["people"]}}
+        again = {"id": pid, "vector": [0.1, 0.9, 0.0],
+                 "payload": {"text": "Alice met Bob", "belongs_to_set": ["travel"]}}
+        other = {"id": uuid.uuid4(), "vector": [0.1, 0.8, 0.1],
+                 "payload": {"text": "Carol", "belongs_to_set": ["work"]}}
+        self.assertEqual(tuple(await self.upsert([first, other])), (2, 0))
+        self.assertEqual(tuple(await self.upsert([again])), (0, 1))
+        sets = await self.pool.fetchval(
+            "SELECT metadata->'belongs_to_set' FROM unified.chunks WHERE source_id = $1", str(pid))
+        self.assertEqual(json.loads(sets) if isinstance(sets, str) else sets, ["people", "travel"])
+        rows = await self.pool.fetch(
+            "SELECT source_id, score FROM unified.search_chunks($1::real[], 15, cognee_dataset_id => $2,"
+            " filter => $3::jsonb)", [0.1, 0.9, 0.0], DATASET, {"belongs_to_set": ["travel"]})
+        self.assertEqual([r["source_id"] for r in rows], [str(pid)])
+        self.assertAlmostEqual(rows[0]["score"], 1.0, places=5)
+
+    async def test_hostile_batch_writes_nothing(self):
+        good = {"id": uuid.uuid4(), "vector": [1.0, 0.0], "payload": {"text": "ok"}}
+        bad = {"id": uuid.uuid4(), "vector": [1.0, [2.0]], "payload": {"text": "nested"}}
+        with self.assertRaises(asyncpg.InvalidParameterValueError):
+            await self.upsert([good, bad])
+        n = await self.pool.fetchval("SELECT count(*) FROM unified.chunks WHERE cognee_dataset_id = $1", DATASET)
+        self.assertEqual(n, 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -1,0 +1,358 @@
+"""Benchmarks of the applications' operations (run by bench/operations/run.sh).
+
+Every candidate is measured against its anchor in the same run, the two
+interleaved batch by batch (or query by query), so that whatever else the
+machine does slows both alike.  Clients are asyncpg connections over the
+Unix socket, as the applications' drivers would be; parameters are sent as
+text, as Claude-Context's node-postgres backend sends its vectors.
+"""
+import asyncio
+import math
+import os
+import random
+import statistics
+import time
+
+import asyncpg
+
+HOST = os.environ["BENCH_HOST"]
+PORT = int(os.environ["BENCH_PORT"])
+CHUNKS = int(os.environ.get("BENCH_CHUNKS", "100000"))
+BATCH = int(os.environ.get("BENCH_BATCH", "100"))
+DIMS = int(os.environ.get("BENCH_DIMS", "768"))
+QUERIES = int(os.environ.get("BENCH_QUERIES", "50"))
+HNSW_SIZES = [int(x) for x in os.environ.get("BENCH_HNSW_SIZES", "20000 100000").split()]
+PHASES = os.environ.get("BENCH_PHASES", "upsert search storage hnsw").split()
+SEARCH_ROWS = int(os.environ.get("BENCH_SEARCH_ROWS", "50000"))
+POOL = 2000  # distinct embeddings; chunk i uses embedding i % POOL
+
+rng = random.Random(42)
+WORDS = ("def class return self import from if else for while try except value result "
+         "config path load save parse render request response user id list dict str int "
+         "async await function const let var export default module props state").split()
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def unit(v):
+    n = math.sqrt(sum(x * x for x in v)) or 1.0
+    return [x / n for x in v]
+
+
+def fmt(v):
+    # shortest text of a float32, as embedding APIs return them
+    return ",".join("%.8g" % x for x in v)
+
+
+def p(values, q):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(math.ceil(q * len(s))) - 1)]
+
+
+async def connect(user="postgres"):
+    return await asyncpg.connect(host=HOST, port=PORT, user=user, database="bench")
+
+
+async def setup(admin):
+    await admin.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    await admin.execute("CREATE ROLE bench_claude LOGIN IN ROLE claude_user")
+    await admin.execute("GRANT CREATE ON SCHEMA public TO bench_claude")
+    claude = await connect("bench_claude")
+    # Claude-Context's PostgreSQL backend: one table per codebase; the plain
+    # layout, and the hybrid one (its default), without the HNSW index it
+    # also creates (see BENCHMARKS.md: that index alone makes its inserts
+    # many times slower, and unified.chunks has none in this test).
+    for proj in ("a", "b"):
+        await claude.execute(f"""
+            CREATE TABLE code_chunks_{proj} (
+                id TEXT PRIMARY KEY, vector vector({DIMS}), content TEXT NOT NULL,
+                relative_path TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
+                file_extension TEXT NOT NULL, metadata text DEFAULT '{{}}'::text,
+                created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP);
+            CREATE INDEX ON code_chunks_{proj} (relative_path);
+            CREATE INDEX ON code_chunks_{proj} (file_extension);
+            CREATE TABLE hybrid_code_chunks_{proj} (
+                id TEXT PRIMARY KEY, vector vector({DIMS}), content TEXT NOT NULL,
+                relative_path TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
+                file_extension TEXT NOT NULL, metadata text DEFAULT '{{}}'::text,
+                created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
+                content_tsvector tsvector);
+            CREATE INDEX ON hybrid_code_chunks_{proj} (relative_path);
+            CREATE INDEX ON hybrid_code_chunks_{proj} (file_extension);
+            CREATE INDEX ON hybrid_code_chunks_{proj} USING gin (content_tsvector);""")
+    return claude
+
+
+def make_chunks():
+    emb = [fmt(unit([rng.gauss(0, 1) for _ in range(DIMS)])) for _ in range(POOL)]
+    bodies = [" ".join(rng.choice(WORDS) for _ in range(160)) for _ in range(500)]
+    return emb, bodies
+
+
+def chunk(i, emb, bodies, version=0):
+    proj = "a" if i < CHUNKS // 2 else "b"
+    return {
+        "id": "chunk_%016x" % i, "proj": proj, "vector": emb[i % POOL],
+        "content": bodies[i % len(bodies)] + (" v%d" % version if version else ""),
+        "relative_path": "src/mod_%d/file_%d.py" % (i // 2000, i // 20),
+        "start_line": (i % 20) * 30 + 1, "end_line": (i % 20) * 30 + 30,
+        "file_extension": ".py", "metadata": '{"codebasePath": "/repo/%s", "language": "python"}' % proj,
+    }
+
+
+def baseline_sql(table, n, hybrid):
+    cols = 9 if hybrid else 8
+    rows = []
+    for r in range(n):
+        b = r * 8 + 1
+        vals = (f"(${b}::text, ${b+1}::vector, ${b+2}::text, ${b+3}::text, ${b+4}::integer, "
+                f"${b+5}::integer, ${b+6}::text, ${b+7}::text")
+        vals += f", to_tsvector('english', ${b+2}))" if hybrid else ")"
+        rows.append(vals)
+    tsv = ", content_tsvector" if hybrid else ""
+    upd = ", content_tsvector = to_tsvector('english', EXCLUDED.content)" if hybrid else ""
+    del cols
+    return (f"INSERT INTO {table} (id, vector, content, relative_path, start_line, end_line, "
+            f"file_extension, metadata{tsv}) VALUES {', '.join(rows)} "
+            "ON CONFLICT (id) DO UPDATE SET vector = EXCLUDED.vector, content = EXCLUDED.content, "
+            "relative_path = EXCLUDED.relative_path, start_line = EXCLUDED.start_line, "
+            "end_line = EXCLUDED.end_line, file_extension = EXCLUDED.file_extension, "
+            f"metadata = EXCLUDED.metadata{upd}")
+
+
+def baseline_args(cs):
+    args = []
+    for c in cs:
+        args += [c["id"], "[" + c["vector"] + "]", c["content"], c["relative_path"],
+                 c["start_line"], c["end_line"], c["file_extension"], c["metadata"]]
+    return args
+
+
+def upsert_json(cs, as_string):
+    # as_string: the embedding as a JSON string in pgvector's text form (the
+    # fast path), else as a JSON array of numbers; the two variants write
+    # to different projects so that both insert
+    parts = []
+    for c in cs:
+        proj = ("s" if as_string else "") + c["proj"]
+        emb = ('"[%s]"' if as_string else "[%s]") % c["vector"]
+        parts.append(
+            '{"source": "claude_context", "source_collection": "code_chunks_%s", "source_id": "%s", '
+            '"project_id": "proj-%s", "content": "%s", "relative_path": "%s", "start_line": %d, '
+            '"end_line": %d, "file_extension": "%s", "embedding": %s, "metadata": %s}'
+            % (proj, c["id"], proj, c["content"], c["relative_path"], c["start_line"],
+               c["end_line"], c["file_extension"], emb, c["metadata"]))
+    return "[" + ", ".join(parts) + "]"
+
+
+async def bench_upsert(claude, emb, bodies, first, count, version, label):
+    variants = ("upsert_chunks (numbers)", "upsert_chunks (string)", "hybrid_code_chunks", "code_chunks")
+    total = {v: 0.0 for v in variants}
+    stmts = {}
+    for proj in ("a", "b"):
+        stmts[("hybrid_code_chunks", proj)] = await claude.prepare(baseline_sql(f"hybrid_code_chunks_{proj}", BATCH, True))
+        stmts[("code_chunks", proj)] = await claude.prepare(baseline_sql(f"code_chunks_{proj}", BATCH, False))
+    ours = await claude.prepare("SELECT inserted, updated FROM unified.upsert_chunks($1::text::jsonb)")
+    counts = [0, 0]
+    for n, start in enumerate(range(first, first + count, BATCH)):
+        cs = [chunk(i, emb, bodies, version) for i in range(start, start + BATCH)]
+        proj = cs[0]["proj"]
+        payload = {False: upsert_json(cs, False), True: upsert_json(cs, True)}
+        args = baseline_args(cs)
+        order = list(variants)
+        if n % 2:
+            order.reverse()
+        for v in order:
+            t0 = time.perf_counter()
+            if v.startswith("upsert_chunks"):
+                r = await ours.fetchrow(payload["string" in v])
+                counts[0] += r["inserted"]
+                counts[1] += r["updated"]
+            else:
+                await stmts[(v, proj)].fetch(*args)
+            total[v] += time.perf_counter() - t0
+    say(f"  {label}: {count} chunks, batches of {BATCH}; upsert_chunks reported {counts[0]} inserted, {counts[1]} updated (both variants)")
+    for v in variants:
+        say(f"    {v:24s} {total[v]:7.1f} s  {count / total[v]:8.0f} chunks/s")
+    for o in variants[:2]:
+        for v in variants[2:]:
+            say(f"    throughput ratio {o} / {v}: {total[v] / total[o]:.2f}  (target >= 0.7)")
+
+
+async def load_search_data(admin):
+    """A project of SEARCH_ROWS chunks and as many of other projects in
+    unified.chunks, and the project alone in the backend's table, generated
+    on the server; everything fits in shared_buffers and is read once."""
+    await admin.execute("TRUNCATE unified.chunks")
+    await admin.execute("DROP TABLE IF EXISTS code_chunks_a, code_chunks_b, hybrid_code_chunks_a, hybrid_code_chunks_b")
+    await admin.execute(f"""
+        SELECT setseed(0.25);
+        INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content,
+                                    relative_path, start_line, end_line, file_extension, embedding)
+        SELECT 'claude_context', 'code_chunks_' || p, 'chunk_' || i, 'proj-' || p,
+               repeat('def handler(request): return response ', 25),
+               'src/file_' || (i / 20) || '.py', 1, 30, '.py',
+               ARRAY(SELECT (random() - 0.5)::real FROM generate_series(1, {DIMS}) WHERE i > 0)
+          FROM (VALUES ('a'), ('b')) AS v(p), generate_series(1, {SEARCH_ROWS}) i
+         ORDER BY p, i;  -- a project's chunks are written together, as an indexer does
+        CREATE TABLE code_chunks_a (
+            id TEXT PRIMARY KEY, vector vector({DIMS}), content TEXT NOT NULL,
+            relative_path TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
+            file_extension TEXT NOT NULL, metadata text DEFAULT '{{}}'::text,
+            created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP);
+        INSERT INTO code_chunks_a SELECT source_id, embedding::vector, content, relative_path, start_line,
+               end_line, file_extension FROM unified.chunks WHERE project_id = 'proj-a';
+        GRANT SELECT ON code_chunks_a TO bench_claude;""")
+    await admin.execute("VACUUM ANALYZE unified.chunks, code_chunks_a")
+
+
+async def bench_exact_search(admin):
+    await load_search_data(admin)
+    claude = await connect("bench_claude")
+    ours = await claude.prepare("SELECT id, score FROM unified.search_chunks($1::real[], 10, 'proj-a')")
+    base = await claude.prepare("SELECT id, 1 - (vector <=> $1::text::vector) AS score FROM code_chunks_a "
+                                "ORDER BY vector <=> $1::text::vector LIMIT 10")
+    times = {"search_chunks": [], "pgvector exact": []}
+    for q in range(QUERIES + 3):
+        v = [rng.uniform(-0.5, 0.5) for _ in range(DIMS)]
+        arr, vec = v, "[" + fmt(v) + "]"
+        for name, st, a in ((("search_chunks", ours, arr), ("pgvector exact", base, vec))
+                            if q % 2 == 0 else (("pgvector exact", base, vec), ("search_chunks", ours, arr))):
+            t0 = time.perf_counter()
+            rows = await st.fetch(a)
+            dt = (time.perf_counter() - t0) * 1000
+            assert len(rows) == 10
+            if q >= 3:  # the first queries warm the caches
+                times[name].append(dt)
+    await claude.close()
+    say(f"  exact search in one project of {SEARCH_ROWS} chunks ({DIMS} dims; unified.chunks holds "
+        f"{2 * SEARCH_ROWS}), {QUERIES} queries, k = 10, as a claude_user login under RLS:")
+    for name, t in times.items():
+        say(f"    {name:16s} p50 {statistics.median(t):6.1f} ms  p95 {p(t, 0.95):6.1f} ms")
+    say(f"    p95 ratio search_chunks / pgvector exact scan of the backend's table: "
+        f"{p(times['search_chunks'], 0.95) / p(times['pgvector exact'], 0.95):.2f}  (target: p95 < 50 ms)")
+
+
+async def bench_storage(admin):
+    n = 20000
+    await admin.execute(f"""
+        CREATE TABLE st_src AS SELECT g AS id, ARRAY(SELECT (random() - 0.5)::real
+                                                   FROM generate_series(1, {DIMS}) WHERE g > 0) AS embedding
+          FROM generate_series(1, {n}) g""")
+    res = {}
+    for name, clause in (("MAIN", "ALTER TABLE st_x ALTER embedding SET STORAGE MAIN"),
+                         ("EXTENDED (default, pglz)", ""),
+                         ("EXTENDED, lz4", "ALTER TABLE st_x ALTER embedding SET COMPRESSION lz4"),
+                         ("EXTERNAL", "ALTER TABLE st_x ALTER embedding SET STORAGE EXTERNAL")):
+        await admin.execute("DROP TABLE IF EXISTS st_x; CREATE TABLE st_x (id int, embedding real[]);" + (clause and clause + ";"))
+        t0 = time.perf_counter()
+        await admin.execute("INSERT INTO st_x SELECT * FROM st_src")
+        write = time.perf_counter() - t0
+        await admin.execute("VACUUM ANALYZE st_x")
+        compressed = await admin.fetchval("SELECT count(*) FILTER (WHERE pg_column_compression(embedding) IS NOT NULL) FROM st_x")
+        heap = await admin.fetchval("SELECT pg_relation_size('st_x')")
+        total = await admin.fetchval("SELECT pg_table_size('st_x')")
+        qv = await admin.fetchval("SELECT embedding FROM st_src WHERE id = 7")
+        st = await admin.prepare("SELECT id FROM st_x ORDER BY unified.cosine_distance(embedding, $1::real[]) LIMIT 10")
+        await st.fetch(qv)
+        ts = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            await st.fetch(qv)
+            ts.append((time.perf_counter() - t0) * 1000)
+        res[name] = (write, statistics.median(ts), compressed, heap, total)
+    say(f"  embedding storage, {n} rows of {DIMS} random floats (plain tables, cosine top-10 scan, median of 7):")
+    for name, (w, s, c, h, t) in res.items():
+        say(f"    {name:26s} scan {s:6.1f} ms  write {w:5.2f} s  compressed rows {c:5d}  heap {h >> 20:4d} MB  total {t >> 20:4d} MB")
+    say(f"    scan ratio EXTENDED / MAIN: {res['EXTENDED (default, pglz)'][1] / res['MAIN'][1]:.2f}")
+    await admin.execute("DROP TABLE st_x, st_src")
+
+
+async def bench_hnsw(admin, size):
+    centers = 100
+    await admin.execute("SET maintenance_work_mem = '1GB'")
+    await admin.execute("TRUNCATE unified.chunks")
+    await admin.execute(f"DROP INDEX IF EXISTS unified.chunks_embedding_{DIMS}_cosine_idx")
+    await admin.execute("DROP TABLE IF EXISTS items, hnsw_centers")
+    await admin.execute(f"""
+        SELECT setseed(0.5);
+        CREATE TABLE hnsw_centers AS SELECT c, ARRAY(SELECT random()::real - 0.5 FROM generate_series(1, {DIMS}) WHERE c > 0) AS v
+          FROM generate_series(1, {centers}) c;
+        SELECT unified.create_monthly_partition((date_trunc('month', now()) - make_interval(months => m))::date)
+          FROM generate_series(1, 11) m;
+        INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content, embedding, created_at)
+        SELECT 'claude_context', 'code_chunks_h', 'h' || i, 'proj-h' || (i % 10), 'chunk ' || i,
+               ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x),
+               date_trunc('month', now()) - make_interval(months => i % 12) + interval '1 day'
+          FROM generate_series(1, {size}) i JOIN hnsw_centers c ON c.c = 1 + i % {centers};
+        CREATE TABLE items (id bigint PRIMARY KEY, embedding vector({DIMS}));
+        INSERT INTO items SELECT id, embedding::vector FROM unified.chunks;""")
+    await admin.execute("VACUUM ANALYZE unified.chunks, items")
+    t0 = time.perf_counter()
+    await admin.execute(f"SELECT unified.enable_vector_index({DIMS})")
+    b_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await admin.execute("CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops)")
+    b_base = time.perf_counter() - t0
+    parts = await admin.fetchval("SELECT partitions FROM unified.vector_indexes WHERE dimensions = $1", DIMS)
+
+    claude = await connect("bench_claude")
+    ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
+    exact = await claude.prepare("SELECT id FROM unified.search_chunks_exact($1::text::real[], 10, NULL, NULL, NULL, NULL, NULL)")
+    # the backend does not set hnsw.ef_search: pgvector's default, 40, which
+    # search_chunks uses too (per partition)
+    base = await admin.prepare("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10")
+    qs = await admin.fetch(f"""SELECT ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x)::text AS q
+                                 FROM generate_series(1, {QUERIES + 3}) g JOIN hnsw_centers c ON c.c = 1 + (g * 37) % {centers}""")
+    t_ours, t_base, r_ours, r_base = [], [], [], []
+    for n, row in enumerate(qs):
+        q = row["q"]
+        vec = "[" + q[1:-1] + "]"
+        pair = [("ours", ours, q), ("base", base, vec)]
+        if n % 2:
+            pair.reverse()
+        got = {}
+        for name, st, a in pair:
+            t0 = time.perf_counter()
+            got[name] = {r["id"] for r in await st.fetch(a)}
+            dt = (time.perf_counter() - t0) * 1000
+            if n >= 3:
+                (t_ours if name == "ours" else t_base).append(dt)
+        truth = {r["id"] for r in await exact.fetch(q)}
+        if n >= 3:
+            r_ours.append(len(got["ours"] & truth) / 10)
+            r_base.append(len(got["base"] & truth) / 10)
+    await claude.close()
+    say(f"  HNSW, {size} chunks of {DIMS} dims in {centers} clusters, 12 monthly partitions ({parts} partition indexes):")
+    say(f"    build: enable_vector_index {b_ours:6.1f} s, plain table's index {b_base:6.1f} s")
+    say(f"    search_chunks (HNSW, iterative)  p50 {statistics.median(t_ours):6.2f} ms  p95 {p(t_ours, 0.95):6.2f} ms  recall@10 {statistics.mean(r_ours):.3f}")
+    say(f"    plain pgvector table, one index  p50 {statistics.median(t_base):6.2f} ms  p95 {p(t_base, 0.95):6.2f} ms  recall@10 {statistics.mean(r_base):.3f}")
+    say(f"    p95 ratio {p(t_ours, 0.95) / p(t_base, 0.95):.2f}  (targets: ratio <= 1.5, recall >= 0.95)")
+
+
+async def main():
+    admin = await connect()
+    say(f"==> machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared with other work)")
+    claude = await setup(admin)
+    emb, bodies = make_chunks()
+    if "upsert" in PHASES:
+        say("==> upsert")
+        await bench_upsert(claude, emb, bodies, 0, CHUNKS, 0, "insert (new chunks)")
+        await bench_upsert(claude, emb, bodies, 0, min(CHUNKS, 10000), 1, "re-index (existing chunks, new content)")
+    await claude.close()
+    if "search" in PHASES:
+        say("==> exact search")
+        await bench_exact_search(admin)
+    if "storage" in PHASES:
+        say("==> embedding storage")
+        await bench_storage(admin)
+    if "hnsw" in PHASES:
+        say("==> pgvector HNSW")
+        for size in HNSW_SIZES:
+            await bench_hnsw(admin, size)
+    await admin.close()
+
+
+asyncio.run(main())
