@@ -22,7 +22,13 @@ OBJS = \
 	src/dtx.o \
 	src/resolver.o \
 	src/vector.o \
-	src/operations.o
+	src/operations.o \
+	src/histogram.o \
+	src/pool_stats.o \
+	src/pool_quota.o \
+	src/stats_hooks.o \
+	src/stats_views.o \
+	src/pruning_stats.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 PACKAGES=(
     make gcc
+    libkrb5-dev                     # libpq-be.h (the connection hook) includes gssapi.h
     postgresql-15 postgresql-server-dev-15 postgresql-15-cron
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
     libipc-run-perl

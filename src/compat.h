@@ -38,4 +38,30 @@
  */
 #define UPG_WAIT_EVENT_EXTENSION	PG_WAIT_EXTENSION
 
+/*
+ * Index of this backend among MaxBackends, for per-backend shared arrays.
+ * PostgreSQL 17 numbers processes from 0 (MyProcNumber); before that
+ * backend ids start at 1.
+ */
+#if PG_VERSION_NUM >= 170000
+#define upg_my_backend_index()	((int) MyProcNumber)
+#else
+#define upg_my_backend_index()	((int) MyBackendId - 1)
+#endif
+
+/*
+ * ExecutorRun lost its execute_once argument in PostgreSQL 18.  Hook
+ * functions are declared with UPG_EXECUTOR_RUN_ARGS and call on with
+ * UPG_EXECUTOR_RUN_PASS, so their bodies are the same on every version.
+ */
+#if PG_VERSION_NUM >= 180000
+#define UPG_EXECUTOR_RUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define UPG_EXECUTOR_RUN_PASS	queryDesc, direction, count
+#else
+#define UPG_EXECUTOR_RUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
+#define UPG_EXECUTOR_RUN_PASS	queryDesc, direction, count, execute_once
+#endif
+
 #endif							/* UNIFIED_PG_COMPAT_H */

@@ -13,8 +13,9 @@
  *
  * Pool names are application_names as clients send them.  We accept
  * printable ASCII without separators, so that a pool name is always safe
- * to show in a view and to compare byte for byte.  "other" is reserved for
- * the connections that match no pool.
+ * to show in a view and to compare byte for byte.  "other" stands for the
+ * connections that match no pool: it may be given a budget ("other:10"),
+ * kept apart from the list of pools.
  *
  *-------------------------------------------------------------------------
  */
@@ -168,8 +169,14 @@ upg_pools_parse(const char *value, UpgPoolConfig *config)
 
 		if (name_len == strlen("other") && strncmp(name_start, "other", name_len) == 0)
 		{
-			GUC_check_errdetail("Pool name \"other\" is reserved for connections that match no pool.");
-			return false;
+			/* "other" is no pool of its own: only a budget for the rest */
+			if (config->other_budget != 0)
+			{
+				GUC_check_errdetail("Pool \"other\" is listed more than once.");
+				return false;
+			}
+			config->other_budget = (int) budget;
+			goto next;
 		}
 		for (i = 0; i < config->npools; i++)
 		{
@@ -191,14 +198,15 @@ upg_pools_parse(const char *value, UpgPoolConfig *config)
 		config->pools[config->npools].budget = (int) budget;
 		config->npools++;
 
+next:
 		while (upg_pool_space(*p))
 			p++;
 		if (*p == '\0')
 			return true;
 		if (*p != ',')
 		{
-			GUC_check_errdetail("Entries must be separated by commas; found something else after the budget of pool \"%s\".",
-								config->pools[config->npools - 1].name);
+			GUC_check_errdetail("Entries must be separated by commas; found something else after the budget of pool \"%.*s\".",
+								(int) name_len, name_start);
 			return false;
 		}
 		p++;

@@ -38,6 +38,7 @@ upg_shmem_request(void)
 {
 	RequestAddinShmemSpace(upg_shmem_size());
 	RequestNamedLWLockTranche(UPG_EXTENSION_NAME, 1);
+	upg_stats_shmem_request();
 }
 
 /* Called from shmem_startup_hook: create or attach to the shared state. */
@@ -54,6 +55,7 @@ upg_shmem_startup(void)
 		upg_shared->lock = &(GetNamedLWLockTranche(UPG_EXTENSION_NAME))->lock;
 	}
 	LWLockRelease(AddinShmemInitLock);
+	upg_stats_shmem_startup();
 }
 
 /*

@@ -62,6 +62,7 @@ _PG_init(void)
 	shmem_startup_hook = upg_shmem_startup_hook;
 
 	upg_register_worker();
+	upg_stats_install_hooks();
 }
 
 /*
@@ -172,6 +173,8 @@ upg_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	upg_stats_define_gucs();
 
 	if (process_shared_preload_libraries_in_progress)
 		MarkGUCPrefixReserved("unified_pg");

@@ -55,6 +55,7 @@ typedef struct UpgPool
 
 typedef struct UpgPoolConfig
 {
+	int			other_budget;	/* budget of "other"; 0 = none */
 	int			npools;
 	UpgPool		pools[UPG_MAX_POOLS];
 } UpgPoolConfig;
@@ -204,5 +205,11 @@ PGDLLEXPORT void upg_finisher_main(Datum main_arg);
 struct JsonbContainer;
 extern ArrayType *upg_embedding_from_container(struct JsonbContainer *root, int chunk_no);
 extern ArrayType *upg_embedding_from_text(const char *str, int len, int chunk_no);
+/* ---- statistics (pool_stats.c and friends; internals in src/pool_stats.h) ---- */
+extern int	upg_stats_window_s;
+extern void upg_stats_define_gucs(void);
+extern void upg_stats_install_hooks(void);
+extern void upg_stats_shmem_request(void);
+extern void upg_stats_shmem_startup(void);
 
 #endif							/* UNIFIED_PG_H */

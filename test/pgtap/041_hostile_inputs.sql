@@ -460,7 +460,25 @@ INSERT INTO cases VALUES
     -- no vector extension in this database: refused with a hint, nothing made
     ('unified.enable_vector_index(integer,text)', 'tap_h_admin', 'SELECT unified.enable_vector_index(8)', '55000'),
     ('unified.chunks_touch_updated_at()', 'tap_h_claude', 'SELECT unified.chunks_touch_updated_at()', '42501'),
-    ('unified.chunks_touch_updated_at()', 'tap_h_admin', 'SELECT unified.chunks_touch_updated_at()', '42501');
+    ('unified.chunks_touch_updated_at()', 'tap_h_admin', 'SELECT unified.chunks_touch_updated_at()', '42501'),
+    -- Pool statistics: the applications read pool_stats and the histogram;
+    -- resetting, the SLOs and the health check are unified_admin's.
+    ('unified.pool_stats_internal()', 'tap_h_claude', 'SELECT * FROM unified.pool_stats_internal()', 'ok'),
+    ('unified.pool_stats_internal()', 'tap_h_claude', 'SELECT * FROM unified.pool_stats_internal(1)', '42883'),
+    ('unified.pool_stats_internal()', 'tap_h_claude', $c$SELECT * FROM unified.pool_stats_internal('cognee')$c$, '42883'),
+    ('unified.pool_stats_internal()', 'tap_h_admin', 'SELECT * FROM unified.pool_stats_internal()', 'ok'),
+    ('unified.pool_latency_histogram_internal()', 'tap_h_claude', 'SELECT * FROM unified.pool_latency_histogram_internal()', 'ok'),
+    ('unified.pool_latency_histogram_internal()', 'tap_h_claude', 'SELECT * FROM unified.pool_latency_histogram_internal(NULL)', '42883'),
+    ('unified.stats_overall()', 'tap_h_claude', 'SELECT * FROM unified.stats_overall()', '42501'),
+    ('unified.stats_overall()', 'tap_h_admin', 'SELECT * FROM unified.stats_overall()', 'ok'),
+    ('unified.stats_overall()', 'tap_h_admin', 'SELECT * FROM unified.stats_overall(true)', '42883'),
+    ('unified.reset_stats()', 'tap_h_claude', 'SELECT unified.reset_stats()', '42501'),
+    ('unified.reset_stats()', 'tap_h_admin', 'SELECT unified.reset_stats()', 'ok'),
+    ('unified.reset_stats()', 'tap_h_admin', $c$SELECT unified.reset_stats('claude-context')$c$, '42883'),
+    ('unified.reset_stats()', 'tap_h_admin', 'SELECT unified.reset_stats(NULL)', '42883'),
+    ('unified.health_check()', 'tap_h_claude', 'SELECT * FROM unified.health_check()', '42501'),
+    ('unified.health_check()', 'tap_h_admin', 'SELECT * FROM unified.health_check()', 'ok'),
+    ('unified.health_check()', 'tap_h_admin', $c$SELECT * FROM unified.health_check('preload')$c$, '42883');
 
 INSERT INTO cases
 SELECT t.fn, t.role, format(t.template, p.expr), coalesce(t.overrides ->> p.label, t.expect)

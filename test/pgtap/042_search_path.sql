@@ -8,7 +8,7 @@
 BEGIN;
 -- The revoke functions warn when a role loses its last grant; expected here.
 SET LOCAL client_min_messages = error;
-SELECT plan(25);
+SELECT plan(26);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -148,6 +148,8 @@ SELECT pg_temp.try('admin grant empty', $q$SELECT unified.grant_project('tap_s_c
 SELECT pg_temp.try('admin grant', $q$SELECT unified.grant_project('tap_s_claude', 'proj-s')::text$q$);
 SELECT pg_temp.try('admin revoke', $q$SELECT unified.revoke_project('tap_s_claude', 'proj-s')::text$q$);
 SELECT pg_temp.try('admin dataset', $q$SELECT (unified.grant_dataset('tap_s_claude', '00000000-0000-0000-0000-0000000000e1') AND unified.revoke_dataset('tap_s_claude', '00000000-0000-0000-0000-0000000000e1'))::text$q$);
+-- health_check is SECURITY DEFINER and reads every area through SQL.
+SELECT pg_temp.try('admin health', $q$SELECT (pg_catalog.count(*) OPERATOR(pg_catalog.>) 10)::pg_catalog.text FROM unified.health_check()$q$);
 -- run_maintenance_all commits between passes, so it cannot pin its path
 -- either; inside this test's transaction its first COMMIT is refused, after
 -- one pass and the pass count.
@@ -185,6 +187,7 @@ SELECT is(pg_temp.got('claude upsert'), 'ok = 1/1', 'upsert_chunks works with th
 SELECT is(pg_temp.got('claude search'), 'ok = tap-s-own,tapup-1', 'search_chunks works with the hostile path');
 SELECT is(left(pg_temp.got('admin vector index'), 6), '55000:', 'enable_vector_index (SECURITY DEFINER) refuses cleanly with the hostile path');
 SELECT is(pg_temp.got('claude explain'), 'ok = true', 'explain_pruning works with the hostile path');
+SELECT is(pg_temp.got('admin health'), 'ok = true', 'health_check runs every check with the hostile path');
 SELECT is(pg_temp.got('admin maintenance all'), '2D000: invalid transaction termination',
     'run_maintenance_all runs its pass with the hostile path (its COMMIT is refused only inside BEGIN)');
 SELECT is(pg_temp.got('super partition'), 'ok = unified.chunks_2042_03',

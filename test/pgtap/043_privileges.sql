@@ -3,7 +3,7 @@
 -- nothing executable by PUBLIC but what must be, no application access to
 -- anything but unified.chunks, no grants on partitions.
 BEGIN;
-SELECT plan(14);
+SELECT plan(18);
 
 CREATE TEMP VIEW ext_functions AS
 SELECT p.oid, p.oid::regprocedure::text AS signature, p.prosecdef, p.proconfig, l.lanname
@@ -50,7 +50,8 @@ SELECT is_empty($$
     SELECT signature FROM ext_functions
      WHERE (has_function_privilege('claude_user', oid, 'EXECUTE')
             OR has_function_privilege('cognee_user', oid, 'EXECUTE'))
-       AND (signature ~ '^unified\.(grant|revoke)_' OR signature ~ 'create_monthly_partition|worker_status|tenant_')$$,
+       AND (signature ~ '^unified\.(grant|revoke)_'
+            OR signature ~ 'create_monthly_partition|worker_status|tenant_|reset_stats|health_check|stats_overall')$$,
     'the applications execute no administrative function');
 
 -- Relations.
@@ -61,8 +62,29 @@ SELECT is_empty($$
      CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE'), ('DELETE'), ('TRUNCATE'), ('REFERENCES'), ('TRIGGER')) AS p(privilege)
      WHERE c.relnamespace = 'unified'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
        AND c.oid <> 'unified.chunks'::regclass
+       AND NOT (c.oid IN ('unified.pool_stats'::regclass, 'unified.pool_latency_histogram'::regclass)
+                AND r.rolname <> 'public' AND p.privilege = 'SELECT')
        AND has_table_privilege(r.rolname, c.oid, p.privilege)$$,
-    'the applications and PUBLIC have no privilege on any relation but unified.chunks');
+    'the applications and PUBLIC have no privilege on any relation but unified.chunks (and reading the pool statistics)');
+SELECT ok(has_table_privilege('claude_user', 'unified.pool_stats', 'SELECT')
+          AND has_table_privilege('cognee_user', 'unified.pool_stats', 'SELECT')
+          AND has_table_privilege('pg_monitor', 'unified.pool_stats', 'SELECT')
+          AND has_table_privilege('cognee_user', 'unified.pool_latency_histogram', 'SELECT')
+          AND NOT has_table_privilege('public', 'unified.pool_stats', 'SELECT'),
+    'the applications and pg_monitor read pool_stats and the histogram; PUBLIC does not');
+SELECT ok(NOT has_table_privilege('claude_user', 'unified.slo', 'SELECT')
+          AND has_table_privilege('unified_admin', 'unified.slo', 'SELECT')
+          AND has_table_privilege('pg_monitor', 'unified.slo', 'SELECT'),
+    'the SLOs are for unified_admin and pg_monitor');
+SELECT ok(has_function_privilege('unified_admin', 'unified.reset_stats()', 'EXECUTE')
+          AND NOT has_function_privilege('claude_user', 'unified.reset_stats()', 'EXECUTE')
+          AND NOT has_function_privilege('cognee_user', 'unified.reset_stats()', 'EXECUTE')
+          AND NOT has_function_privilege('pg_monitor', 'unified.reset_stats()', 'EXECUTE'),
+    'only unified_admin resets the statistics');
+SELECT ok(has_function_privilege('unified_admin', 'unified.health_check()', 'EXECUTE')
+          AND NOT has_function_privilege('claude_user', 'unified.health_check()', 'EXECUTE')
+          AND NOT has_function_privilege('pg_monitor', 'unified.health_check()', 'EXECUTE'),
+    'only unified_admin runs the health check (it is SECURITY DEFINER)');
 SELECT is_empty($$
     SELECT c.oid::regclass::text || ' ' || r.rolname
       FROM pg_class c
