@@ -28,7 +28,8 @@ OBJS = \
 	src/pool_quota.o \
 	src/stats_hooks.o \
 	src/stats_views.o \
-	src/pruning_stats.o
+	src/pruning_stats.o \
+	src/migrate.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

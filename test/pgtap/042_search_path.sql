@@ -8,7 +8,7 @@
 BEGIN;
 -- The revoke functions warn when a role loses its last grant; expected here.
 SET LOCAL client_min_messages = error;
-SELECT plan(26);
+SELECT plan(31);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -21,6 +21,14 @@ GRANT USAGE ON SCHEMA evil TO PUBLIC;
 INSERT INTO unified.chunks (source, source_id, project_id, content, relative_path)
 VALUES ('claude_context', 'tap-s-own', 'proj-s', 'own', 's.py'),
        ('claude_context', 'tap-s-other', 'proj-other', 'other', 'o.py');
+
+-- A migration source the administrator may read, registered for
+-- migrate_to_unified.
+CREATE TABLE public.code_chunks_4042abcd (id text PRIMARY KEY, vector real[], content text, relative_path text,
+    start_line int, end_line int, file_extension text, metadata text, created_at timestamptz);
+INSERT INTO public.code_chunks_4042abcd VALUES ('chunk_s', '{1,2}', 'x', 'a.c', 1, 2, '.c', '{}', now());
+GRANT SELECT ON public.code_chunks_4042abcd TO tap_s_admin;
+INSERT INTO unified.migration_sources (kind, source) VALUES ('claude_context', 'public.code_chunks_4042abcd');
 
 -- The attacker's objects.  Each records that it was called.
 SET ROLE tap_s_claude;
@@ -155,6 +163,14 @@ SELECT pg_temp.try('admin health', $q$SELECT (pg_catalog.count(*) OPERATOR(pg_ca
 -- one pass and the pass count.
 SELECT pg_temp.try('admin vector index', $q$SELECT unified.enable_vector_index(2)$q$);
 SELECT pg_temp.try('admin maintenance all', $q$CALL unified.run_maintenance_all(premake => 0)$q$);
+-- The migration's procedures commit per batch and cannot pin their path
+-- either: each runs up to its first COMMIT, refused inside BEGIN.
+SELECT pg_temp.try('admin migrate', $q$CALL unified.migrate_claude_chunks('public.code_chunks_4042abcd')$q$);
+SELECT pg_temp.try('admin migrate all', $q$CALL unified.migrate_to_unified()$q$);
+SELECT pg_temp.try('admin rollback', $q$CALL unified.rollback_migration(-1)$q$);
+SELECT pg_temp.try('admin stored keys', $q$SELECT unified.migration_stored_keys('claude_context', '', ARRAY['tap-s-own', 'tap-s-none'])::text$q$);
+SELECT pg_temp.try('admin busy', $q$SELECT unified.migration_backend_busy(pg_catalog.pg_backend_pid(),
+    unified.migration_backend_start())::text$q$);
 RESET search_path;
 RESET ROLE;
 
@@ -190,6 +206,16 @@ SELECT is(pg_temp.got('claude explain'), 'ok = true', 'explain_pruning works wit
 SELECT is(pg_temp.got('admin health'), 'ok = true', 'health_check runs every check with the hostile path');
 SELECT is(pg_temp.got('admin maintenance all'), '2D000: invalid transaction termination',
     'run_maintenance_all runs its pass with the hostile path (its COMMIT is refused only inside BEGIN)');
+SELECT is(pg_temp.got('admin migrate'), '2D000: invalid transaction termination',
+    'migrate_claude_chunks checks and registers its run with the hostile path (its COMMIT is refused only inside BEGIN)');
+SELECT is(pg_temp.got('admin migrate all'), '2D000: invalid transaction termination',
+    'migrate_to_unified checks its source and starts its run with the hostile path');
+SELECT is(pg_temp.got('admin rollback'), '22023: migration -1 does not exist',
+    'rollback_migration checks its argument with the hostile path');
+SELECT is(pg_temp.got('admin stored keys'), 'ok = {tap-s-own}',
+    'migration_stored_keys (SECURITY DEFINER) finds the stored key with the hostile path');
+SELECT is(pg_temp.got('admin busy'), 'ok = true',
+    'migration_backend_start and migration_backend_busy (SECURITY DEFINER) see this session with the hostile path');
 SELECT is(pg_temp.got('super partition'), 'ok = unified.chunks_2042_03',
     'create_monthly_partition names the right month with the hostile path');
 SELECT is(pg_temp.got('super partition again'), 'ok = unified.chunks_2042_03', 'and finds it again');

@@ -27,7 +27,13 @@ SELECT is_empty($$
            -- Both bodies qualify every type, function and operator instead
            -- (042_search_path calls them with planted objects).
            'unified.run_maintenance_all(integer,interval,boolean)',
-           'unified.explain_pruning(text)')$$,
+           'unified.explain_pruning(text)',
+           -- the migration's procedures commit per batch
+           'unified.migration_run(text,regclass,text,uuid,integer)',
+           'unified.migrate_claude_chunks(regclass,text,integer)',
+           'unified.migrate_cognee_data(regclass,uuid,integer)',
+           'unified.rollback_migration(bigint,integer)',
+           'unified.migrate_to_unified()')$$,
     'every SQL and PL/pgSQL function pins search_path = pg_catalog, unified, pg_temp, or is qualified throughout');
 SELECT is_empty($$
     SELECT signature FROM ext_functions
