@@ -26,6 +26,8 @@ export class DistributedTransaction {
   async prepare(participant) {
     const client = await this.pools.pool(participant).connect();
     let broken;
+    const onError = (err) => { broken = err; };
+    client.on('error', onError);
     try {
       const { rows } = await client.query('SELECT unified.participant_gid($1, $2) AS gid',
         [this.txId, participant]);
@@ -40,6 +42,7 @@ export class DistributedTransaction {
       }
       return rows[0].gid;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
@@ -60,7 +63,7 @@ export class DistributedTransaction {
   // unified.transaction_status of this transaction, as the shared pool sees it.
   async status() {
     const { rows } = await this.pools.pool('shared').query(
-      'SELECT * FROM unified.transaction_status($1)', [this.txId]);
+      'SELECT tx_id, state, decided_at, finished_at, participants, error FROM unified.transaction_log WHERE tx_id = $1', [this.txId]);
     return rows[0];
   }
 }

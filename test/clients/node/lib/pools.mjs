@@ -67,6 +67,10 @@ export class UnifiedPostgresPool {
     for (let attempt = 0; ; attempt++) {
       const client = await this.pool(poolName).connect();
       let broken;
+      // a checked-out client whose connection drops emits 'error'; without
+      // a listener node would exit
+      const onError = (err) => { broken = err; };
+      client.on('error', onError);
       try {
         await client.query(begin);
         const result = await fn(client);
@@ -81,6 +85,7 @@ export class UnifiedPostgresPool {
         if (!broken && attempt < retries && RETRYABLE.has(err.code)) continue;
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     }
