@@ -69,7 +69,7 @@ start_server() {
     # the applications do; every other connection stays as initdb made it.
     {
         printf '# unified_pg client suites (test/clients/run.sh)\n'
-        printf 'host all upg_client_claude,upg_client_cognee,upg_client_admin 127.0.0.1/32 scram-sha-256\n'
+        printf 'host all upg_client_claude,upg_client_cognee,upg_client_admin,upg_client_cognee_tenant 127.0.0.1/32 scram-sha-256\n'
         cat "$DATA/pg_hba.conf"
     } >"$WORK/pg_hba.conf"
     as_pg cp "$WORK/pg_hba.conf" "$DATA/pg_hba.conf"

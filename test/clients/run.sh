@@ -22,12 +22,14 @@ password() { od -An -tx1 -N16 /dev/urandom | tr -d ' \n'; }
 PW_CLAUDE=$(password)
 PW_COGNEE=$(password)
 PW_ADMIN=$(password)
+PW_TENANT=$(password)
 
 psql -X -q -v ON_ERROR_STOP=1 \
-    -v pw_claude="$PW_CLAUDE" -v pw_cognee="$PW_COGNEE" -v pw_admin="$PW_ADMIN" <<'SQL' || exit 1
+    -v pw_claude="$PW_CLAUDE" -v pw_cognee="$PW_COGNEE" -v pw_admin="$PW_ADMIN" -v pw_tenant="$PW_TENANT" <<'SQL' || exit 1
 SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upg_client_claude') AS new_claude,
        NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upg_client_cognee') AS new_cognee,
-       NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upg_client_admin') AS new_admin \gset
+       NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upg_client_admin') AS new_admin,
+       NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upg_client_cognee_tenant') AS new_tenant \gset
 \if :new_claude
 CREATE ROLE upg_client_claude LOGIN IN ROLE claude_user;
 \endif
@@ -37,10 +39,15 @@ CREATE ROLE upg_client_cognee LOGIN IN ROLE cognee_user;
 \if :new_admin
 CREATE ROLE upg_client_admin LOGIN IN ROLE unified_admin;
 \endif
+-- a Cognee login limited to the datasets granted to it (unified.grant_dataset)
+\if :new_tenant
+CREATE ROLE upg_client_cognee_tenant LOGIN IN ROLE cognee_user;
+\endif
 SET password_encryption = 'scram-sha-256';
 ALTER ROLE upg_client_claude PASSWORD :'pw_claude';
 ALTER ROLE upg_client_cognee PASSWORD :'pw_cognee';
 ALTER ROLE upg_client_admin PASSWORD :'pw_admin';
+ALTER ROLE upg_client_cognee_tenant PASSWORD :'pw_tenant';
 -- the migration test creates the Cognee tables it migrates from
 SELECT format('GRANT CREATE ON DATABASE %I TO upg_client_admin', current_database()) \gexec
 -- Undecided participants are presumed aborted after 5s during this suite,
@@ -59,6 +66,7 @@ url() { printf 'postgresql://%s:%s@%s:%s/%s' "$1" "$2" "$TCP_HOST" "$PGPORT" "$P
 export CLAUDE_DATABASE_URL=$(url upg_client_claude "$PW_CLAUDE")
 export COGNEE_DATABASE_URL=$(url upg_client_cognee "$PW_COGNEE")
 export UNIFIED_DATABASE_URL=$(url upg_client_admin "$PW_ADMIN")
+export COGNEE_TENANT_DATABASE_URL=$(url upg_client_cognee_tenant "$PW_TENANT")
 SUPER_HOST=$PGHOST
 
 echo "--- node-postgres (Claude-Context)"
