@@ -29,7 +29,8 @@ OBJS = \
 	src/stats_hooks.o \
 	src/stats_views.o \
 	src/pruning_stats.o \
-	src/migrate.o
+	src/migrate.o \
+	src/error_hints.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

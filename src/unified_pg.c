@@ -50,6 +50,7 @@ void
 _PG_init(void)
 {
 	upg_define_gucs();
+	upg_error_hints_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
