@@ -58,7 +58,7 @@ SQL
 
 restore() {
     psql -X -q -c "ALTER SYSTEM RESET unified_pg.in_doubt_timeout" -c "SELECT pg_reload_conf()" >/dev/null || status=1
-    rm -f "$out" "$out.node" "$out.py"
+    rm -f "$out" "$out.node" "$out".node.*.mjs "$out.py"
 }
 trap restore EXIT
 
@@ -74,9 +74,16 @@ echo "--- node-postgres (Claude-Context)"
     cd node
     export npm_config_cache="${TMPDIR:-/tmp}/unified_pg-npm-cache-$(id -u)"
     npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null || exit 1
-    PGHOST=$TCP_HOST PGUSER=upg_client_claude PGPASSWORD=$PW_CLAUDE \
-        node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
-        --test-reporter=tap --test-reporter-destination="$out.node"
+    # One file at a time (node 18, Debian 12's, has no --test-concurrency):
+    # the monitor's counts must see only its own pools.
+    rc=0
+    for f in *.test.mjs; do
+        PGHOST=$TCP_HOST PGUSER=upg_client_claude PGPASSWORD=$PW_CLAUDE \
+            node --test --test-reporter=spec --test-reporter-destination=stdout \
+            --test-reporter=tap --test-reporter-destination="$out.node.$f" "$f" || rc=1
+    done
+    cat "$out".node.*.mjs >"$out.node"
+    exit $rc
 ) || status=1
 
 echo "--- asyncpg (Cognee)"
@@ -88,8 +95,8 @@ PGHOST=$SUPER_HOST psql -X -q -v ON_ERROR_STOP=1 -c "INSERT INTO unified.chunks 
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
 psql -X -q -c "DELETE FROM unified.chunks WHERE source_id = 'client-claude-marker'" || status=1
 
-node_pass=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$out.node" 2>/dev/null | tail -1)
-node_fail=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$out.node" 2>/dev/null | tail -1)
+node_pass=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$out.node" 2>/dev/null | awk '{s += $1} END {print s + 0}')
+node_fail=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$out.node" 2>/dev/null | awk '{s += $1} END {print s + 0}')
 py_ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\}.*/\1/p' "$out.py" | tail -1)
 py_fail=$(grep -cE '^(FAIL|ERROR):' "$out.py" || true)
 passed=$(( ${node_pass:-0} + ${py_ran:-0} - ${py_fail:-0} ))
