@@ -18,6 +18,8 @@ OBJS = \
 	src/shmem.o \
 	src/chunks.o \
 	src/maintenance.o \
+	src/maintenance_guard.o \
+	src/explain_guard.o \
 	src/security.o \
 	src/worker.o \
 	src/dtx.o \

@@ -39,6 +39,9 @@ UPDATE migr_src.code_chunks_1a2b3c4d SET vector = '{1,NaN,2,3}' WHERE id = 'chun
 UPDATE migr_src.code_chunks_1a2b3c4d SET vector = '{1,Infinity,2,3}' WHERE id = 'chunk_000000000000000b';
 UPDATE migr_src.code_chunks_1a2b3c4d SET start_line = 9, end_line = 2 WHERE id = 'chunk_000000000000000c';
 UPDATE migr_src.code_chunks_1a2b3c4d SET metadata = '[1, 2]' WHERE id = 'chunk_000000000000000d';
+-- JSON nested deeper than the parser's stack: the check itself fails, so
+-- the batch is done key by key and only this row is rejected
+UPDATE migr_src.code_chunks_1a2b3c4d SET metadata = repeat('[', 100000) WHERE id = 'chunk_000000000000000e';
 -- this row is in unified.chunks already (the application wrote it): skipped
 INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content)
 VALUES ('claude_context', 'code_chunks_1a2b3c4d', 'chunk_0000000000000003', '/home/dev/shop', 'stored before');
@@ -221,6 +224,24 @@ INSERT INTO unified.migration_sources (kind, source, batch_size) VALUES
 CALL unified.migrate_to_unified();
 RESET ROLE;
 SELECT kind, source, last_status FROM unified.migration_sources ORDER BY id;
+
+-- A run that fails verification is rolled back by migrate_to_unified:
+-- here a trigger changes the content of every row the run stores.
+CREATE TABLE migr_src.code_chunks_0bad0001 (LIKE migr_src.code_chunks_1a2b3c4d INCLUDING ALL);
+INSERT INTO migr_src.code_chunks_0bad0001 SELECT * FROM migr_src.code_chunks_1a2b3c4d WHERE start_line < 4;
+CREATE FUNCTION migr_src.tamper() RETURNS trigger LANGUAGE plpgsql
+    AS $$BEGIN NEW.content := NEW.content || ' (changed)'; RETURN NEW; END$$;
+CREATE TRIGGER tamper BEFORE INSERT ON unified.chunks FOR EACH ROW
+    WHEN (NEW.source_collection = 'code_chunks_0bad0001') EXECUTE FUNCTION migr_src.tamper();
+SET ROLE regress_migr_admin;
+UPDATE unified.migration_sources SET enabled = false;
+INSERT INTO unified.migration_sources (kind, source, project_id) VALUES ('claude_context', 'migr_src.code_chunks_0bad0001', 'p-bad');
+CALL unified.migrate_to_unified();
+RESET ROLE;
+DROP TRIGGER tamper ON unified.chunks;
+SELECT last_status FROM unified.migration_sources WHERE enabled;
+SELECT state, migrated, removed FROM unified.migrations WHERE source = 'migr_src.code_chunks_0bad0001';
+SELECT count(*) AS left_behind FROM unified.chunks WHERE source_collection = 'code_chunks_0bad0001';
 
 -- Bad sources fail at once, say what is wrong, and write nothing.
 SELECT count(*) AS runs_before FROM unified.migrations \gset

@@ -33,7 +33,10 @@
  *   the partitions in it.  It runs with the caller's rights.  The query is
  *   parsed here and refused unless it is exactly one plain SELECT: no
  *   second statement, no SELECT INTO, no FOR UPDATE, no data-modifying
- *   WITH, no EXPLAIN ANALYZE.  It is only planned, never executed.
+ *   WITH, no EXPLAIN ANALYZE.  It is only planned, never executed.  The
+ *   planner does evaluate immutable functions of the query (constant
+ *   folding), with the caller's rights; the EXPLAIN therefore runs with
+ *   the transaction read-only, so that nothing they call can write.
  *
  *-------------------------------------------------------------------------
  */
@@ -71,8 +74,23 @@
 /* the last loop stopped with work left (worker process only) */
 static bool upg_maint_unfinished = false;
 
+/*
+ * The stored result must stay valid JSON that unified.health_check() can
+ * read: when the whole result does not fit in shared memory, keep what
+ * says whether maintenance is healthy (status, the first errors, the
+ * deferred months, blocked_by) and say it was shortened.
+ */
 #define UPG_MAINT_QUERY \
-	"SELECT r::text, coalesce((r->>'more')::boolean, false) " \
+	"SELECT CASE WHEN octet_length(r::text) < 1900 THEN r::text ELSE " \
+	"jsonb_build_object('status', r->'status', 'blocked_by', " \
+	"(SELECT coalesce(jsonb_agg(g), '[]') FROM (SELECT g FROM jsonb_array_elements(r->'blocked_by') g LIMIT 3) s), " \
+	"'errors', (SELECT coalesce(jsonb_agg(e), '[]') FROM (SELECT e - 'pids' AS e FROM jsonb_array_elements(r->'errors') e LIMIT 3) s), " \
+	"'errors_total', jsonb_array_length(r->'errors'), " \
+	"'deferred_months', (SELECT coalesce(jsonb_agg(m), '[]') FROM (SELECT m FROM jsonb_array_elements(r->'deferred_months') m LIMIT 12) s), " \
+	"'deferred_more', (r->>'deferred_more')::boolean OR jsonb_array_length(r->'deferred_months') > 12, " \
+	"'created', jsonb_array_length(r->'created'), " \
+	"'more', r->'more', 'shortened', true)::text END, " \
+	"coalesce((r->>'more')::boolean, false) " \
 	"FROM unified.run_maintenance() AS r"
 
 #define UPG_EXPLAIN_PREFIX		"EXPLAIN (FORMAT JSON, VERBOSE) "
@@ -296,9 +314,35 @@ upg_select_only_walker(Node *node, void *context)
 }
 
 /*
+ * Run our EXPLAIN with the transaction read-only.  Planning is not
+ * execution, but it evaluates the query's immutable functions (constant
+ * folding), and one of those may call a volatile function that writes:
+ * read-only, any such write fails (SQLSTATE 25006) instead of happening.
+ * The caller's setting is restored however the EXPLAIN ends.
+ */
+static int
+upg_explain_read_only(const char *sql)
+{
+	bool		save_read_only = XactReadOnly;
+	int			ret;
+
+	XactReadOnly = true;
+	PG_TRY();
+	{
+		ret = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		XactReadOnly = save_read_only;
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+/*
  * SQL: unified.explain_select(query text) RETURNS json -- the plan of one
  * SELECT, as EXPLAIN (FORMAT JSON, VERBOSE) shows it, with the caller's
- * rights.  Nothing is executed.
+ * rights.  Nothing is executed; planning runs read-only.
  */
 Datum
 upg_explain_select(PG_FUNCTION_ARGS)
@@ -316,7 +360,7 @@ upg_explain_select(PG_FUNCTION_ARGS)
 	upg_check_single_select(sql.data, true);
 
 	SPI_connect();
-	ret = SPI_execute(sql.data, false, 0);
+	ret = upg_explain_read_only(sql.data);
 	if (ret != SPI_OK_UTILITY || SPI_processed != 1)
 		elog(ERROR, "EXPLAIN returned %d with " UINT64_FORMAT " rows", ret, SPI_processed);
 	else

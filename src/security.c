@@ -21,6 +21,23 @@
  * identity, so it is safe to call from anywhere, including parallel
  * workers, which inherit both identities from the leader.
  *
+ * A grant never outlives its role.  Grants are keyed by role OID, and
+ * OIDs are recycled: a role created later with a dropped role's OID would
+ * inherit its grants.  Dropping a role cannot remove them (DROP ROLE may
+ * run in another database, and event triggers do not fire for roles), so
+ * each grant also records a token that identifies the role itself: a
+ * random value stored as the role's security label of provider
+ * "unified_pg" (unified.tenant_role_token()).  Security labels on roles
+ * live in the shared catalog pg_shseclabel, and PostgreSQL deletes a
+ * role's labels when it drops the role, in whatever database; renaming
+ * keeps them, and pg_dumpall carries them with the role.  A role created
+ * with a recycled OID has no label, or a new one, so the dead role's
+ * grants no longer match it.  They still make the role scoped, to
+ * nothing: a stale grant fails closed, and the next grant given to the
+ * role deletes them (unified.tenant_role_check).  Only superusers (a
+ * restore) may set these labels by SECURITY LABEL; the provider refuses
+ * everyone else, so no role can copy a dead role's token onto another.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -29,6 +46,13 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_authid.h"
+#include "commands/seclabel.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/syscache.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -43,7 +67,89 @@
 
 #include "unified_pg.h"
 
+#define UPG_SECLABEL_PROVIDER	"unified_pg"
+#define UPG_TOKEN_BYTES			16
+
+/* grant tables: (role, value, granted_by, granted_at, role_token) */
+#define Anum_upg_grants_value		2
+#define Anum_upg_grants_role_token	5
+
 PG_FUNCTION_INFO_V1(upg_caller_roles);
+PG_FUNCTION_INFO_V1(upg_tenant_role_token);
+
+/* Security label hook: only superusers may set unified_pg's labels by hand. */
+static void
+upg_seclabel_check(const ObjectAddress *object, const char *seclabel)
+{
+	if (object->classId != AuthIdRelationId)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("security labels of provider \"%s\" apply to roles only", UPG_SECLABEL_PROVIDER)));
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("security labels of provider \"%s\" are set by unified_pg only", UPG_SECLABEL_PROVIDER),
+				 errdetail("They bind tenant grants to the role they were given to."),
+				 errhint("Use unified.grant_project() or unified.grant_dataset().")));
+}
+
+/* Register the label provider that binds tenant grants; from _PG_init. */
+void
+upg_security_init(void)
+{
+	register_label_provider(UPG_SECLABEL_PROVIDER, upg_seclabel_check);
+}
+
+/* The role's token, or NULL when it has none. */
+static char *
+upg_role_token(Oid role)
+{
+	ObjectAddress addr;
+
+	ObjectAddressSet(addr, AuthIdRelationId, role);
+	return GetSecurityLabel(&addr, UPG_SECLABEL_PROVIDER);
+}
+
+/*
+ * SQL: unified.tenant_role_token(role oid) RETURNS text -- the token that
+ * binds grants to this role, made (a random value) on first use.  Locks
+ * the role against a concurrent DROP ROLE, and concurrent first uses
+ * against each other, until the end of the transaction.  Internal.
+ */
+Datum
+upg_tenant_role_token(PG_FUNCTION_ARGS)
+{
+	Oid			role = PG_GETARG_OID(0);
+	char	   *token;
+
+	LockSharedObject(AuthIdRelationId, role, 0, ShareUpdateExclusiveLock);
+	/* a first use that we waited for has committed a label: see it */
+	InvalidateCatalogSnapshot();
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID %u does not exist", role)));
+
+	token = upg_role_token(role);
+	if (token == NULL)
+	{
+		uint8		bytes[UPG_TOKEN_BYTES];
+		ObjectAddress addr;
+		int			i;
+
+		if (!pg_strong_random(bytes, sizeof(bytes)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a random tenant grant token")));
+		token = palloc(2 * UPG_TOKEN_BYTES + 1);
+		for (i = 0; i < UPG_TOKEN_BYTES; i++)
+			sprintf(token + 2 * i, "%02x", bytes[i]);
+		ObjectAddressSet(addr, AuthIdRelationId, role);
+		SetSecurityLabel(&addr, UPG_SECLABEL_PROVIDER, token);
+		CommandCounterIncrement();
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(token));
+}
 
 /* SQL: unified.caller_roles() -- session user and outer (SET ROLE) user. */
 Datum
@@ -132,6 +238,25 @@ upg_values_equal(Oid valtype, Datum a, Datum b)
 			   VARSIZE_ANY_EXHDR(DatumGetPointer(a))) == 0;
 }
 
+/*
+ * Was this grant given to the role that now has its OID?  A grant whose
+ * token is not the role's (the role it was given to was dropped) does not
+ * count; the role is still scoped by it, to nothing.
+ */
+static bool
+upg_grant_is_current(Relation rel, HeapTuple tup, const char *role_token)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, Anum_upg_grants_role_token, RelationGetDescr(rel), &isnull);
+	text	   *t;
+
+	if (isnull || role_token == NULL)
+		return false;
+	t = DatumGetTextPP(d);
+	return VARSIZE_ANY_EXHDR(t) == strlen(role_token) &&
+		memcmp(VARDATA_ANY(t), role_token, VARSIZE_ANY_EXHDR(t)) == 0;
+}
+
 /* The scope of the caller in one grant table; NULL when not scoped. */
 static Datum
 upg_visible(FunctionCallInfo fcinfo, const UpgGrantTable *table, const UpgGrantTable *other)
@@ -175,6 +300,7 @@ upg_visible(FunctionCallInfo fcinfo, const UpgGrantTable *table, const UpgGrantT
 	{
 		ScanKeyData key;
 		SysScanDesc scan = upg_scan_role(rel, indexoid, scoped[0], &key);
+		char	   *token = upg_role_token(scoped[0]);
 		HeapTuple	tup;
 		int			allocated = 8;
 
@@ -182,9 +308,9 @@ upg_visible(FunctionCallInfo fcinfo, const UpgGrantTable *table, const UpgGrantT
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
 			bool		isnull;
-			Datum		v = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+			Datum		v = heap_getattr(tup, Anum_upg_grants_value, RelationGetDescr(rel), &isnull);
 
-			if (isnull)
+			if (isnull || !upg_grant_is_current(rel, tup, token))
 				continue;
 			if (nvalues == allocated)
 			{
@@ -204,6 +330,7 @@ upg_visible(FunctionCallInfo fcinfo, const UpgGrantTable *table, const UpgGrantT
 	{
 		ScanKeyData key;
 		SysScanDesc scan = upg_scan_role(rel, indexoid, scoped[1], &key);
+		char	   *token = upg_role_token(scoped[1]);
 		HeapTuple	tup;
 		bool	   *keep = palloc0(sizeof(bool) * nvalues);
 		int			kept = 0;
@@ -211,9 +338,9 @@ upg_visible(FunctionCallInfo fcinfo, const UpgGrantTable *table, const UpgGrantT
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
 			bool		isnull;
-			Datum		v = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+			Datum		v = heap_getattr(tup, Anum_upg_grants_value, RelationGetDescr(rel), &isnull);
 
-			if (isnull)
+			if (isnull || !upg_grant_is_current(rel, tup, token))
 				continue;
 			if (typlen == -1)
 				v = PointerGetDatum(PG_DETOAST_DATUM_PACKED(v));

@@ -50,10 +50,16 @@ void
 _PG_init(void)
 {
 	upg_define_gucs();
+	upg_maintenance_guard_init();
+	upg_explain_guard_init();
+	upg_security_init();
 	upg_error_hints_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	/* after every unified_pg.* setting is defined, or their values are lost */
+	MarkGUCPrefixReserved("unified_pg");
 
 	upg_preloaded = true;
 
@@ -176,9 +182,6 @@ upg_define_gucs(void)
 							 NULL, NULL, NULL);
 
 	upg_stats_define_gucs();
-
-	if (process_shared_preload_libraries_in_progress)
-		MarkGUCPrefixReserved("unified_pg");
 }
 
 /* Ask for our shared memory and LWLock tranche. */

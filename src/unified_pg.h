@@ -94,7 +94,7 @@ typedef struct UpgResolverState
 	uint64		log_rows_pruned;
 } UpgResolverState;
 /* built-in partition maintenance (maintenance.c) */
-#define UPG_MAINT_RESULT_LEN	512
+#define UPG_MAINT_RESULT_LEN	2048
 
 typedef struct UpgMaintenanceState
 {
@@ -145,6 +145,18 @@ extern void upg_require_shmem(void);
 /* ---- maintenance.c ---- */
 extern void upg_maintenance_tick(void);
 PGDLLEXPORT void upg_cron_worker_main(Datum main_arg);
+
+/* ---- maintenance_guard.c: maintenance lock and partition limits ---- */
+extern int	upg_max_new_partitions;
+extern int	upg_max_partitions;
+extern void upg_maintenance_guard_init(void);
+
+/* ---- explain_guard.c: unified_pg.restrict_explain ---- */
+extern bool upg_restrict_explain;
+extern void upg_explain_guard_init(void);
+
+/* ---- security.c: tenant grants bound to their role ---- */
+extern void upg_security_init(void);
 
 /* ---- worker.c ---- */
 extern void upg_register_worker(void);

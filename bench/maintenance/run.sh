@@ -59,7 +59,10 @@ q -c "CREATE EXTENSION unified_pg" -c "CREATE SCHEMA partman" -c "CREATE EXTENSI
 # 1. 120 monthly partitions.  Drop the install-time months first so that
 #    both sides create the same 120 (current month + 119).
 q -c "DO \$\$ DECLARE p regclass; BEGIN FOR p IN SELECT partition FROM unified.partitions WHERE NOT is_default LOOP EXECUTE format('DROP TABLE %s', p); END LOOP; END \$\$"
-t_upg=$(ms "PERFORM unified.run_maintenance(premake => 119)")
+# (lock_wait => 1 hour: one pass, as pg_partman's create_parent is one
+# transaction; with the default 5s a pass lets go of the table after 2.5 s
+# and says "more")
+t_upg=$(ms "PERFORM unified.run_maintenance(premake => 119, lock_wait => '1 hour')")
 n_upg=$(q -c "SELECT count(*) FROM unified.partitions WHERE NOT is_default")
 q -c "CREATE SCHEMA b" \
   -c "CREATE TABLE b.chunks (LIKE unified.chunks INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING INDEXES) PARTITION BY RANGE (created_at)"

@@ -120,8 +120,10 @@ SELECT id, content FROM unified.chunks
 SQL
 
 say "==> plans (as the application roles)"
-psql_ -d bench -U bench_claude -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id, content FROM unified.chunks WHERE project_id = 'proj-3' AND relative_path = 'src/file_7.py'" | grep -E 'Index|InitPlan|Seq|rows=' | head -8
-psql_ -d bench -U bench_cognee_scoped -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id, content FROM unified.chunks WHERE cognee_dataset_id = '00000000-0000-0000-0000-000000000003' ORDER BY created_at DESC LIMIT 100" | grep -E 'Index|InitPlan|Seq|Limit' | head -8
+# (unified_pg.restrict_explain refuses EXPLAIN ANALYZE to these roles: the
+# superuser turns it off for its own session, then takes on the role)
+psql_ -d bench -c "SET unified_pg.restrict_explain = off" -c "SET ROLE bench_claude" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id, content FROM unified.chunks WHERE project_id = 'proj-3' AND relative_path = 'src/file_7.py'" | grep -E 'Index|InitPlan|Seq|rows=' | head -8
+psql_ -d bench -c "SET unified_pg.restrict_explain = off" -c "SET ROLE bench_cognee_scoped" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id, content FROM unified.chunks WHERE cognee_dataset_id = '00000000-0000-0000-0000-000000000003' ORDER BY created_at DESC LIMIT 100" | grep -E 'Index|InitPlan|Seq|Limit' | head -8
 
 # query:role pairs; the first of each query is the baseline
 VARIANTS="path:bench_admin path:bench_claude path:bench_claude_scoped dataset:bench_admin dataset:bench_cognee dataset:bench_cognee_scoped"

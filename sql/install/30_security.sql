@@ -33,11 +33,16 @@
 -- Tenant grants: a role that appears here, in either table, sees only the
 -- projects and datasets listed for it.  Roles are stored as regrole so
 -- that renaming a role keeps its grants and pg_dump writes role names.
+-- role_token binds a grant to the role it was given to, not merely to its
+-- OID, which a role created later may reuse (see src/security.c): a grant
+-- counts only while it equals unified.tenant_role_token(role).  A row
+-- written by hand, without the token, restricts the role to nothing.
 CREATE TABLE unified.project_grants (
     role        regrole NOT NULL,
     project_id  text NOT NULL,
     granted_by  name NOT NULL,
     granted_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    role_token  text NOT NULL DEFAULT '',
     CONSTRAINT project_grants_pkey PRIMARY KEY (role, project_id),
     CONSTRAINT project_grants_project_id_check
         CHECK (pg_catalog.length(project_id) BETWEEN 1 AND 256)
@@ -48,6 +53,7 @@ CREATE TABLE unified.dataset_grants (
     dataset_id  uuid NOT NULL,
     granted_by  name NOT NULL,
     granted_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    role_token  text NOT NULL DEFAULT '',
     CONSTRAINT dataset_grants_pkey PRIMARY KEY (role, dataset_id)
 );
 
@@ -93,9 +99,17 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION unified.visible_datasets() IS
     'Datasets the caller is limited to by tenant grants; NULL when not limited';
 
+-- The token that binds tenant grants to "role" (its security label of
+-- provider unified_pg, made on first use).  Internal.
+CREATE FUNCTION unified.tenant_role_token(role oid)
+RETURNS text
+AS 'MODULE_PATHNAME', 'upg_tenant_role_token'
+LANGUAGE C STRICT VOLATILE;
+
 -- Check that "role" may receive tenant grants; return its OID.  Also
--- forget grants of roles that no longer exist, so that a recycled OID
--- never inherits them.
+-- forget grants of roles that no longer exist, and grants that were given
+-- to an earlier role with the same OID, so that a recycled OID never
+-- inherits them.
 CREATE FUNCTION unified.tenant_role_check(role regrole)
 RETURNS oid
 LANGUAGE plpgsql
@@ -103,7 +117,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
-    r   record;
+    r       record;
+    token   text;
 BEGIN
     IF role IS NULL THEN
         RAISE EXCEPTION 'role must not be NULL'
@@ -126,10 +141,13 @@ BEGIN
                   DETAIL = 'Superusers and roles with BYPASSRLS see every row whatever their grants.';
     END IF;
 
+    token := unified.tenant_role_token(tenant_role_check.role::oid);
     DELETE FROM unified.project_grants g
-     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles a WHERE a.oid = g.role::oid);
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles a WHERE a.oid = g.role::oid)
+        OR (g.role::oid = tenant_role_check.role::oid AND g.role_token <> token);
     DELETE FROM unified.dataset_grants g
-     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles a WHERE a.oid = g.role::oid);
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles a WHERE a.oid = g.role::oid)
+        OR (g.role::oid = tenant_role_check.role::oid AND g.role_token <> token);
     RETURN role::oid;
 END
 $fn$;
@@ -190,8 +208,8 @@ DECLARE
     r       oid := unified.tenant_role_check(grant_project.role);
     p       text := unified.tenant_project_check(grant_project.project_id);
 BEGIN
-    INSERT INTO unified.project_grants AS g (role, project_id, granted_by)
-    VALUES (r::regrole, p, SESSION_USER)
+    INSERT INTO unified.project_grants AS g (role, project_id, granted_by, role_token)
+    VALUES (r::regrole, p, SESSION_USER, unified.tenant_role_token(r))
     ON CONFLICT ON CONSTRAINT project_grants_pkey DO NOTHING;
     RETURN FOUND;
 END
@@ -212,8 +230,8 @@ BEGIN
         RAISE EXCEPTION 'dataset_id must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    INSERT INTO unified.dataset_grants AS g (role, dataset_id, granted_by)
-    VALUES (r::regrole, grant_dataset.dataset_id, SESSION_USER)
+    INSERT INTO unified.dataset_grants AS g (role, dataset_id, granted_by, role_token)
+    VALUES (r::regrole, grant_dataset.dataset_id, SESSION_USER, unified.tenant_role_token(r))
     ON CONFLICT ON CONSTRAINT dataset_grants_pkey DO NOTHING;
     RETURN FOUND;
 END
@@ -276,15 +294,24 @@ COMMENT ON FUNCTION unified.revoke_dataset(regrole, uuid) IS
     'Remove a dataset grant (admin only); a role left without grants sees its whole application';
 
 -- Every tenant grant, for administrators.
+-- stale: the grant was given to an earlier role with the same OID (or
+-- written by hand); it limits the role to nothing until the role is given
+-- a grant again, which deletes it.
 CREATE VIEW unified.tenant_grants AS
-SELECT g.role, 'project'::text AS kind, g.project_id AS object, g.granted_by, g.granted_at
+SELECT g.role, 'project'::text AS kind, g.project_id AS object, g.granted_by, g.granted_at,
+       NOT EXISTS (SELECT FROM pg_catalog.pg_shseclabel l
+                    WHERE l.objoid = g.role::oid AND l.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+                      AND l.provider = 'unified_pg' AND l.label = g.role_token) AS stale
   FROM unified.project_grants g
 UNION ALL
-SELECT g.role, 'dataset'::text, g.dataset_id::text, g.granted_by, g.granted_at
+SELECT g.role, 'dataset'::text, g.dataset_id::text, g.granted_by, g.granted_at,
+       NOT EXISTS (SELECT FROM pg_catalog.pg_shseclabel l
+                    WHERE l.objoid = g.role::oid AND l.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+                      AND l.provider = 'unified_pg' AND l.label = g.role_token)
   FROM unified.dataset_grants g;
 
 COMMENT ON VIEW unified.tenant_grants IS
-    'Tenant grants of every role: the projects and datasets it is limited to';
+    'Tenant grants of every role: the projects and datasets it is limited to; stale ones limit it to nothing';
 
 -- Only unified_admin may change whom a row is shared with: the id of the
 -- application that is not the row's source.  Column privileges already keep
@@ -408,5 +435,6 @@ GRANT EXECUTE ON FUNCTION unified.grant_project(regrole, text), unified.grant_da
     unified.revoke_project(regrole, text), unified.revoke_dataset(regrole, uuid) TO unified_admin;
 
 -- Internal helpers: called only by the functions above (as their owner).
+REVOKE ALL ON FUNCTION unified.tenant_role_token(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION unified.tenant_role_check(regrole), unified.tenant_project_check(text),
     unified.tenant_last_grant_warning(oid), unified.chunks_refuse_sharing_change() FROM PUBLIC;

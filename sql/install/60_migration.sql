@@ -37,19 +37,31 @@
 -- if it committed; the batch then runs again key by key and counts the key
 -- as skipped.
 --
--- Bad data never stops a run.  Checks that can be made without an error
--- (empty content, wrong vector length, NaN, a payload without text, ...)
--- are made in the batch's SELECT.  Conversions that can only fail (text
--- that is not JSON, text that is not a vector) make the batch's statement
--- fail; the batch is then done again one key at a time, each in a
--- subtransaction, and the keys that still fail are rejected with the
--- error.  Only data errors (SQLSTATE classes 22 and 23) reject rows; any
--- other error (privileges, locks, shutdown) stops the run, to be resumed.
+-- Every batch but the last commits with synchronous_commit = off: it does
+-- not wait for its WAL to reach disk.  A crash can then lose the last
+-- batches before they are flushed, but never a batch without its
+-- checkpoint or the other way round (both are in the one commit record,
+-- and WAL is replayed in order), so the re-run does them again.  The last
+-- batch, which marks the run completed, commits as the session says
+-- (durably by default): when CALL returns, the whole run is on disk.
+--
+-- Bad data never stops a run.  The checks (empty content, JSON that jsonb
+-- refuses, text that is not a vector, wrong vector length, NaN, a payload
+-- without text, ...) are made in the batch's SELECT without raising (C
+-- helpers in src/migrate.c).  What can still fail (an integer out of
+-- range, JSON nested too deep for the stack, a CHECK constraint) makes the
+-- batch's statement fail; the batch is then done again one key at a time,
+-- each in a subtransaction, and the keys that still fail are rejected
+-- with the error.  Only errors of the row's data (SQLSTATE classes 22, 23
+-- and 54) reject rows; any other error (privileges, locks, shutdown)
+-- stops the run, to be resumed.
 --
 -- Locking.  A batch holds ROW EXCLUSIVE on unified.chunks, like any
 -- application insert, and ACCESS SHARE on the source: applications keep
 -- reading and writing both.  A month's partition is created in a short
--- transaction of its own with lock_timeout = 5s; when it cannot be had,
+-- transaction of its own; create_monthly_partition waits for its lock at
+-- most 200 ms at a time (so applications never queue behind it longer)
+-- and gives up after about 10 s; then
 -- the rows of that month go to the default partition (maintenance moves
 -- them later) and the run goes on.
 --
@@ -73,9 +85,17 @@
 --   - every function pins search_path; the procedures, which cannot (a
 --     procedure with a SET clause cannot COMMIT), qualify every name.
 --
--- One SECURITY DEFINER function reads unified.chunk_keys (which no role
--- but the owner may read) for the keys of a batch, and one reads
--- pg_stat_activity to tell a running migration from an interrupted one.
+-- Three small SECURITY DEFINER functions read only the extension's own
+-- state: migration_stored_keys reads unified.chunk_keys (which no role but
+-- the owner may read) for the keys of a batch; migration_backend_start and
+-- migration_backend_busy read pg_stat_activity, which hides other roles'
+-- sessions, to tell a running migration from an interrupted one.
+--
+-- Who runs a run.  A run's row names its session (pid, backend_start).
+-- Calling the migration again takes the run over when that session is
+-- gone or idle (a cancelled CALL leaves it idle); a session in the middle
+-- of a batch holds the row's lock, and a second caller is refused at once
+-- (SQLSTATE 55006) rather than queued behind it.
 -- ---------------------------------------------------------------------------
 
 -- Sources that unified.migrate_to_unified() migrates, in id order.
@@ -260,8 +280,9 @@ $fn$;
 -- While a migration fills an empty unified.chunks, the statistics say
 -- chunk_keys is empty, and the planner would read all of a collection's
 -- keys for every batch (quadratic in the run's size): one probe of the
--- primary key per id is the only sane plan here, so it is the only one
--- allowed.
+-- primary key per id is the only sane plan here.  The LATERAL subquery
+-- with LIMIT 1 makes the ids the outer side of a nested loop, and with
+-- sequential scans off each probe is an index lookup of the whole key.
 CREATE FUNCTION unified.migration_stored_keys(source text, source_collection text, ids text[])
 RETURNS text[]
 LANGUAGE sql
@@ -269,16 +290,15 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, unified, pg_temp
 SET enable_seqscan = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
 SET enable_bitmapscan = off
 AS $fn$
     SELECT coalesce(array_agg(i.id), '{}')
       FROM unnest(migration_stored_keys.ids) AS i(id)
-     WHERE EXISTS (SELECT FROM unified.chunk_keys k
-                    WHERE k.source = migration_stored_keys.source
-                      AND k.source_collection = migration_stored_keys.source_collection
-                      AND k.source_id = i.id);
+     CROSS JOIN LATERAL (SELECT FROM unified.chunk_keys k
+                          WHERE k.source = migration_stored_keys.source
+                            AND k.source_collection = migration_stored_keys.source_collection
+                            AND k.source_id = i.id
+                          LIMIT 1) AS found;
 $fn$;
 
 -- Check that "source" can be migrated as "kind" by the caller; return
@@ -814,7 +834,7 @@ BEGIN
                        unified.migration_exprs(v_info) ->> 'created', v_info ->> 'name',
                        unified.migration_range_sql(v_info, r.after))
            INTO v_months USING r.after, r.upto;
-    EXCEPTION WHEN data_exception THEN
+    EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
         -- such rows are rejected by the batch
         RETURN NULL;
     END;
@@ -829,13 +849,13 @@ END
 $fn$;
 
 -- Create the partitions of these months; a month whose partition cannot
--- be created now (lock timeout, a limit) is reported, and its rows go to
+-- be created now (create_monthly_partition waits for its lock 200 ms at a
+-- time, about 10 s in all, then gives up) is reported, and its rows go to
 -- the default partition.  Returns how many were created.
 CREATE FUNCTION unified.migration_create_partitions(months date[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
-SET lock_timeout = '5s'
 AS $fn$
 DECLARE
     mo      date;
@@ -870,7 +890,7 @@ BEGIN
     BEGIN
         EXECUTE format('SELECT array_agg(to_jsonb(upg_src.*)) FROM %s upg_src WHERE %s', info ->> 'name', v_where)
            INTO v_rows USING key;
-    EXCEPTION WHEN data_exception THEN
+    EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
         EXECUTE format('SELECT array_agg(to_jsonb(row_to_json(upg_src.*)::text)) FROM %s upg_src WHERE %s',
                        info ->> 'name', v_where)
            INTO v_rows USING key;
@@ -926,7 +946,7 @@ BEGIN
                     m.dimension, info ->> 'relname';
             rejected := unified.migration_reject(m, info, v_rejects);
             RETURN;
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
+        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
             GET STACKED DIAGNOSTICS v_reason = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
         END;
         -- A concurrent writer stored the key: the second try skips it.
@@ -1062,7 +1082,7 @@ BEGIN
           USING r.after, r.upto, m.id, m.project_id, m.source_collection, m.dataset_id,
                 m.dimension, v_info ->> 'relname';
         v_rejected := unified.migration_reject(m, v_info, v_rejects);
-    EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
+    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
         -- One key at a time, each in a subtransaction of its own.
         v_migrated := 0; v_skipped := 0; v_rejected := 0;
         FOR v_key IN EXECUTE format('SELECT DISTINCT upg_src.id::text FROM %s upg_src WHERE %s',
@@ -1106,6 +1126,12 @@ BEGIN
             COMMIT;
         END IF;
         step := unified.migration_batch(run);
+        IF NOT step.done THEN
+            -- not the last batch: see "synchronous_commit" above (and a
+            -- SET LOCAL inside a function with SET clauses would end
+            -- with the function)
+            PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+        END IF;
         COMMIT;
         RAISE NOTICE '%', step.message;
         EXIT WHEN step.done;
@@ -1300,6 +1326,9 @@ BEGIN
     COMMIT;
     LOOP
         step := unified.migration_rollback_batch(migration_id, batch_size);
+        IF NOT step.done THEN
+            PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+        END IF;
         COMMIT;
         RAISE NOTICE '%', step.message;
         EXIT WHEN step.done;

@@ -115,12 +115,22 @@ INSERT INTO templates VALUES
      -- never executed, so no privilege check either)
      $t$SELECT unified.cron_schedule_elsewhere(%1$s, '0 0 * * *', 'SELECT 1')$t$, '42501',
      '{"nul": "54000", "null": "ok"}'),
-    -- Only calls that fail before a registration worker starts: an over-long
-    -- command makes every payload in the job name fail with 22001 (NULL:
-    -- STRICT, nothing runs).
+    -- Internal since schedule_maintenance runs as the extension's owner:
+    -- an administrator cannot call it either.
     ('unified.cron_schedule_elsewhere(text,text,text)', 'tap_h_admin',
+     $t$SELECT unified.cron_schedule_elsewhere(%1$s, '0 0 * * *', repeat('x', 300))$t$, '42501',
+     '{"nul": "54000", "null": "ok"}'),
+    -- Only calls that fail before a registration worker starts: an over-long
+    -- command makes every payload in the job name fail with 22001.
+    ('unified.cron_schedule_elsewhere(text,text,text)', current_user,
      $t$SELECT unified.cron_schedule_elsewhere(%1$s, '0 0 * * *', repeat('x', 300))$t$, '22001',
      '{"nul": "54000", "null": "ok"}'),
+    ('unified.maintenance_try_month(date)', 'tap_h_claude',
+     'SELECT unified.maintenance_try_month(%1$s)', '22007',
+     '{"null": "42501", "nul": "42883", "non_ascii": "42883", "control": "42883", "big": "42883"}'),
+    ('unified.maintenance_try_month(date)', 'tap_h_admin',
+     'SELECT unified.maintenance_try_month(%1$s)', '22007',
+     '{"null": "42501", "nul": "42883", "non_ascii": "42883", "control": "42883", "big": "42883"}'),
     -- Plans only, with the caller's rights; one plain SELECT or nothing.
     ('unified.explain_select(text)', 'tap_h_claude',
      'SELECT unified.explain_select(%1$s)', '42601',
@@ -330,8 +340,31 @@ INSERT INTO cases VALUES
     -- database, but its extension is not created here: refused, no job.
     ('unified.schedule_maintenance(text,integer,interval)', current_user, $c$SELECT unified.schedule_maintenance('0 0 * * *')$c$, '55000'),
     ('unified.cron_schedule_elsewhere(text,text,text)', 'tap_h_claude', $c$SELECT unified.cron_schedule_elsewhere('unified_pg_maintenance', '* * * * *', 'DROP TABLE unified.chunks')$c$, '42501'),
-    ('unified.cron_schedule_elsewhere(text,text,text)', 'tap_h_admin', $c$SELECT unified.cron_schedule_elsewhere('j', repeat('*', 200), 'SELECT 1')$c$, '22001'),
-    ('unified.cron_schedule_elsewhere(text,text,text)', 'tap_h_admin', $c$SELECT unified.cron_schedule_elsewhere(repeat('j', 64), '0 0 * * *', 'SELECT 1')$c$, '22001'),
+    ('unified.cron_schedule_elsewhere(text,text,text)', 'tap_h_admin', $c$SELECT unified.cron_schedule_elsewhere('j', repeat('*', 200), 'SELECT 1')$c$, '42501'),
+    ('unified.cron_schedule_elsewhere(text,text,text)', current_user, $c$SELECT unified.cron_schedule_elsewhere('j', repeat('*', 200), 'SELECT 1')$c$, '22001'),
+    ('unified.cron_schedule_elsewhere(text,text,text)', current_user, $c$SELECT unified.cron_schedule_elsewhere(repeat('j', 64), '0 0 * * *', 'SELECT 1')$c$, '22001'),
+    -- Maintenance internals: the owner's functions call them, nobody else can.
+    ('unified.maintenance_lock()', 'tap_h_claude', 'SELECT unified.maintenance_lock()', '42501'),
+    ('unified.maintenance_lock()', 'tap_h_admin', 'SELECT unified.maintenance_lock()', '42501'),
+    ('unified.maintenance_lock()', 'tap_h_admin', 'SELECT unified.maintenance_lock(true)', '42883'),
+    ('unified.maintenance_blockers()', 'tap_h_claude', 'SELECT * FROM unified.maintenance_blockers()', '42501'),
+    ('unified.maintenance_blockers()', 'tap_h_admin', 'SELECT * FROM unified.maintenance_blockers()', '42501'),
+    ('unified.maintenance_blockers()', current_user, 'SELECT * FROM unified.maintenance_blockers()', 'ok'),
+    ('unified.maintenance_try_month(date)', 'tap_h_admin', 'SELECT unified.maintenance_try_month(42)', '42883'),
+    ('unified.maintenance_secure_partitions()', 'tap_h_claude', 'SELECT unified.maintenance_secure_partitions()', '42501'),
+    ('unified.maintenance_secure_partitions()', 'tap_h_admin', 'SELECT unified.maintenance_secure_partitions()', '42501'),
+    ('unified.maintenance_secure_partitions()', current_user, $c$SELECT unified.maintenance_secure_partitions() = '{"secured": [], "errors": []}'$c$, 'ok'),
+    ('unified.maintenance_retention(interval,boolean,bigint,timestamp with time zone,interval)', 'tap_h_claude', $c$SELECT unified.maintenance_retention('1 day', false, 1, NULL, '1s')$c$, '42501'),
+    ('unified.maintenance_retention(interval,boolean,bigint,timestamp with time zone,interval)', 'tap_h_admin', $c$SELECT unified.maintenance_retention('1 day', false, 1, NULL, '1s')$c$, '42501'),
+    ('unified.maintenance_retention(interval,boolean,bigint,timestamp with time zone,interval)', current_user, $c$SELECT unified.maintenance_retention(NULL, false, 1, NULL, '1s')$c$, '22004'),
+    ('unified.maintenance_retention(interval,boolean,bigint,timestamp with time zone,interval)', current_user, $c$SELECT unified.maintenance_retention('1 day', 'x', 1, NULL, '1s')$c$, '22P02'),
+    ('unified.maintenance_retention(interval,boolean,bigint,timestamp with time zone,interval)', current_user, $c$SELECT unified.maintenance_retention('1 day')$c$, '42883'),
+    ('unified.maintenance_try_month(date)', current_user, 'SELECT unified.maintenance_try_month(NULL)', '22004'),
+    ('unified.maintenance_try_month(date)', current_user, $c$SELECT unified.maintenance_try_month('infinity')$c$, '22008'),
+    ('unified.tenant_role_token(oid)', 'tap_h_claude', $c$SELECT unified.tenant_role_token('tap_h_claude'::regrole)$c$, '42501'),
+    ('unified.tenant_role_token(oid)', 'tap_h_admin', $c$SELECT unified.tenant_role_token('tap_h_claude'::regrole)$c$, '42501'),
+    ('unified.tenant_role_token(oid)', current_user, 'SELECT unified.tenant_role_token(0)', '42704'),
+    ('unified.tenant_role_token(oid)', current_user, $c$SELECT unified.tenant_role_token('x')$c$, '22P02'),
     ('unified.cron_schedule_elsewhere(text,text,text)', 'tap_h_admin', $c$SELECT unified.cron_schedule_elsewhere('j', '0 0 * * *', NULL)$c$, 'ok'),
     ('unified.cron_schedule_elsewhere(text,text,text)', 'tap_h_admin', $c$SELECT unified.cron_schedule_elsewhere('j', '0 0 * * *')$c$, '42883'),
     ('unified.explain_select(text)', 'tap_h_claude', $c$SELECT unified.explain_select('SELECT 1')$c$, 'ok'),

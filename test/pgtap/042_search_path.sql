@@ -8,7 +8,7 @@
 BEGIN;
 -- The revoke functions warn when a role loses its last grant; expected here.
 SET LOCAL client_min_messages = error;
-SELECT plan(31);
+SELECT plan(34);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -53,6 +53,14 @@ CREATE FUNCTION evil.to_regclass(text) RETURNS regclass LANGUAGE plpgsql AS
     $$BEGIN PERFORM evil.hit('to_regclass'); RETURN NULL; END$$;
 CREATE FUNCTION evil.pg_advisory_xact_lock(integer, integer) RETURNS void LANGUAGE plpgsql AS
     $$BEGIN PERFORM evil.hit('advisory'); END$$;
+CREATE FUNCTION evil.current_setting(text) RETURNS text LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil.hit('current_setting'); RETURN '100000'; END$$;
+CREATE FUNCTION evil.clock_timestamp() RETURNS timestamptz LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil.hit('clock_timestamp'); RETURN '1999-01-01'; END$$;
+CREATE FUNCTION evil.jsonb_array_length(jsonb) RETURNS integer LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil.hit('jsonb_array_length'); RETURN 0; END$$;
+CREATE FUNCTION evil.to_regprocedure(text) RETURNS regprocedure LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil.hit('to_regprocedure'); RETURN NULL; END$$;
 CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE plpgsql AS
     $$BEGIN PERFORM evil.hit('now'); RETURN '1999-01-01'; END$$;
 CREATE FUNCTION evil.unnest(oid[]) RETURNS SETOF oid LANGUAGE plpgsql AS
@@ -171,6 +179,10 @@ SELECT pg_temp.try('admin rollback', $q$CALL unified.rollback_migration(-1)$q$);
 SELECT pg_temp.try('admin stored keys', $q$SELECT unified.migration_stored_keys('claude_context', '', ARRAY['tap-s-own', 'tap-s-none'])::text$q$);
 SELECT pg_temp.try('admin busy', $q$SELECT unified.migration_backend_busy(pg_catalog.pg_backend_pid(),
     unified.migration_backend_start())::text$q$);
+SELECT pg_temp.try('admin maintenance', $q$SELECT unified.run_maintenance(premake => 1) OPERATOR(pg_catalog.->>) 'status'$q$);
+-- SECURITY DEFINER, so that unified_admin needs no privilege on pg_cron's
+-- schema; here pg_cron is loaded but not created in this database.
+SELECT pg_temp.try('admin schedule', $q$SELECT unified.schedule_maintenance('0 0 * * *')::text$q$);
 RESET search_path;
 RESET ROLE;
 
@@ -216,6 +228,11 @@ SELECT is(pg_temp.got('admin stored keys'), 'ok = {tap-s-own}',
     'migration_stored_keys (SECURITY DEFINER) finds the stored key with the hostile path');
 SELECT is(pg_temp.got('admin busy'), 'ok = true',
     'migration_backend_start and migration_backend_busy (SECURITY DEFINER) see this session with the hostile path');
+SELECT is(pg_temp.got('admin maintenance'), 'ok = done', 'run_maintenance works with the hostile path');
+SELECT is(pg_temp.got('admin schedule'), '55000: pg_cron is loaded but its extension is not created in database "' || current_database() || '"',
+    'schedule_maintenance (SECURITY DEFINER) checks pg_cron with the real functions');
+SELECT ok((SELECT prosecdef FROM pg_proc WHERE oid = 'unified.schedule_maintenance(text,integer,interval)'::regprocedure),
+    'schedule_maintenance is SECURITY DEFINER, so unified_admin needs no privilege on pg_cron');
 SELECT is(pg_temp.got('super partition'), 'ok = unified.chunks_2042_03',
     'create_monthly_partition names the right month with the hostile path');
 SELECT is(pg_temp.got('super partition again'), 'ok = unified.chunks_2042_03', 'and finds it again');

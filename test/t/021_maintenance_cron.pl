@@ -39,10 +39,16 @@ is( $node->safe_psql('postgres',
 	"unified_pg_maintenance|appdb|CALL unified.run_maintenance_all(3, NULL)",
 	'one job, in the database of unified_pg, not cron.database_name');
 
-# A role that cannot log in cannot own a pg_cron job.
+# unified_admin schedules it too, without any right on pg_cron's schema or
+# a login of its own: the job is the extension owner's, so it is the same job.
 my ($ret, $out, $err) = $node->psql('appdb',
 	"SET ROLE unified_admin; SELECT unified.schedule_maintenance('* * * * *')");
-like($err, qr/cannot log in/, 'a NOLOGIN role is refused with a clear message');
+is($out, $jobid, 'unified_admin (NOLOGIN, no pg_cron rights) schedules the same job') or diag $err;
+is( $node->safe_psql('postgres',
+		q{SELECT count(*) || '|' || min(username) FROM cron.job}),
+	'1|' . $node->safe_psql('appdb',
+		q{SELECT r.rolname FROM pg_extension e JOIN pg_roles r ON r.oid = e.extowner WHERE e.extname = 'unified_pg'}),
+	'still one job, owned by the extension owner');
 
 # pg_cron's granularity is one minute: wait for the next run (at most ~70 s).
 my $back = 0;

@@ -1,0 +1,201 @@
+/*-------------------------------------------------------------------------
+ *
+ * explain_guard.c
+ *		unified_pg.restrict_explain: no EXPLAIN ANALYZE of the shared
+ *		tables for the roles that row-level security restricts.
+ *
+ * EXPLAIN ANALYZE prints, per plan node, how many rows a filter removed
+ * ("Rows Removed by Filter", "Rows Removed by Index Recheck").  Under
+ * row-level security those counts include the rows the policies hide.  A
+ * leakproof condition of the caller's own (text comparisons are leakproof)
+ * can become an index condition that runs before the policy's filter, so
+ * "WHERE source_id >= 'abc'" shows how many hidden rows sort after 'abc':
+ * a bisection extracts indexed values of other tenants and of the other
+ * application byte by byte.  PostgreSQL has no switch for this, so the
+ * extension refuses the statement.
+ *
+ * Two hooks, because neither sees enough alone:
+ *
+ * - ProcessUtility marks that an EXPLAIN with ANALYZE is running (a
+ *   counter, restored on error).  Executor instrumentation alone would not
+ *   tell EXPLAIN ANALYZE from auto_explain, which must keep working.
+ * - ExecutorStart, while that mark is set, looks at the instrumented plan
+ *   about to run.  The plan's range table is the flattened one: it lists
+ *   the relations of views, of inlined SQL functions, of CTEs and
+ *   subqueries, and of a prepared statement run by EXPLAIN ANALYZE
+ *   EXECUTE, so none of them hides a table from the check.  A plan that
+ *   reads a table of schema unified with row-level security enabled
+ *   (unified.chunks and its partitions) is refused before it runs, with
+ *   SQLSTATE 42501, unless the role sees every row anyway: superusers,
+ *   BYPASSRLS roles and members of unified_admin.
+ *
+ * Statements run inside functions called by the query are not
+ * instrumented and their counts are not shown, so they are not refused.
+ * The setting is SUSET: a session cannot turn it off for itself.  The
+ * hooks exist in a backend once the library is loaded there, which
+ * shared_preload_libraries guarantees from the first statement on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+
+#include "unified_pg.h"
+
+bool		upg_restrict_explain = true;
+
+/* EXPLAIN ANALYZE statements running in this backend, outermost included */
+static int	upg_explain_analyze_depth = 0;
+
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+static ExecutorStart_hook_type prev_executor_start_hook = NULL;
+
+static void upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+							   bool readOnlyTree, ProcessUtilityContext context,
+							   ParamListInfo params, QueryEnvironment *queryEnv,
+							   DestReceiver *dest, QueryCompletion *qc);
+static void upg_ExecutorStart(QueryDesc *queryDesc, int eflags);
+
+/* Define unified_pg.restrict_explain and install both hooks; from _PG_init. */
+void
+upg_explain_guard_init(void)
+{
+	DefineCustomBoolVariable("unified_pg.restrict_explain",
+							 "Refuse EXPLAIN ANALYZE of queries on unified.chunks to roles under row-level security.",
+							 "Its row counts would reveal rows that the policies hide.",
+							 &upg_restrict_explain,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = upg_ProcessUtility;
+	prev_executor_start_hook = ExecutorStart_hook;
+	ExecutorStart_hook = upg_ExecutorStart;
+}
+
+/* Is this an EXPLAIN statement with the ANALYZE option on? */
+static bool
+upg_is_explain_analyze(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt == NULL || !IsA(stmt, ExplainStmt))
+		return false;
+	foreach(lc, ((ExplainStmt *) stmt)->options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "analyze") == 0)
+			return defGetBoolean(opt);
+	}
+	return false;
+}
+
+/* ProcessUtility hook: note that an EXPLAIN ANALYZE runs while it runs. */
+static void
+upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	bool		analyze = upg_is_explain_analyze(pstmt->utilityStmt);
+
+	if (analyze)
+		upg_explain_analyze_depth++;
+	PG_TRY();
+	{
+		if (prev_process_utility_hook)
+			prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
+									  params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (analyze)
+			upg_explain_analyze_depth--;
+	}
+	PG_END_TRY();
+}
+
+/* Does the current role see every row of every table anyway? */
+static bool
+upg_role_sees_all(void)
+{
+	Oid			admin = get_role_oid("unified_admin", true);
+
+	return superuser() || has_bypassrls_privilege(GetUserId()) ||
+		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+}
+
+/* Is relid a table of schema unified with row-level security enabled? */
+static bool
+upg_is_protected_table(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class rel = (Form_pg_class) GETSTRUCT(tup);
+
+		result = rel->relrowsecurity &&
+			rel->relnamespace == get_namespace_oid(UPG_SCHEMA_NAME, true);
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/* The first protected table the plan reads, or InvalidOid. */
+static Oid
+upg_plan_protected_table(PlannedStmt *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_RELATION && upg_is_protected_table(rte->relid))
+			return rte->relid;
+	}
+	return InvalidOid;
+}
+
+/* ExecutorStart hook: refuse an instrumented plan over protected tables. */
+static void
+upg_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (upg_explain_analyze_depth > 0 && upg_restrict_explain &&
+		queryDesc->instrument_options != 0 &&
+		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		OidIsValid(upg_plan_protected_table(queryDesc->plannedstmt)) &&
+		!upg_role_sees_all())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("EXPLAIN ANALYZE of queries on unified.chunks is not allowed for role \"%s\"",
+						GetUserNameFromId(GetUserId(), false)),
+				 errdetail("Its row counts would reveal rows that row-level security hides."),
+				 errhint("Use EXPLAIN without ANALYZE, or ask a member of unified_admin to run it; "
+						 "unified_pg.restrict_explain controls this.")));
+
+	if (prev_executor_start_hook)
+		prev_executor_start_hook(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
