@@ -110,41 +110,43 @@ COMMENT ON VIEW unified.slo IS
     'Success metrics with target, current value and ok (NULL while there is no data)';
 
 -- ---------------------------------------------------------------------------
--- unified.health_check(): one row per check.  The areas other than the
--- statistics (resolver, in-doubt transactions, partitions, maintenance) are
--- read through their SQL views and functions at run time, as JSON where
--- their columns may grow, so a check that cannot read its source says so in
--- its detail instead of failing the whole function.  SECURITY DEFINER so
--- that it can count the rows of the default partition (which no role reads
--- directly) and see every prepared transaction's locks; EXECUTE is for
--- unified_admin only.
+-- unified.health_check(): one row per check, each from a function of its
+-- own.  The areas other than the statistics (resolver, in-doubt
+-- transactions, partitions, maintenance) are read through their SQL views
+-- and functions at run time, as JSON where their columns may grow, so a
+-- check that cannot read its source says so in its detail instead of
+-- failing the whole call.  All run with the caller's rights (unified_admin)
+-- but health_default_partition, SECURITY DEFINER because no role reads a
+-- partition directly.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION unified.health_check(OUT "check" text, OUT ok boolean, OUT detail text)
+
+-- preload: the library is in shared_preload_libraries
+CREATE FUNCTION unified.health_preload(OUT "check" text, OUT ok boolean, OUT detail text)
 RETURNS SETOF record
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, unified, pg_temp
 AS $$
-DECLARE
-    j       jsonb;
-    mres    jsonb;
-    n       bigint;
-    m       bigint;
-    t       text;
-    a       interval;
-    month   timestamptz;
-    missing text[] := '{}';
-    horizon timestamptz;
-    r       record;
 BEGIN
-    -- preload
     BEGIN
         PERFORM FROM unified.stats_overall();
         RETURN QUERY SELECT 'preload'::text, true, 'unified_pg is in shared_preload_libraries'::text;
     EXCEPTION WHEN OTHERS THEN
         RETURN QUERY SELECT 'preload'::text, false, SQLERRM;
     END;
+END
+$$;
 
-    -- resolver alive and recent: its own view, else the worker's status
+-- the resolver alive and recent: its own view, else the worker's status
+CREATE FUNCTION unified.health_resolver(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+DECLARE
+    j jsonb;
+    t text;
+    a interval;
+BEGIN
     BEGIN
         BEGIN
             EXECUTE 'SELECT to_jsonb(r) FROM unified.resolver_status r LIMIT 1' INTO j;
@@ -165,8 +167,19 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         RETURN QUERY SELECT 'resolver'::text, false, 'cannot read the resolver status: ' || SQLERRM;
     END;
+END
+$$;
 
-    -- in-doubt backlog and its age
+-- the in-doubt backlog and its age
+CREATE FUNCTION unified.health_in_doubt(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+DECLARE
+    n bigint;
+    a interval;
+BEGIN
     BEGIN
         EXECUTE 'SELECT count(*), max(age) FROM unified.in_doubt' INTO n, a;
         RETURN QUERY SELECT 'in_doubt'::text,
@@ -178,14 +191,35 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         RETURN QUERY SELECT 'in_doubt'::text, false, 'cannot read unified.in_doubt: ' || SQLERRM;
     END;
+END
+$$;
 
-    -- prepared transactions enabled
+-- prepared transactions enabled
+CREATE FUNCTION unified.health_prepared_transactions(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
     n := current_setting('max_prepared_transactions')::bigint;
     RETURN QUERY SELECT 'prepared_transactions'::text, n > 0,
         CASE WHEN n > 0 THEN format('max_prepared_transactions = %s', n)
              ELSE 'max_prepared_transactions = 0: distributed transactions cannot prepare; set it and restart' END;
+END
+$$;
 
-    -- partitions premade: this month and the three after it
+-- partitions premade: this month and the three after it
+CREATE FUNCTION unified.health_partitions_premade(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+DECLARE
+    month timestamptz;
+    missing text[] := '{}';
+BEGIN
     BEGIN
         FOR i IN 0..3 LOOP
             month := (date_trunc('month', now() AT TIME ZONE 'UTC') + i * interval '1 month') AT TIME ZONE 'UTC';
@@ -201,8 +235,19 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         RETURN QUERY SELECT 'partitions_premade'::text, false, 'cannot read unified.partitions: ' || SQLERRM;
     END;
+END
+$$;
 
-    -- the last maintenance result (its fields may be absent)
+-- the last maintenance result (its fields may be absent)
+CREATE FUNCTION unified.health_maintenance(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+DECLARE
+    t text;
+    mres jsonb;
+BEGIN
     BEGIN
         EXECUTE 'SELECT last_result FROM unified.maintenance_status()' INTO t;
         BEGIN
@@ -222,8 +267,28 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         RETURN QUERY SELECT 'maintenance'::text, false, 'cannot read unified.maintenance_status(): ' || SQLERRM;
     END;
+END
+$$;
 
-    -- the default partition: empty, or holding only rows maintenance defers
+-- the default partition: empty, or holding only rows maintenance defers
+CREATE FUNCTION unified.health_default_partition(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+DECLARE
+    n bigint;
+    m bigint;
+    t text;
+    mres jsonb;
+    horizon timestamptz;
+BEGIN
+    BEGIN
+        EXECUTE 'SELECT last_result FROM unified.maintenance_status()' INTO t;
+        mres := t::jsonb;
+    EXCEPTION WHEN OTHERS THEN
+        mres := NULL;
+    END;
     BEGIN
         horizon := (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '4 months') AT TIME ZONE 'UTC';
         SELECT count(*), count(*) FILTER (WHERE d.created_at < horizon) INTO n, m
@@ -243,8 +308,18 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         RETURN QUERY SELECT 'default_partition'::text, false, 'cannot count the default partition: ' || SQLERRM;
     END;
+END
+$$;
 
-    -- a prepared transaction holding a lock on unified.chunks blocks maintenance
+-- a prepared transaction holding a lock on unified.chunks blocks maintenance
+CREATE FUNCTION unified.health_prepared_lock_on_chunks(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
     BEGIN
         SELECT string_agg(DISTINCT format('%L (%s)', p.gid, l.mode), ', ') INTO t
           FROM pg_locks l
@@ -263,8 +338,18 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         RETURN QUERY SELECT 'prepared_lock_on_chunks'::text, false, 'cannot read pg_locks: ' || SQLERRM;
     END;
+END
+$$;
 
-    -- pool headroom
+-- pool headroom, one row per pool
+CREATE FUNCTION unified.health_pool_headroom(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
     BEGIN
         FOR r IN SELECT * FROM unified.pool_stats LOOP
             RETURN QUERY SELECT 'pool_headroom:' || r.pool,
@@ -279,8 +364,18 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         RETURN QUERY SELECT 'pool_headroom'::text, false, 'cannot read unified.pool_stats: ' || SQLERRM;
     END;
+END
+$$;
 
-    -- each SLO
+-- each SLO, met or without data
+CREATE FUNCTION unified.health_slo(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
     BEGIN
         FOR r IN SELECT * FROM unified.slo LOOP
             RETURN QUERY SELECT 'slo:' || r.metric, coalesce(r.ok, true),
@@ -293,6 +388,33 @@ BEGIN
 END
 $$;
 
+-- Every check, in a fixed order.
+CREATE FUNCTION unified.health_check(OUT "check" text, OUT ok boolean, OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, unified, pg_temp
+AS $$
+SELECT * FROM unified.health_preload()
+UNION ALL
+SELECT * FROM unified.health_resolver()
+UNION ALL
+SELECT * FROM unified.health_in_doubt()
+UNION ALL
+SELECT * FROM unified.health_prepared_transactions()
+UNION ALL
+SELECT * FROM unified.health_partitions_premade()
+UNION ALL
+SELECT * FROM unified.health_maintenance()
+UNION ALL
+SELECT * FROM unified.health_default_partition()
+UNION ALL
+SELECT * FROM unified.health_prepared_lock_on_chunks()
+UNION ALL
+SELECT * FROM unified.health_pool_headroom()
+UNION ALL
+SELECT * FROM unified.health_slo()
+$$;
+
 COMMENT ON FUNCTION unified.health_check() IS
     'One row per check (preload, resolver, in-doubt backlog, prepared transactions, partitions, maintenance, pools, SLOs)';
 
@@ -300,6 +422,7 @@ COMMENT ON FUNCTION unified.health_check() IS
 -- unified_admin resets them or runs the health check.
 REVOKE ALL ON FUNCTION unified.pool_stats_internal(), unified.pool_latency_histogram_internal(),
     unified.stats_overall(), unified.reset_stats(), unified.health_check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION unified.health_preload(), unified.health_resolver(), unified.health_in_doubt(), unified.health_prepared_transactions(), unified.health_partitions_premade(), unified.health_maintenance(), unified.health_default_partition(), unified.health_prepared_lock_on_chunks(), unified.health_pool_headroom(), unified.health_slo() FROM PUBLIC;
 REVOKE ALL ON unified.pool_stats, unified.pool_latency_histogram, unified.slo FROM PUBLIC;
 GRANT USAGE ON SCHEMA unified TO pg_monitor;
 GRANT EXECUTE ON FUNCTION unified.pool_stats_internal(), unified.pool_latency_histogram_internal()
@@ -309,3 +432,4 @@ GRANT SELECT ON unified.pool_stats, unified.pool_latency_histogram
 GRANT EXECUTE ON FUNCTION unified.stats_overall() TO unified_admin, pg_monitor;
 GRANT SELECT ON unified.slo TO unified_admin, pg_monitor;
 GRANT EXECUTE ON FUNCTION unified.reset_stats(), unified.health_check() TO unified_admin;
+GRANT EXECUTE ON FUNCTION unified.health_preload(), unified.health_resolver(), unified.health_in_doubt(), unified.health_prepared_transactions(), unified.health_partitions_premade(), unified.health_maintenance(), unified.health_default_partition(), unified.health_prepared_lock_on_chunks(), unified.health_pool_headroom(), unified.health_slo() TO unified_admin;

@@ -3,7 +3,7 @@
 -- nothing executable by PUBLIC but what must be, no application access to
 -- anything but unified.chunks, no grants on partitions.
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 
 CREATE TEMP VIEW ext_functions AS
 SELECT p.oid, p.oid::regprocedure::text AS signature, p.prosecdef, p.proconfig, l.lanname
@@ -57,7 +57,7 @@ SELECT is_empty($$
      WHERE (has_function_privilege('claude_user', oid, 'EXECUTE')
             OR has_function_privilege('cognee_user', oid, 'EXECUTE'))
        AND (signature ~ '^unified\.(grant|revoke)_'
-            OR signature ~ 'create_monthly_partition|worker_status|tenant_|reset_stats|health_check|stats_overall')$$,
+            OR signature ~ 'create_monthly_partition|worker_status|tenant_|reset_stats|health_|stats_overall')$$,
     'the applications execute no administrative function');
 
 -- Relations.
@@ -90,7 +90,10 @@ SELECT ok(has_function_privilege('unified_admin', 'unified.reset_stats()', 'EXEC
 SELECT ok(has_function_privilege('unified_admin', 'unified.health_check()', 'EXECUTE')
           AND NOT has_function_privilege('claude_user', 'unified.health_check()', 'EXECUTE')
           AND NOT has_function_privilege('pg_monitor', 'unified.health_check()', 'EXECUTE'),
-    'only unified_admin runs the health check (it is SECURITY DEFINER)');
+    'only unified_admin runs the health check');
+SELECT is((SELECT string_agg(oid::regprocedure::text, ',') FROM pg_proc
+            WHERE pronamespace = 'unified'::regnamespace AND proname ~ '^health_' AND prosecdef),
+    'unified.health_default_partition()', 'of its checks, only the one that counts the default partition is SECURITY DEFINER');
 SELECT is_empty($$
     SELECT c.oid::regclass::text || ' ' || r.rolname
       FROM pg_class c

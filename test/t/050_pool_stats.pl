@@ -240,6 +240,12 @@ like(check('prepared_lock_on_chunks'), qr/^false .*'app-holds-chunks' \(AccessSh
 like(check('prepared_transactions'), qr/^true max_prepared_transactions = 5/, 'prepared transactions are enabled');
 $node->safe_psql('postgres', q{ROLLBACK PREPARED 'app-holds-chunks'});
 like(check('prepared_lock_on_chunks'), qr/^true/, 'and not once it is finished');
+$node->safe_psql('postgres', q{SELECT unified.begin_distributed('hc-tx', ARRAY['claude'])});
+$node->safe_psql('postgres', q{BEGIN; SELECT 1; PREPARE TRANSACTION 'unified:hc-tx:claude'});
+like(check('in_doubt'), qr/^true 1 prepared participants in doubt, the oldest for 00:00:0\d/,
+	'an undecided participant younger than unified_pg.in_doubt_timeout is counted, not alarming');
+$node->safe_psql('postgres', q{CALL unified.abort_distributed('hc-tx')});
+like(check('in_doubt'), qr/^true no prepared participant is in doubt/, 'and gone once the transaction is aborted');
 like(check('pool_headroom:cognee'), qr/^true \d+ of 40 connections in use/, 'pool headroom per pool');
 
 # ---- a malformed unified_pg.pools is refused on reload --------------------
