@@ -14,26 +14,39 @@
  * application byte by byte.  PostgreSQL has no switch for this, so the
  * extension refuses the statement.
  *
+ * Buffer counts leak the same way: "Buffers: shared hit=N" of a node
+ * includes the pages read by the queries of the functions it calls, and
+ * the heap pages of hidden rows an index condition matched are among
+ * them; "Planning: Buffers", shown by EXPLAIN (BUFFERS) even without
+ * ANALYZE, includes what the planner's constant folding of an immutable
+ * function read.  So the guard covers every query that runs while such an
+ * EXPLAIN runs, not only the instrumented plan.
+ *
  * Two hooks, because neither sees enough alone:
  *
- * - ProcessUtility marks that an EXPLAIN with ANALYZE is running (a
- *   counter, restored on error).  Executor instrumentation alone would not
- *   tell EXPLAIN ANALYZE from auto_explain, which must keep working.
- * - ExecutorStart, while that mark is set, looks at the instrumented plan
- *   about to run.  The plan's range table is the flattened one: it lists
- *   the relations of views, of inlined SQL functions, of CTEs and
+ * - ProcessUtility notes that an EXPLAIN with ANALYZE or BUFFERS runs for
+ *   a role the policies restrict (a counter, restored on error).  The
+ *   options are read as ExplainQuery reads them, the last one of a name
+ *   winning, so EXPLAIN (ANALYZE false, ANALYZE true) is seen for what it
+ *   is.  The role is judged here, as the one who asked for the counts: a
+ *   SECURITY DEFINER function called by the query does not change whose
+ *   EXPLAIN it is.  Executor instrumentation alone would not tell EXPLAIN
+ *   from auto_explain, which must keep working.
+ * - ExecutorStart, while that mark is set, looks at each plan about to
+ *   start: the explained one, and those of the functions it calls, at plan
+ *   time or at run time.  A plan's range table is the flattened one: it
+ *   lists the relations of views, of inlined SQL functions, of CTEs and
  *   subqueries, and of a prepared statement run by EXPLAIN ANALYZE
  *   EXECUTE, so none of them hides a table from the check.  A plan that
  *   reads a table of schema unified with row-level security enabled
  *   (unified.chunks and its partitions) is refused before it runs, with
- *   SQLSTATE 42501, unless the role sees every row anyway: superusers,
- *   BYPASSRLS roles and members of unified_admin.
+ *   SQLSTATE 42501.  Superusers, BYPASSRLS roles and members of
+ *   unified_admin see every row anyway and are not restricted.
  *
- * Statements run inside functions called by the query are not
- * instrumented and their counts are not shown, so they are not refused.
- * The setting is SUSET: a session cannot turn it off for itself.  The
- * hooks exist in a backend once the library is loaded there, which
- * shared_preload_libraries guarantees from the first statement on.
+ * Plain EXPLAIN shows no counts and is not affected.  The setting is
+ * SUSET: a session cannot turn it off for itself.  The hooks exist in a
+ * backend once the library is loaded there, which shared_preload_libraries
+ * guarantees from the first statement on.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,8 +69,11 @@
 
 bool		upg_restrict_explain = true;
 
-/* EXPLAIN ANALYZE statements running in this backend, outermost included */
-static int	upg_explain_analyze_depth = 0;
+/* restricted EXPLAINs with counts running in this backend, nested included */
+static int	upg_explain_counts_depth = 0;
+
+/* the role that ran the outermost of them, for the error message */
+static Oid	upg_explain_role = InvalidOid;
 
 static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 static ExecutorStart_hook_type prev_executor_start_hook = NULL;
@@ -87,11 +103,16 @@ upg_explain_guard_init(void)
 	ExecutorStart_hook = upg_ExecutorStart;
 }
 
-/* Is this an EXPLAIN statement with the ANALYZE option on? */
+/*
+ * Does this EXPLAIN show counts (ANALYZE or BUFFERS on)?  The last option of
+ * a name wins, as in ExplainQuery.
+ */
 static bool
-upg_is_explain_analyze(Node *stmt)
+upg_explain_shows_counts(Node *stmt)
 {
 	ListCell   *lc;
+	bool		analyze = false;
+	bool		buffers = false;
 
 	if (stmt == NULL || !IsA(stmt, ExplainStmt))
 		return false;
@@ -100,22 +121,27 @@ upg_is_explain_analyze(Node *stmt)
 		DefElem    *opt = lfirst_node(DefElem, lc);
 
 		if (strcmp(opt->defname, "analyze") == 0)
-			return defGetBoolean(opt);
+			analyze = defGetBoolean(opt);
+		else if (strcmp(opt->defname, "buffers") == 0)
+			buffers = defGetBoolean(opt);
 	}
-	return false;
+	return analyze || buffers;
 }
 
-/* ProcessUtility hook: note that an EXPLAIN ANALYZE runs while it runs. */
+static bool upg_role_sees_all(void);
+
+/* ProcessUtility hook: note that a restricted EXPLAIN with counts runs. */
 static void
 upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
 				   ParamListInfo params, QueryEnvironment *queryEnv,
 				   DestReceiver *dest, QueryCompletion *qc)
 {
-	bool		analyze = upg_is_explain_analyze(pstmt->utilityStmt);
+	bool		guarded = upg_restrict_explain &&
+		upg_explain_shows_counts(pstmt->utilityStmt) && !upg_role_sees_all();
 
-	if (analyze)
-		upg_explain_analyze_depth++;
+	if (guarded && upg_explain_counts_depth++ == 0)
+		upg_explain_role = GetUserId();
 	PG_TRY();
 	{
 		if (prev_process_utility_hook)
@@ -127,8 +153,8 @@ upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
-		if (analyze)
-			upg_explain_analyze_depth--;
+		if (guarded)
+			upg_explain_counts_depth--;
 	}
 	PG_END_TRY();
 }
@@ -177,21 +203,18 @@ upg_plan_protected_table(PlannedStmt *plan)
 	return InvalidOid;
 }
 
-/* ExecutorStart hook: refuse an instrumented plan over protected tables. */
+/* ExecutorStart hook: under a restricted EXPLAIN, refuse plans over protected tables. */
 static void
 upg_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (upg_explain_analyze_depth > 0 && upg_restrict_explain &&
-		queryDesc->instrument_options != 0 &&
-		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
-		OidIsValid(upg_plan_protected_table(queryDesc->plannedstmt)) &&
-		!upg_role_sees_all())
+	if (upg_explain_counts_depth > 0 &&
+		OidIsValid(upg_plan_protected_table(queryDesc->plannedstmt)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("EXPLAIN ANALYZE of queries on unified.chunks is not allowed for role \"%s\"",
-						GetUserNameFromId(GetUserId(), false)),
-				 errdetail("Its row counts would reveal rows that row-level security hides."),
-				 errhint("Use EXPLAIN without ANALYZE, or ask a member of unified_admin to run it; "
+						GetUserNameFromId(upg_explain_role, false)),
+				 errdetail("Its row and buffer counts would reveal rows that row-level security hides."),
+				 errhint("Use EXPLAIN without ANALYZE or BUFFERS, or ask a member of unified_admin to run it; "
 						 "unified_pg.restrict_explain controls this.")));
 
 	if (prev_executor_start_hook)

@@ -513,6 +513,7 @@ upg_cron_worker_main(Datum main_arg)
 		proc_exit(0);			/* the requester gave up */
 
 	BackgroundWorkerInitializeConnection(req.crondb, req.username, 0);
+	upg_worker_pin_settings();
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();

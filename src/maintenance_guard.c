@@ -22,6 +22,18 @@
  * session and restart.  The XACT_EVENT_PRE_PREPARE callback refuses it
  * while the transaction can still abort cleanly.
  *
+ * Locks held by strangers.  A role in no group has no privilege on
+ * unified.chunks, yet some catalog functions lock a relation by OID with
+ * no privilege check and keep the lock to the end of the transaction
+ * (pg_partition_tree() locks the table and every partition).  Prepared,
+ * such a transaction keeps every new month and every detach from
+ * happening until an administrator finishes it.  So the same callback
+ * refuses to prepare a transaction that holds any lock on unified.chunks or
+ * one of its partitions when its role has no privilege on unified.chunks:
+ * such a role has no business there.  (Roles that may use the table can
+ * still do it; SECURITY.md names that limit.)  The check reads only this
+ * backend's own lock table, and only for roles without privileges.
+ *
  * Limits.  unified_pg.max_new_partitions and unified_pg.max_partitions
  * bound the months a pass makes for rows it finds in the default
  * partition; run_maintenance() reads them (see sql/install/
@@ -35,10 +47,16 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "unified_pg.h"
 
@@ -93,13 +111,65 @@ upg_maint_lock_tag(LOCKTAG *tag)
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0, 0, UPG_MAINT_LOCK_TAG);
 }
 
+/* Does this backend hold a lock of any mode on the relation? */
+static bool
+upg_holds_relation_lock(Oid relid)
+{
+	LOCKTAG		tag;
+	LOCKMODE	mode;
+
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+	for (mode = AccessShareLock; mode <= MaxLockMode; mode++)
+		if (LockHeldByMe(&tag, mode))
+			return true;
+	return false;
+}
+
 /*
- * Refuse to prepare a transaction that ran maintenance; forget the lock
- * when the transaction ends.
+ * Refuse to prepare a transaction that holds a lock on unified.chunks or
+ * a partition when its role has no privilege on unified.chunks.
+ */
+static void
+upg_maint_check_foreign_prepare(void)
+{
+	Oid			nsp = get_namespace_oid(UPG_SCHEMA_NAME, true);
+	Oid			chunks = OidIsValid(nsp) ? get_relname_relid("chunks", nsp) : InvalidOid;
+	List	   *parts;
+	ListCell   *lc;
+	bool		held;
+
+	if (!OidIsValid(chunks) ||
+		pg_class_aclmask(chunks, GetUserId(),
+						 ACL_SELECT | ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE,
+						 ACLMASK_ANY) != 0)
+		return;
+	held = upg_holds_relation_lock(chunks);
+	/* NoLock: reading pg_inherits must not add locks of our own */
+	parts = held ? NIL : find_inheritance_children(chunks, NoLock);
+	foreach(lc, parts)
+		if ((held = upg_holds_relation_lock(lfirst_oid(lc))))
+			break;
+	list_free(parts);
+	if (held)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot prepare a transaction that holds a lock on unified.chunks"),
+				 errdetail("Role \"%s\" has no privilege on unified.chunks, and a prepared transaction "
+						   "would keep partition maintenance from changing its partitions.",
+						   GetUserNameFromId(GetUserId(), false)),
+				 errhint("Commit or roll back the transaction instead.")));
+}
+
+/*
+ * Refuse to prepare a transaction that ran maintenance, or that holds
+ * unified.chunks without the right to; forget the lock when the
+ * transaction ends.
  */
 static void
 upg_maint_xact_callback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_PRE_PREPARE)
+		upg_maint_check_foreign_prepare();
 	if (!upg_maint_lock_taken)
 		return;
 	if (event == XACT_EVENT_PRE_PREPARE)

@@ -228,6 +228,7 @@ upg_finisher_main(Datum main_arg)
 	job = dsm_segment_address(seg);
 
 	BackgroundWorkerInitializeConnectionByOid(job->dboid, InvalidOid, 0);
+	upg_worker_pin_settings();
 
 	for (i = 0; i < job->ngids; i++)
 	{

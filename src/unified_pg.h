@@ -163,6 +163,7 @@ extern void upg_register_worker(void);
 extern bool upg_run_worker(const char *function_name, const char *name,
 						   const char *type, Datum main_arg, BgwHandleStatus *status);
 PGDLLEXPORT void upg_worker_main(Datum main_arg);
+extern void upg_worker_pin_settings(void);
 
 /* ---- dtx.c: distributed transaction coordinator ---- */
 #define UPG_GID_PREFIX			"unified:"

@@ -18,6 +18,14 @@
  * database, waits quietly until the database exists and accepts
  * connections, and exits so that the next incarnation connects normally.
  *
+ * Settings.  A connection takes the database's settings (ALTER DATABASE
+ * ... SET), which its owner chooses without being a superuser:
+ * default_transaction_read_only = on or a tiny statement_timeout would make
+ * every round fail and the worker restart forever.  So every worker of this
+ * library pins, right after connecting, the settings that decide whether
+ * its work can run at all (upg_worker_pin_settings); the SQL it calls sets
+ * its own lock_timeout.
+ *
  * Crash reasoning: the worker keeps no state that matters outside of
  * shared memory counters and the tables it works on.  Every round runs in
  * its own transactions, so an ERROR aborts the round, ends the process,
@@ -47,6 +55,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -71,6 +80,32 @@ static UpgDatabaseState upg_database_state(const char *name);
 static void upg_worker_on_exit(int code, Datum arg);
 
 PG_FUNCTION_INFO_V1(upg_worker_status);
+
+/*
+ * Settings a worker's work depends on, whatever the database's owner set
+ * for the database: transactions that can write, no timeouts but the
+ * lock_timeout the SQL sets itself.
+ */
+static const char *const upg_pinned_settings[][2] = {
+	{"default_transaction_read_only", "off"},
+	{"default_transaction_isolation", "read committed"},
+	{"default_transaction_deferrable", "off"},
+	{"statement_timeout", "0"},
+	{"lock_timeout", "0"},
+	{"idle_in_transaction_session_timeout", "0"},
+	{"idle_session_timeout", "0"},
+};
+
+/* Pin upg_pinned_settings for this worker; call right after connecting. */
+void
+upg_worker_pin_settings(void)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(upg_pinned_settings); i++)
+		SetConfigOption(upg_pinned_settings[i][0], upg_pinned_settings[i][1],
+						PGC_SUSET, PGC_S_OVERRIDE);
+}
 
 /*
  * Fill in one of our workers: it connects to a database and runs
@@ -148,6 +183,7 @@ upg_worker_main(Datum main_arg)
 	}
 
 	BackgroundWorkerInitializeConnection(upg_database, NULL, 0);
+	upg_worker_pin_settings();
 
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
 	upg_shared->worker.connecting = false;

@@ -10,7 +10,7 @@
 -- 2. explain_pruning / explain_select only plan, but planning evaluates
 --    immutable functions: they run read-only, so nothing they call writes.
 BEGIN;
-SELECT plan(27);
+SELECT plan(34);
 
 CREATE ROLE tap_e_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_e_admin LOGIN IN ROLE unified_admin;
@@ -58,6 +58,24 @@ END $$;
 GRANT EXECUTE ON FUNCTION pg_temp.removed(text), pg_temp.extract_dataset(int) TO PUBLIC;
 SET LOCAL enable_seqscan = off;
 
+-- Hidden rows an index condition matches, as heap pages read (a count that
+-- row-level security does not change): the buffer counts of EXPLAIN show it.
+CREATE FUNCTION pg_temp.hidden_probe(lo uuid) RETURNS bigint LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM unified.chunks WHERE cognee_dataset_id >= lo);
+END $$;
+CREATE FUNCTION pg_temp.hidden_probe_folded(lo uuid) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM unified.chunks WHERE cognee_dataset_id >= lo);
+END $$;
+CREATE FUNCTION pg_temp.definer_probe(lo uuid) RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM unified.chunks WHERE cognee_dataset_id >= lo);
+END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.hidden_probe(uuid), pg_temp.hidden_probe_folded(uuid),
+    pg_temp.definer_probe(uuid) TO PUBLIC;
+
 -- The attack is real: with the protection off (a superuser's choice), a
 -- Claude-Context role reads the Cognee dataset id it cannot SELECT.
 SET LOCAL unified_pg.restrict_explain = off;
@@ -93,6 +111,26 @@ SELECT throws_ok($$EXPLAIN ANALYZE EXECUTE probe('a0000000-0000-0000-0000-000000
 DEALLOCATE probe;
 SELECT throws_ok($$EXPLAIN ANALYZE CREATE TEMP TABLE copied AS SELECT * FROM unified.chunks$$,
     '42501', NULL, 'EXPLAIN ANALYZE CREATE TABLE AS is refused');
+-- ExplainQuery takes the last ANALYZE option: the guard must read it the same way.
+SELECT throws_ok($$EXPLAIN (ANALYZE false, ANALYZE true) SELECT * FROM unified.chunks WHERE cognee_dataset_id >= 'a0000000-0000-0000-0000-000000000000'$$,
+    '42501', NULL, 'a repeated ANALYZE option does not hide that the statement is EXPLAIN ANALYZE');
+SELECT throws_ok($$EXPLAIN (ANALYZE on, ANALYZE off, ANALYZE) SELECT * FROM unified.chunks$$,
+    '42501', NULL, 'the last ANALYZE option counts, as for PostgreSQL');
+-- The buffer counts of a node include the pages read by the queries of the
+-- functions it calls: they count hidden rows' heap pages, so a query on
+-- unified.chunks inside a function is refused under EXPLAIN ANALYZE too,
+-- and under EXPLAIN (BUFFERS), whose planning buffers include what constant
+-- folding of an immutable function read.
+SELECT throws_ok($$EXPLAIN (ANALYZE, BUFFERS) SELECT pg_temp.hidden_probe('a3000000-0000-0000-0000-000000000000')$$,
+    '42501', NULL, 'EXPLAIN (ANALYZE, BUFFERS) of a function that reads unified.chunks is refused');
+SELECT throws_ok($$EXPLAIN (BUFFERS) SELECT pg_temp.hidden_probe_folded('a3000000-0000-0000-0000-000000000000')$$,
+    '42501', NULL, 'EXPLAIN (BUFFERS) of a query whose planning reads unified.chunks is refused');
+SELECT throws_ok($$EXPLAIN (ANALYZE, BUFFERS) SELECT pg_temp.definer_probe('a3000000-0000-0000-0000-000000000000')$$,
+    '42501', NULL, 'so is a SECURITY DEFINER function of a superuser: whose EXPLAIN it is decides');
+SELECT lives_ok($$EXPLAIN SELECT pg_temp.hidden_probe_folded('a3000000-0000-0000-0000-000000000000')$$,
+    'plain EXPLAIN of the same query still works (it shows no counts)');
+SELECT lives_ok($$EXPLAIN (BUFFERS) SELECT count(*) FROM generate_series(1, 10)$$,
+    'EXPLAIN (BUFFERS) of queries that do not read unified.chunks still works');
 SELECT throws_ok($$SET unified_pg.restrict_explain = off$$, '42501', NULL,
     'an application role cannot turn the protection off');
 SELECT lives_ok($$EXPLAIN SELECT * FROM unified.chunks WHERE cognee_dataset_id >= 'a0000000-0000-0000-0000-000000000000'$$,

@@ -10,7 +10,11 @@
 #  - an application role holds ACCESS SHARE on unified.chunks in a prepared
 #    transaction: the pass stops at once, says "partial", names the gid in
 #    its result, in the worker's stored result and in the log;
-#  - an administrator cannot prepare a transaction that ran maintenance.
+#  - an administrator cannot prepare a transaction that ran maintenance;
+#  - a role in no group cannot prepare a transaction holding locks on
+#    unified.chunks or a partition (pg_partition_tree() takes them);
+#  - the database's owner sets a read-only default and tiny timeouts for
+#    the database: the worker still makes months.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -89,6 +93,26 @@ isnt($ret, 0, 'a transaction that ran maintenance cannot be prepared');
 like($err, qr/cannot prepare a transaction that ran partition maintenance/, 'with a clear message');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '0',
 	'and nothing was left prepared');
+
+# A role in no group has no privilege on unified.chunks and no USAGE on its
+# schema, yet pg_partition_tree() by OID locks the table and every partition
+# until the end of the transaction; prepared, that would block every new
+# month and every detach until an administrator acts.  Such a transaction
+# cannot be prepared.
+my $hostile_tree = q{
+BEGIN;
+SELECT count(*) FROM pg_partition_tree(
+    (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'unified' AND c.relname = 'chunks'));
+PREPARE TRANSACTION 'hostile-tree';
+};
+($ret, $out, $err) = as_role('nobody', $hostile_tree);
+isnt($ret, 0, 'a role in no group cannot prepare a transaction holding locks on unified.chunks');
+like($err, qr/cannot prepare a transaction that holds a lock on unified\.chunks/, 'with a clear message');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '0',
+	'and nothing was left prepared');
+($ret, $out, $err) = as_role('nobody', q{BEGIN; SELECT 1; PREPARE TRANSACTION 'harmless'; COMMIT PREPARED 'harmless';});
+is($ret, 0, 'other prepared transactions of that role are not affected') or diag $err;
 
 # -------------------------------------- 2. 1,500 past months, 50 future ones
 ($ret, $out, $err) = as_role('app', q{
@@ -181,6 +205,48 @@ ok( $node->poll_query_until('postgres',
 ok( $node->poll_query_until('postgres',
 		q{SELECT last_result::jsonb->>'status' = 'done' FROM unified.maintenance_status()}),
 	'and records "done"');
+
+# ------------------------------- 4. the database's owner, not a superuser
+# ALTER DATABASE ... SET applies to the worker's connection too: a
+# read-only default or a tiny statement_timeout made every round fail and
+# the worker restart forever.  The worker pins those settings.
+$node->safe_psql('postgres', q{
+CREATE ROLE dbo LOGIN;
+ALTER DATABASE postgres OWNER TO dbo;
+});
+($ret, $out, $err) = as_role('dbo', q{
+ALTER DATABASE postgres SET default_transaction_read_only = on;
+ALTER DATABASE postgres SET statement_timeout = '1ms';
+});
+is($ret, 0, 'the database owner sets a read-only default and tiny timeouts') or diag $err;
+my $log_offset = -s $node->logfile;
+$node->restart;
+# this test's own sessions opt out of the database's settings
+sub as_super
+{
+	my ($sql) = @_;
+	return $node->safe_psql('postgres', $sql,
+		connstr => $node->connstr('postgres')
+		  . " options='-c statement_timeout=0 -c default_transaction_read_only=off'");
+}
+as_super("DROP TABLE unified.$future");
+my $made = 0;
+for (1 .. 180)
+{
+	$made = as_super(qq{SELECT count(*) FROM unified.partitions WHERE partition::text = 'unified.$future'});
+	last if $made eq '1';
+	sleep 1;
+}
+is($made, '1', 'the worker still makes the month');
+is(as_super(q{SELECT last_result::jsonb->>'status' FROM unified.maintenance_status()}),
+	'done', 'and records "done"');
+ok( !$node->log_contains(qr/cannot execute .* in a read-only transaction|canceling statement due to statement timeout/,
+		$log_offset),
+	'without a read-only or timeout error in the log');
+as_super(q{
+ALTER DATABASE postgres RESET ALL;
+ALTER DATABASE postgres OWNER TO postgres;
+});
 
 $node->stop;
 done_testing();
