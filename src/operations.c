@@ -31,6 +31,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -167,6 +168,13 @@ typedef struct UpgParsedChunk
 	text	   *key[3];			/* source, source_collection, source_id */
 } UpgParsedChunk;
 
+/* At most 80 bytes of s (len bytes), cut at a character boundary. */
+static char *
+upg_clip(const char *s, int len)
+{
+	return pnstrdup(s, pg_mbcliplen(s, len, Min(len, 80)));
+}
+
 /* Raise the error for a bad element; detail is a sentence fragment. */
 static void
 upg_bad_chunk(int ord, int sqlstate, const char *detail)
@@ -253,8 +261,7 @@ upg_input_uuid(JsonbValue *v, int ord)
 	}
 	if (!ok || hex != 32 || len > 38)
 		upg_bad_chunk(ord, ERRCODE_INVALID_PARAMETER_VALUE,
-					  psprintf("has \"cognee_dataset_id\" = \"%s\", not a UUID",
-							   pnstrdup(s, Min(len, 80))));
+					  psprintf("has \"cognee_dataset_id\" = \"%s\", not a UUID", upg_clip(s, len)));
 	return DirectFunctionCall1(uuid_in, CStringGetDatum(pnstrdup(s, len)));
 }
 
@@ -340,7 +347,7 @@ upg_input_check_element(UpgParsedChunk *pc, bool *seen)
 	else
 		upg_bad_chunk(pc->ord, ERRCODE_INVALID_PARAMETER_VALUE,
 					  psprintf("has \"source\" = \"%s\", not \"claude_context\" or \"cognee\"",
-							   pnstrdup(source, Min(strlen(source), 80))));
+							   upg_clip(source, strlen(source))));
 }
 
 /* Parse element number ord, an object container, into pc. */
@@ -370,7 +377,7 @@ upg_input_element(UpgParsedChunk *pc, JsonbContainer *obj)
 			if (k == NULL)
 				upg_bad_chunk(pc->ord, ERRCODE_INVALID_PARAMETER_VALUE,
 							  psprintf("has an unknown key \"%s\"",
-									   pnstrdup(v.val.string.val, Min(v.val.string.len, 80))));
+									   upg_clip(v.val.string.val, v.val.string.len)));
 			seen[k - upg_input_keys] = true;
 			present[npresent++] = PointerGetDatum(cstring_to_text(k->name));
 		}

@@ -218,6 +218,7 @@ PGDLLEXPORT void upg_finisher_main(Datum main_arg);
 struct JsonbContainer;
 extern ArrayType *upg_embedding_from_container(struct JsonbContainer *root, int chunk_no);
 extern ArrayType *upg_embedding_from_text(const char *str, int len, int chunk_no);
+
 /* ---- statistics (pool_stats.c and friends; internals in src/pool_stats.h) ---- */
 extern int	upg_stats_window_s;
 extern void upg_stats_define_gucs(void);

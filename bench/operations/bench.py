@@ -22,6 +22,8 @@ BATCH = int(os.environ.get("BENCH_BATCH", "100"))
 DIMS = int(os.environ.get("BENCH_DIMS", "768"))
 QUERIES = int(os.environ.get("BENCH_QUERIES", "50"))
 HNSW_SIZES = [int(x) for x in os.environ.get("BENCH_HNSW_SIZES", "20000 100000").split()]
+PHASES = os.environ.get("BENCH_PHASES", "upsert search storage hnsw").split()
+SEARCH_ROWS = int(os.environ.get("BENCH_SEARCH_ROWS", "50000"))
 POOL = 2000  # distinct embeddings; chunk i uses embedding i % POOL
 
 rng = random.Random(42)
@@ -179,14 +181,43 @@ async def bench_upsert(claude, emb, bodies, first, count, version, label):
             say(f"    throughput ratio {o} / {v}: {total[v] / total[o]:.2f}  (target >= 0.7)")
 
 
-async def bench_exact_search(claude, emb):
-    ours = await claude.prepare("SELECT id, score FROM unified.search_chunks($1::text::real[], 10, 'proj-a')")
-    base = await claude.prepare("SELECT id, 1 - (vector <=> $1::vector) AS score FROM code_chunks_a "
-                                "ORDER BY vector <=> $1::vector LIMIT 10")
+async def load_search_data(admin):
+    """A project of SEARCH_ROWS chunks and as many of other projects in
+    unified.chunks, and the project alone in the backend's table, generated
+    on the server; everything fits in shared_buffers and is read once."""
+    await admin.execute("TRUNCATE unified.chunks")
+    await admin.execute("DROP TABLE IF EXISTS code_chunks_a, code_chunks_b, hybrid_code_chunks_a, hybrid_code_chunks_b")
+    await admin.execute(f"""
+        SELECT setseed(0.25);
+        INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content,
+                                    relative_path, start_line, end_line, file_extension, embedding)
+        SELECT 'claude_context', 'code_chunks_' || p, 'chunk_' || i, 'proj-' || p,
+               repeat('def handler(request): return response ', 25),
+               'src/file_' || (i / 20) || '.py', 1, 30, '.py',
+               ARRAY(SELECT (random() - 0.5)::real FROM generate_series(1, {DIMS}) WHERE i > 0)
+          FROM (VALUES ('a'), ('b')) AS v(p), generate_series(1, {SEARCH_ROWS}) i
+         ORDER BY p, i;  -- a project's chunks are written together, as an indexer does
+        CREATE TABLE code_chunks_a (
+            id TEXT PRIMARY KEY, vector vector({DIMS}), content TEXT NOT NULL,
+            relative_path TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
+            file_extension TEXT NOT NULL, metadata text DEFAULT '{{}}'::text,
+            created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP);
+        INSERT INTO code_chunks_a SELECT source_id, embedding::vector, content, relative_path, start_line,
+               end_line, file_extension FROM unified.chunks WHERE project_id = 'proj-a';
+        GRANT SELECT ON code_chunks_a TO bench_claude;""")
+    await admin.execute("VACUUM ANALYZE unified.chunks, code_chunks_a")
+
+
+async def bench_exact_search(admin):
+    await load_search_data(admin)
+    claude = await connect("bench_claude")
+    ours = await claude.prepare("SELECT id, score FROM unified.search_chunks($1::real[], 10, 'proj-a')")
+    base = await claude.prepare("SELECT id, 1 - (vector <=> $1::text::vector) AS score FROM code_chunks_a "
+                                "ORDER BY vector <=> $1::text::vector LIMIT 10")
     times = {"search_chunks": [], "pgvector exact": []}
     for q in range(QUERIES + 3):
-        v = [float(x) + rng.gauss(0, 0.02) for x in emb[rng.randrange(POOL)].split(",")]
-        arr, vec = "{" + fmt(v) + "}", "[" + fmt(v) + "]"
+        v = [rng.uniform(-0.5, 0.5) for _ in range(DIMS)]
+        arr, vec = v, "[" + fmt(v) + "]"
         for name, st, a in ((("search_chunks", ours, arr), ("pgvector exact", base, vec))
                             if q % 2 == 0 else (("pgvector exact", base, vec), ("search_chunks", ours, arr))):
             t0 = time.perf_counter()
@@ -195,11 +226,13 @@ async def bench_exact_search(claude, emb):
             assert len(rows) == 10
             if q >= 3:  # the first queries warm the caches
                 times[name].append(dt)
-    say(f"  exact search in one project of {CHUNKS // 2} chunks ({DIMS} dims), {QUERIES} queries, k = 10:")
+    await claude.close()
+    say(f"  exact search in one project of {SEARCH_ROWS} chunks ({DIMS} dims; unified.chunks holds "
+        f"{2 * SEARCH_ROWS}), {QUERIES} queries, k = 10, as a claude_user login under RLS:")
     for name, t in times.items():
         say(f"    {name:16s} p50 {statistics.median(t):6.1f} ms  p95 {p(t, 0.95):6.1f} ms")
-    say(f"    p95 ratio search_chunks / pgvector exact scan: {p(times['search_chunks'], 0.95) / p(times['pgvector exact'], 0.95):.2f}"
-        f"  (target: p95 < 50 ms)")
+    say(f"    p95 ratio search_chunks / pgvector exact scan of the backend's table: "
+        f"{p(times['search_chunks'], 0.95) / p(times['pgvector exact'], 0.95):.2f}  (target: p95 < 50 ms)")
 
 
 async def bench_storage(admin):
@@ -241,6 +274,7 @@ async def bench_hnsw(admin, size):
     centers = 100
     await admin.execute("SET maintenance_work_mem = '1GB'")
     await admin.execute("TRUNCATE unified.chunks")
+    await admin.execute(f"DROP INDEX IF EXISTS unified.chunks_embedding_{DIMS}_cosine_idx")
     await admin.execute("DROP TABLE IF EXISTS items, hnsw_centers")
     await admin.execute(f"""
         SELECT setseed(0.5);
@@ -303,16 +337,18 @@ async def main():
     say(f"==> machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared with other work)")
     claude = await setup(admin)
     emb, bodies = make_chunks()
-    say("==> upsert")
-    await bench_upsert(claude, emb, bodies, 0, CHUNKS, 0, "insert (new chunks)")
-    await bench_upsert(claude, emb, bodies, 0, min(CHUNKS, 10000), 1, "re-index (existing chunks, new content)")
-    await admin.execute("VACUUM ANALYZE")
-    say("==> exact search")
-    await bench_exact_search(claude, emb)
+    if "upsert" in PHASES:
+        say("==> upsert")
+        await bench_upsert(claude, emb, bodies, 0, CHUNKS, 0, "insert (new chunks)")
+        await bench_upsert(claude, emb, bodies, 0, min(CHUNKS, 10000), 1, "re-index (existing chunks, new content)")
     await claude.close()
-    say("==> embedding storage")
-    await bench_storage(admin)
-    if HNSW_SIZES:
+    if "search" in PHASES:
+        say("==> exact search")
+        await bench_exact_search(admin)
+    if "storage" in PHASES:
+        say("==> embedding storage")
+        await bench_storage(admin)
+    if "hnsw" in PHASES:
         say("==> pgvector HNSW")
         for size in HNSW_SIZES:
             await bench_hnsw(admin, size)

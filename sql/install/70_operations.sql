@@ -26,10 +26,11 @@
 --     these keys after step 2, the key trigger waits for it and, when it
 --     committed, raises unique_violation: the batch then goes back to step 2
 --     inside a subtransaction, where that row is now seen and updated.
---     Under REPEATABLE READ or SERIALIZABLE the snapshot cannot see it, so
---     the call fails with serialization_failure (40001), to be retried as a
---     whole.  A key that stays taken is another tenant's (or application's)
---     row the caller cannot see: the unique_violation is raised.
+--     Under REPEATABLE READ or SERIALIZABLE the snapshot cannot see it, and
+--     PostgreSQL fails the insert with serialization_failure (40001), to be
+--     retried as a whole.  A key that stays taken is another tenant's (or
+--     application's) row the caller cannot see: the unique_violation is
+--     raised.
 --
 -- Everything is one statement of the caller (a function call), so an error
 -- anywhere leaves every table as it was.
@@ -286,13 +287,12 @@ BEGIN
               FROM unified.upsert_chunks_apply(parsed, metadata_union) a;
             RETURN;
         EXCEPTION WHEN unique_violation THEN
-            -- a key inserted by a session that committed after step 2
-            IF current_setting('transaction_isolation') <> 'read committed' THEN
-                RAISE EXCEPTION 'could not serialize upsert_chunks with a concurrent insert of the same source row'
-                    USING ERRCODE = 'serialization_failure',
-                          HINT = 'Retry the transaction.';
-            END IF;
-            IF attempt >= 3 THEN
+            -- A key inserted by a session that committed after step 2: a new
+            -- statement sees it (READ COMMITTED).  With one snapshot for the
+            -- whole transaction it would not, and PostgreSQL itself reports
+            -- such a conflict as serialization_failure; a unique_violation
+            -- there, or one that persists, is a row the caller cannot see.
+            IF current_setting('transaction_isolation') <> 'read committed' OR attempt >= 3 THEN
                 RAISE;
             END IF;
             attempt := attempt + 1;
@@ -533,17 +533,21 @@ BEGIN
     IF p_project IS NOT NULL OR p_dataset IS NOT NULL THEN
         PERFORM set_config('enable_seqscan', 'off', true);
     END IF;
+    -- rank on (id, created_at, distance) alone, then fetch the k winners'
+    -- columns: the sort does not carry every candidate's content
     RETURN QUERY EXECUTE format(
-        'SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,'
-        ' s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata,'
-        ' 1 OPERATOR(pg_catalog.-) s.d'
-        ' FROM (SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
-        '  c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,'
-        '  unified.cosine_distance(c.embedding, $1) AS d'
-        '  FROM unified.chunks c WHERE %s OFFSET 0) s'
-        ' WHERE s.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
-        '  AND ($7 IS NULL OR 1 OPERATOR(pg_catalog.-) s.d OPERATOR(pg_catalog.>=) $7)'
-        ' ORDER BY s.d, s.id LIMIT $2',
+        'SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
+        ' c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,'
+        ' 1 OPERATOR(pg_catalog.-) t.d'
+        ' FROM (SELECT s.id, s.created_at, s.d'
+        '  FROM (SELECT c.id, c.created_at, unified.cosine_distance(c.embedding, $1) AS d'
+        '   FROM unified.chunks c WHERE %s OFFSET 0) s'
+        '  WHERE s.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
+        '   AND ($7 IS NULL OR 1 OPERATOR(pg_catalog.-) s.d OPERATOR(pg_catalog.>=) $7)'
+        '  ORDER BY s.d, s.id LIMIT $2) t'
+        ' JOIN unified.chunks c ON c.id OPERATOR(pg_catalog.=) t.id'
+        '  AND c.created_at OPERATOR(pg_catalog.=) t.created_at'
+        ' ORDER BY t.d, t.id',
         unified.search_where(cardinality(q), p_project, p_dataset, p_collection, p_filter))
     USING q, lim, p_project, p_dataset, p_collection, p_filter, p_min_score;
 END
@@ -715,6 +719,40 @@ COMMENT ON FUNCTION unified.hybrid_search(real[], text, integer, text, uuid, tex
 -- The build holds a SHARE lock on the partitions (writes wait) for as
 -- long as it runs, and uses maintenance_work_mem.
 -- ---------------------------------------------------------------------------
+-- Which vector indexes exist, as data: pg_dump leaves out the indexes of an
+-- extension's table (unified.chunks), so a restore creates them again from
+-- these rows (unified.finish_restore, in 98_dump.sql).
+CREATE TABLE unified.vector_index_config (
+    dimensions  integer PRIMARY KEY,
+    metric      text NOT NULL DEFAULT 'cosine',
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by  name NOT NULL DEFAULT SESSION_USER,
+    CONSTRAINT vector_index_config_dimensions_check CHECK (dimensions BETWEEN 1 AND 4000),
+    CONSTRAINT vector_index_config_metric_check CHECK (metric = 'cosine')
+);
+SELECT pg_catalog.pg_extension_config_dump('unified.vector_index_config', '');
+REVOKE ALL ON TABLE unified.vector_index_config FROM PUBLIC;
+GRANT SELECT ON TABLE unified.vector_index_config TO unified_admin;
+
+-- The CREATE INDEX statement of the vector index for these dimensions, on
+-- the parent only (a restore's partitions attach theirs) or on every
+-- partition; NULL without pgvector.
+CREATE FUNCTION unified.vector_index_definition(dimensions integer, only_parent boolean)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s unified.chunks USING hnsw'
+                             ' (((embedding)::%I.%s(%s)) %I.%I)'
+                             ' WHERE pg_catalog.cardinality(embedding) OPERATOR(pg_catalog.=) %s',
+                             unified.vector_index_name(dimensions),
+                             CASE WHEN only_parent THEN 'ONLY' ELSE '' END,
+                             vs, t, dimensions, vs, t || '_cosine_ops', dimensions)
+      FROM (SELECT unified.pgvector_schema() AS vs,
+                   CASE WHEN dimensions > 2000 THEN 'halfvec' ELSE 'vector' END AS t) x
+     WHERE x.vs IS NOT NULL
+$fn$;
+
 CREATE FUNCTION unified.enable_vector_index(dimensions integer, metric text DEFAULT 'cosine')
 RETURNS text
 LANGUAGE plpgsql
@@ -723,8 +761,6 @@ SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     vs      name;
-    typ     text;
-    idx     name;
 BEGIN
     IF dimensions IS NULL OR metric IS NULL THEN
         RAISE EXCEPTION 'dimensions and metric must not be NULL'
@@ -741,6 +777,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Embeddings with more dimensions are searched exactly.';
     END IF;
+
     vs := unified.pgvector_schema();
     IF vs IS NULL THEN
         IF EXISTS (SELECT FROM pg_extension WHERE extname = 'vector') THEN
@@ -760,15 +797,40 @@ BEGIN
         END IF;
     END IF;
 
-    typ := CASE WHEN dimensions > 2000 THEN 'halfvec' ELSE 'vector' END;
-    idx := unified.vector_index_name(dimensions);
-    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON unified.chunks USING hnsw'
-                   ' (((embedding)::%I.%s(%s)) %I.%I)'
-                   ' WHERE pg_catalog.cardinality(embedding) OPERATOR(pg_catalog.=) %s',
-                   idx, vs, typ, dimensions, vs, typ || '_cosine_ops', dimensions);
-    RETURN format('unified.%I', idx);
+    EXECUTE unified.vector_index_definition(dimensions, false);
+    INSERT INTO unified.vector_index_config (dimensions, metric) VALUES (dimensions, metric)
+        ON CONFLICT ON CONSTRAINT vector_index_config_pkey DO NOTHING;
+    RETURN format('unified.%I', unified.vector_index_name(dimensions));
 END
 $fn$;
+
+-- Drop the vector index for these dimensions (searches of that length are
+-- exact again); true when there was one.
+CREATE FUNCTION unified.disable_vector_index(dimensions integer)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    idx     regclass;
+BEGIN
+    IF dimensions IS NULL THEN
+        RAISE EXCEPTION 'dimensions must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM unified.vector_index_config c WHERE c.dimensions = disable_vector_index.dimensions;
+    idx := to_regclass(format('unified.%I', unified.vector_index_name(dimensions)));
+    IF idx IS NULL THEN
+        RETURN FOUND;
+    END IF;
+    EXECUTE format('DROP INDEX %s', idx);
+    RETURN true;
+END
+$fn$;
+
+COMMENT ON FUNCTION unified.disable_vector_index(integer) IS
+    'Drop the HNSW index made by enable_vector_index for these dimensions';
 
 COMMENT ON FUNCTION unified.enable_vector_index(integer, text) IS
     'Create the HNSW index (pgvector) that serves search_chunks for embeddings of these dimensions';
@@ -820,6 +882,9 @@ GRANT EXECUTE ON FUNCTION
     unified.hybrid_search_run(real[], text, integer, text, uuid, text, jsonb, real),
     unified.hybrid_search(real[], text, integer, text, uuid, text, jsonb, real)
   TO claude_user, cognee_user, unified_admin;
-GRANT EXECUTE ON FUNCTION unified.enable_vector_index(integer, text) TO unified_admin;
+REVOKE ALL ON FUNCTION unified.vector_index_definition(integer, boolean),
+    unified.disable_vector_index(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION unified.enable_vector_index(integer, text),
+    unified.disable_vector_index(integer) TO unified_admin;
 REVOKE ALL ON TABLE unified.vector_indexes FROM PUBLIC;
 GRANT SELECT ON TABLE unified.vector_indexes TO unified_admin;

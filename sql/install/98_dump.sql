@@ -82,6 +82,17 @@ BEGIN
         EXECUTE def;
         n := n + 1;
     END LOOP;
+    -- the vector indexes made by enable_vector_index (70_operations.sql)
+    FOR def IN SELECT unified.vector_index_definition(v.dimensions, only_parent)
+                 FROM unified.vector_index_config v ORDER BY v.dimensions LOOP
+        IF def IS NULL THEN
+            RAISE EXCEPTION 'the backup has vector indexes, but the vector extension is not created'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Install pgvector, CREATE EXTENSION vector, then run finish_restore() again.';
+        END IF;
+        EXECUTE def;
+        n := n + 1;
+    END LOOP;
     DELETE FROM unified.restore_pending;
     RETURN n;
 END

@@ -539,6 +539,13 @@ INSERT INTO cases VALUES
     ('unified.enable_vector_index(integer,text)', 'tap_h_admin', $c$SELECT unified.enable_vector_index(8, 'l2')$c$, '22023'),
     -- no vector extension in this database: refused with a hint, nothing made
     ('unified.enable_vector_index(integer,text)', 'tap_h_admin', 'SELECT unified.enable_vector_index(8)', '55000'),
+    ('unified.disable_vector_index(integer)', 'tap_h_claude', 'SELECT unified.disable_vector_index(16)', '42501'),
+    ('unified.disable_vector_index(integer)', 'tap_h_admin', 'SELECT unified.disable_vector_index(NULL)', '22004'),
+    ('unified.disable_vector_index(integer)', 'tap_h_admin', 'SELECT unified.disable_vector_index(-1)', 'ok'),
+    ('unified.disable_vector_index(integer)', 'tap_h_admin', $c$SELECT unified.disable_vector_index('x')$c$, '22P02'),
+    ('unified.vector_index_definition(integer,boolean)', 'tap_h_claude', 'SELECT unified.vector_index_definition(16, true)', '42501'),
+    ('unified.vector_index_definition(integer,boolean)', 'tap_h_admin', 'SELECT unified.vector_index_definition(16, false)', '42501'),
+    ('unified.vector_index_definition(integer,boolean)', current_user, 'SELECT unified.vector_index_definition(16, NULL)', 'ok'),
     ('unified.chunks_touch_updated_at()', 'tap_h_claude', 'SELECT unified.chunks_touch_updated_at()', '42501'),
     ('unified.chunks_touch_updated_at()', 'tap_h_admin', 'SELECT unified.chunks_touch_updated_at()', '42501'),
     -- Pool statistics: the applications read pool_stats and the histogram;

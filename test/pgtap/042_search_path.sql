@@ -8,7 +8,7 @@
 BEGIN;
 -- The revoke functions warn when a role loses its last grant; expected here.
 SET LOCAL client_min_messages = error;
-SELECT plan(34);
+SELECT plan(35);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -170,6 +170,7 @@ SELECT pg_temp.try('admin health', $q$SELECT (pg_catalog.count(*) OPERATOR(pg_ca
 -- either; inside this test's transaction its first COMMIT is refused, after
 -- one pass and the pass count.
 SELECT pg_temp.try('admin vector index', $q$SELECT unified.enable_vector_index(2)$q$);
+SELECT pg_temp.try('admin no vector index', $q$SELECT unified.disable_vector_index(2)::pg_catalog.text$q$);
 SELECT pg_temp.try('admin maintenance all', $q$CALL unified.run_maintenance_all(premake => 0)$q$);
 -- The migration's procedures commit per batch and cannot pin their path
 -- either: each runs up to its first COMMIT, refused inside BEGIN.
@@ -214,6 +215,7 @@ SELECT is(pg_temp.got('admin dataset'), 'ok = true', 'grant_dataset and revoke_d
 SELECT is(pg_temp.got('claude upsert'), 'ok = 1/1', 'upsert_chunks works with the hostile path');
 SELECT is(pg_temp.got('claude search'), 'ok = tap-s-own,tapup-1', 'search_chunks works with the hostile path');
 SELECT is(left(pg_temp.got('admin vector index'), 6), '55000:', 'enable_vector_index (SECURITY DEFINER) refuses cleanly with the hostile path');
+SELECT is(pg_temp.got('admin no vector index'), 'ok = false', 'disable_vector_index (SECURITY DEFINER) works with the hostile path');
 SELECT is(pg_temp.got('claude explain'), 'ok = true', 'explain_pruning works with the hostile path');
 SELECT is(pg_temp.got('admin health'), 'ok = true', 'health_check runs every check with the hostile path');
 SELECT is(pg_temp.got('admin maintenance all'), '2D000: invalid transaction termination',

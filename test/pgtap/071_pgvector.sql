@@ -4,7 +4,7 @@
 -- still gets k results; its recall@10 against the exact search is at
 -- least 0.95.  Skipped, with the reason, when pgvector is not installed.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 SELECT EXISTS (SELECT FROM pg_available_extension_versions
                 WHERE name = 'vector'
@@ -85,6 +85,9 @@ SELECT ok((SELECT pg_get_indexdef(c.oid) ~ 'halfvec\(3072\).*halfvec_cosine_ops'
           'above 2,000 dimensions the index is over halfvec');
 SELECT is((SELECT array_agg(dimensions || ':' || type ORDER BY dimensions) FROM unified.vector_indexes),
           ARRAY['16:vector', '768:vector', '3072:halfvec'], 'README: unified.vector_indexes lists them');
+SELECT is(unified.disable_vector_index(768), true, 'README: disable_vector_index drops one');
+SELECT is((SELECT array_agg(dimensions ORDER BY dimensions) FROM unified.vector_index_config), ARRAY[16, 3072],
+          'and forgets it: a restore makes the others again');
 RESET ROLE;
 
 -- recall@10 of the HNSW path against the exact search, over 20 queries
@@ -92,7 +95,7 @@ SELECT cmp_ok((SELECT avg((SELECT count(*) FROM unified.search_chunks(qs.v, 10) 
                             WHERE h.id IN (SELECT e.id FROM unified.search_chunks_exact(qs.v, 10, NULL, NULL, NULL, NULL, NULL) e)) / 10.0)
                  FROM queries qs), '>=', 0.95, 'recall@10 of the HNSW path against exact search is at least 0.95');
 \else
-SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 14);
+SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 16);
 \endif
 
 SELECT * FROM finish();
