@@ -23,7 +23,10 @@ OBJS = \
 	src/security.o \
 	src/worker.o \
 	src/dtx.o \
+	src/dtx_protocol.o \
+	src/dtx_guard.o \
 	src/resolver.o \
+	src/finisher.o \
 	src/vector.o \
 	src/operations.o \
 	src/histogram.o \

@@ -8,30 +8,48 @@
  * coordinator is the session that calls commit_distributed or
  * abort_distributed in unified_pg.database, where unified.transaction_log
  * lives.  The protocol is presumed abort: a participant is committed only
- * after the log row of its transaction says 'committing' durably; in every
- * other case (no row, 'pending' past the timeout, 'aborting', 'aborted')
- * the right outcome is rollback.
+ * after the log row of its transaction says 'committing' durably, and
+ * only if it is the prepared transaction that voted.  The rules that say
+ * what to do with a prepared gid are in dtx_protocol.c.
  *
- * commit_distributed runs in phases, each in a transaction of its own
- * (it is a non-atomic procedure and commits between them):
+ * commit_distributed runs in phases, one function each, each phase in
+ * transactions of its own (it is a non-atomic procedure and commits
+ * between them):
  *
- *	1. take the transaction's coordinator lock, read and lock its row,
- *	   check the caller's rights and that every participant is prepared;
- *	2. UPDATE state 'pending' -> 'committing' and commit with
- *	   synchronous_commit on: from here on the transaction is committed;
- *	3. COMMIT PREPARED every participant, each in its own transaction, in
- *	   this process for this database and through a short-lived
- *	   background worker for each other database (a prepared transaction
- *	   can only be finished from its own database);
- *	4. UPDATE 'committing' -> 'committed'.
+ *	1. open:	check the caller may see the transaction (without any lock,
+ *				so that nobody can hold up another role's coordinator),
+ *				take its coordinator lock, read and lock its row;
+ *	2. collect: list the prepared gids of the transaction and decide each;
+ *	3. votes:	every listed participant must have an eligible vote
+ *				(prepared by a member of its bound role); otherwise abort
+ *				everything and name the participant;
+ *	4. decide:	UPDATE 'pending' -> 'committing', recording each vote's
+ *				prepared xid;
+ *	5. finish:	COMMIT PREPARED every vote (through finishers for other
+ *				databases), ROLLBACK PREPARED anything else under the
+ *				transaction's prefix;
+ *	6. complete: UPDATE 'committing' -> 'committed', release the lock.
  *
- * Crash reasoning: a crash before 2 leaves 'pending' and prepared
- * participants, which the resolver rolls back after the timeout (or the
- * coordinator can be called again).  A crash after 2 leaves 'committing',
- * and the resolver commits whatever is still prepared and then records
- * completion; COMMIT PREPARED of a participant is itself durable and
- * atomic, so a crash during 3 loses nothing.  A crash after 3 leaves
- * 'committing' with nothing prepared, which the resolver marks committed.
+ * Flush budget.  Only the decision must be durable before a participant
+ * commits, and the decision's commit record is written to WAL before any
+ * COMMIT PREPARED record, which PostgreSQL always flushes: so the decision
+ * commits asynchronously and the first COMMIT PREPARED (in any database:
+ * WAL is shared by the cluster) flushes it.  If no participant could be
+ * committed, we flush the decision ourselves before returning.
+ * begin_distributed commits asynchronously when it is the only write of
+ * its transaction (the first PREPARE of a participant flushes it), and
+ * completion is never flushed.  So beyond the participants' PREPAREs and
+ * COMMIT PREPAREDs, a distributed transaction waits for no flush.
+ *
+ * Crash reasoning: a crash before the decision reaches disk leaves
+ * 'pending' (or no row at all, if even the begin was lost) and only
+ * prepared participants: nothing was committed, and the resolver rolls
+ * them back (after the timeout, or at once when there is no row).  Once
+ * any participant is committed the decision is on disk, and the resolver
+ * commits the votes still prepared and records completion.  A crash after
+ * everything was committed leaves 'committing' with nothing prepared,
+ * which the resolver marks committed.  commit_distributed returns only
+ * when the decision is durable.
  *
  * Locking protocol: the coordinator lock is a session-level advisory lock
  * (lock method USER, key derived from the tx id, field4 = UPG_DTX_LOCK_TAG
@@ -45,9 +63,10 @@
  * the lock we hold.
  *
  * Rights: only the role that began a transaction, or a member of
- * unified_admin, may commit or abort it.  Participants may have been
- * prepared by other roles, and COMMIT PREPARED checks ownership, so after
- * our own check the log SQL and the finishing run as the bootstrap
+ * unified_admin, may commit or abort it; to any other role it does not
+ * exist (one error for both cases, naming no one).  Participants may have
+ * been prepared by other roles, and COMMIT PREPARED checks ownership, so
+ * after our own checks the log SQL and the finishing run as the bootstrap
  * superuser with search_path pinned (SetUserIdAndSecContext), never
  * requiring the caller to be a superuser.
  *
@@ -55,19 +74,23 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "access/twophase.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
+#include "storage/procarray.h"
 #include "tcop/pquery.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -75,27 +98,55 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "unified_pg.h"
 
 /* field4 of our advisory lock tags; SQL advisory locks use 1 and 2 */
 #define UPG_DTX_LOCK_TAG	0x7570
 
+/* unified_pg.participant_roles */
+char	   *upg_participant_roles_string = NULL;
+
 /* the coordinator lock this backend holds, released on abort */
 static bool upg_lock_held = false;
 static LOCKTAG upg_lock_held_tag;
 static bool upg_xact_callback_registered = false;
 
+/*
+ * begin_distributed ran in the current transaction; if its INSERT was the
+ * transaction's first write, the WAL position after it, so that the
+ * commit can be made asynchronous if nothing else was written.
+ */
+static bool upg_begun_in_xact = false;
+static bool upg_begin_alone = false;
+static XLogRecPtr upg_begin_lsn = InvalidXLogRecPtr;
+
 /* plans kept for the life of the process (upg_spi_execute) */
-static SPIPlanPtr upg_plan_1 = NULL;
-static SPIPlanPtr upg_plan_2 = NULL;
-static SPIPlanPtr upg_plan_3 = NULL;
-static SPIPlanPtr upg_plan_4 = NULL;
+static SPIPlanPtr upg_plan_set_state = NULL;
+static SPIPlanPtr upg_plan_decide = NULL;
+static SPIPlanPtr upg_plan_begin = NULL;
+static SPIPlanPtr upg_plan_status = NULL;
+
+/* one coordinator call: what commit/abort_distributed knows as it goes */
+typedef struct UpgCoord
+{
+	const char *tx_id;
+	bool		commit;
+	UpgStep		step;
+	UpgTxRow	row;
+	UpgPrepared *prepared;		/* the VALID gids of this transaction */
+	UpgVerdict *verdicts;		/* upg_decide's verdict for each */
+	int			nprepared;
+	XLogRecPtr	decision_lsn;	/* the decision's commit record, to flush */
+	int			left;			/* participants left prepared */
+} UpgCoord;
 
 PG_FUNCTION_INFO_V1(upg_participant_gid);
 PG_FUNCTION_INFO_V1(upg_begin_distributed);
 PG_FUNCTION_INFO_V1(upg_commit_distributed);
 PG_FUNCTION_INFO_V1(upg_abort_distributed);
+PG_FUNCTION_INFO_V1(upg_transaction_status);
 
 static char *upg_arg_tx_id(FunctionCallInfo fcinfo, int argno);
 static void upg_check_name(const char *value, int len, int maxlen,
@@ -103,19 +154,26 @@ static void upg_check_name(const char *value, int len, int maxlen,
 static void upg_check_gid_length(const char *tx_id, const char *participant);
 static char **upg_arg_participants(FunctionCallInfo fcinfo, int argno,
 								   const char *tx_id, int *nparts);
-static void upg_require_log_database(void);
+static Oid *upg_arg_participant_roles(FunctionCallInfo fcinfo, int argno,
+									  char **names, int nparts);
+static Oid	upg_mapped_role(const char *participant);
 static void upg_require_nonatomic(FunctionCallInfo fcinfo, const char *what);
-static void upg_privileged_enter(UpgStep *step);
-static void upg_privileged_leave(UpgStep *step);
 static void upg_lock_tag(LOCKTAG *tag, const char *tx_id);
 static void upg_dtx_xact_callback(XactEvent event, void *arg);
-static void upg_finish_distributed(FunctionCallInfo fcinfo, bool commit);
-static int	upg_find_prepared(const char *tx_id, char **listed, int nlisted,
-							  UpgParticipant **out, bool *found_listed);
-static int	upg_finish_all(UpgParticipant *parts, int nparts, bool commit,
-						   bool pause);
-static void upg_set_state(UpgStep *step, const char *tx_id, const char *from,
-						  const char *to, const char *error, bool durable);
+static void upg_dtx_register_callback(void);
+static bool upg_may_see(const UpgTxRow *row, Oid caller, bool for_status);
+static void upg_raise_unknown(const char *tx_id);
+static void upg_coord_open(UpgCoord *c);
+static void upg_coord_check_state(UpgCoord *c);
+static void upg_coord_collect(UpgCoord *c);
+static void upg_coord_check_votes(UpgCoord *c);
+static void upg_coord_decide(UpgCoord *c);
+static void upg_coord_finish(UpgCoord *c);
+static void upg_coord_complete(UpgCoord *c);
+static void upg_coord_abort(UpgCoord *c, const char *error);
+static void upg_coord_close(UpgCoord *c);
+static void upg_set_state(UpgCoord *c, UpgTxState from, UpgTxState to,
+						  const char *error);
 
 /* ---------------------------------------------------------------------
  * Validation
@@ -267,7 +325,7 @@ upg_dtx_require_prepared_xacts(void)
  * unified_pg.database; a coordinator elsewhere would keep a log the
  * resolver never reads, and its participants would be presumed aborted.
  */
-static void
+void
 upg_require_log_database(void)
 {
 	char	   *here = get_database_name(MyDatabaseId);
@@ -300,7 +358,7 @@ upg_require_nonatomic(FunctionCallInfo fcinfo, const char *what)
  */
 
 /* Become the bootstrap superuser with a pinned search_path. */
-static void
+void
 upg_privileged_enter(UpgStep *step)
 {
 	GetUserIdAndSecContext(&step->save_userid, &step->save_sec_context);
@@ -313,7 +371,7 @@ upg_privileged_enter(UpgStep *step)
 }
 
 /* Undo upg_privileged_enter. */
-static void
+void
 upg_privileged_leave(UpgStep *step)
 {
 	AtEOXact_GUC(true, step->save_nestlevel);
@@ -407,14 +465,60 @@ upg_lock_tag(LOCKTAG *tag, const char *tx_id)
 						 UPG_DTX_LOCK_TAG);
 }
 
-/* Release our coordinator lock when the transaction holding us aborts. */
+/*
+ * Transaction events: release our coordinator lock when the transaction
+ * holding us aborts, and refuse to PREPARE a transaction that called
+ * begin_distributed (its log row would be in doubt itself).  PRE_PREPARE
+ * may raise an error (it runs before anything is prepared); ABORT never.
+ */
 static void
 upg_dtx_xact_callback(XactEvent event, void *arg)
 {
-	if ((event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) && upg_lock_held)
+	switch (event)
 	{
-		upg_lock_held = false;
-		(void) LockRelease(&upg_lock_held_tag, ExclusiveLock, true);
+		case XACT_EVENT_PRE_COMMIT:
+			/* the begin's row was the only write: no flush (see the banner) */
+			if (upg_begun_in_xact && upg_begin_alone && XactLastRecEnd == upg_begin_lsn)
+				(void) set_config_option("synchronous_commit", "off",
+										 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+										 true, 0, false);
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (upg_begun_in_xact)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that called unified.begin_distributed"),
+						 errdetail("The log row of a distributed transaction must be committed, not prepared, "
+								   "before its participants prepare."),
+						 errhint("Call unified.begin_distributed in a transaction of its own.")));
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			upg_begun_in_xact = false;
+			if (upg_lock_held)
+			{
+				upg_lock_held = false;
+				(void) LockRelease(&upg_lock_held_tag, ExclusiveLock, true);
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			upg_begun_in_xact = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Register upg_dtx_xact_callback once per process. */
+static void
+upg_dtx_register_callback(void)
+{
+	if (!upg_xact_callback_registered)
+	{
+		RegisterXactCallback(upg_dtx_xact_callback, NULL);
+		upg_xact_callback_registered = true;
 	}
 }
 
@@ -428,11 +532,7 @@ upg_dtx_lock(const char *tx_id, bool wait)
 	LOCKTAG		tag;
 	LockAcquireResult res;
 
-	if (!upg_xact_callback_registered)
-	{
-		RegisterXactCallback(upg_dtx_xact_callback, NULL);
-		upg_xact_callback_registered = true;
-	}
+	upg_dtx_register_callback();
 	Assert(!upg_lock_held);
 	upg_lock_tag(&tag, tx_id);
 	res = LockAcquire(&tag, ExclusiveLock, true, !wait);
@@ -454,68 +554,57 @@ upg_dtx_unlock(const char *tx_id)
 	}
 }
 
+/*
+ * Try-lock a transaction's coordinator lock (session level) without the
+ * one-at-a-time bookkeeping above: the resolver holds a batch of them and
+ * releases each itself with upg_dtx_unlock_batch, on error too.
+ */
+bool
+upg_dtx_trylock_batch(const char *tx_id)
+{
+	LOCKTAG		tag;
+
+	upg_lock_tag(&tag, tx_id);
+	return LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/* Release a lock taken by upg_dtx_trylock_batch. */
+void
+upg_dtx_unlock_batch(const char *tx_id)
+{
+	LOCKTAG		tag;
+
+	upg_lock_tag(&tag, tx_id);
+	(void) LockRelease(&tag, ExclusiveLock, true);
+}
+
 /* ---------------------------------------------------------------------
  * Participants
  * ---------------------------------------------------------------------
  */
 
 /*
- * Split 'unified:<tx>:<participant>' (each part validated as the API
- * validates it).  Returns false for any other gid; such gids are never
- * touched.  tx_id and participant need room for their maximum lengths.
- */
-bool
-upg_dtx_parse_gid(const char *gid, char *tx_id, char *participant)
-{
-	size_t		plen = strlen(UPG_GID_PREFIX);
-	const char *rest;
-	const char *colon;
-	size_t		txlen,
-				partlen;
-	size_t		i;
-
-	if (strncmp(gid, UPG_GID_PREFIX, plen) != 0)
-		return false;
-	rest = gid + plen;
-	colon = strchr(rest, ':');
-	if (colon == NULL)
-		return false;
-	txlen = colon - rest;
-	partlen = strlen(colon + 1);
-	if (txlen < 1 || txlen > UPG_TX_ID_MAXLEN || partlen < 1 || partlen > UPG_PARTICIPANT_MAXLEN)
-		return false;
-	for (i = 0; i < txlen + 1 + partlen; i++)
-	{
-		unsigned char c = (unsigned char) rest[i];
-
-		if (i == txlen)
-			continue;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			  (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-			  (c == '.' && i < txlen)))
-			return false;
-	}
-	memcpy(tx_id, rest, txlen);
-	tx_id[txlen] = '\0';
-	memcpy(participant, colon + 1, partlen);
-	participant[partlen] = '\0';
-	return true;
-}
-
-/*
  * COMMIT or ROLLBACK PREPARED one participant of this database, in the
  * current step.  The step runs as the bootstrap superuser, which is what
- * lets the coordinator finish participants prepared by other roles.
+ * lets the coordinator finish participants prepared by other roles.  With
+ * a valid xid, only the prepared transaction with that xid is finished: a
+ * prepared xid stays "in progress" until it is finished, and a gid can
+ * only be reused once it is, so if xid is no longer running the gid is
+ * gone or belongs to another transaction now.  Returns whether it was
+ * finished here (false: it was gone).
  */
-void
-upg_dtx_finish_here(const char *gid, bool commit)
+bool
+upg_dtx_finish_here(const char *gid, TransactionId xid, bool commit)
 {
 	char		activity[GIDSIZE + 32];
 
+	if (TransactionIdIsValid(xid) && !TransactionIdIsInProgress(xid))
+		return false;
 	snprintf(activity, sizeof(activity), "%s PREPARED '%s'",
 			 commit ? "COMMIT" : "ROLLBACK", gid);
 	pgstat_report_activity(STATE_RUNNING, activity);
 	FinishPreparedTransaction(gid, commit);
+	return true;
 }
 
 /*
@@ -541,109 +630,573 @@ upg_dtx_pause_point(const char *point)
 	}
 }
 
-/*
- * The prepared gids of a transaction, in every database.  A gid whose
- * participant is not listed in the log is not part of the transaction;
- * found_listed[i] tells which listed participants were found.  Returns
- * the count; *out, ordered by database, is allocated in the caller's
- * (SPI procedure) context, which survives the steps' commits.
+/* ---------------------------------------------------------------------
+ * Bound roles
+ * ---------------------------------------------------------------------
  */
-static int
-upg_find_prepared(const char *tx_id, char **listed, int nlisted,
-				  UpgParticipant **out, bool *found_listed)
+
+/*
+ * Read and check a participant_roles argument: NULL, or one existing role
+ * per participant.  Returns the OIDs, or NULL when not given.
+ */
+static Oid *
+upg_arg_participant_roles(FunctionCallInfo fcinfo, int argno, char **names, int nparts)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
-	char		prefix[UPG_TX_ID_MAXLEN + 16];
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
 	int			n,
 				i;
-	UpgParticipant *parts;
+	Oid		   *roles;
 
-	snprintf(prefix, sizeof(prefix), "%s%s:", UPG_GID_PREFIX, tx_id);
-	args[0] = CStringGetTextDatum(prefix);
-	if (upg_spi_execute(&upg_plan_1, "SELECT p.gid, d.oid FROM pg_catalog.pg_prepared_xacts p "
-							  "JOIN pg_catalog.pg_database d ON d.datname = p.database "
-							  "WHERE pg_catalog.starts_with(p.gid, $1) ORDER BY d.oid, p.gid",
-							  1, argtypes, args, NULL, true) != SPI_OK_SELECT)
-		elog(ERROR, "could not list prepared transactions");
-
-	n = (int) SPI_processed;
-	parts = palloc0(sizeof(UpgParticipant) * Max(n, 1));
-	for (i = 0; i < nlisted; i++)
-		found_listed[i] = false;
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("participant_roles must be a one-dimensional array")));
+	deconstruct_array(arr, REGROLEOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n != nparts)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("participant_roles must name one role per participant"),
+				 errdetail("%d participants and %d roles were given.", nparts, n)));
+	roles = palloc(sizeof(Oid) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		char	   *gid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		bool		isnull;
-		Oid			dboid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-														   SPI_tuptable->tupdesc, 2, &isnull));
-		char		tx[UPG_TX_ID_MAXLEN + 1];
-		char		part[UPG_PARTICIPANT_MAXLEN + 1];
-		int			j;
-
-		strlcpy(parts[i].gid, gid, GIDSIZE);
-		parts[i].dboid = dboid;
-		if (upg_dtx_parse_gid(gid, tx, part) && strcmp(tx, tx_id) == 0)
-		{
-			for (j = 0; j < nlisted; j++)
-				if (strcmp(listed[j], part) == 0)
-					found_listed[j] = true;
-		}
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the role of participant \"%s\" must not be null", names[i])));
+		roles[i] = DatumGetObjectId(elems[i]);
+		if (GetUserNameFromId(roles[i], true) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role with OID %u does not exist", roles[i]),
+					 errdetail("It was given as the role of participant \"%s\".", names[i])));
 	}
-	SPI_freetuptable(SPI_tuptable);
-	*out = parts;
+	return roles;
+}
+
+/*
+ * Parse unified_pg.participant_roles ("participant:role,...").  Returns
+ * the number of pairs, or -1 with *error set; parts and roles (if not
+ * NULL) receive pointers into the palloc'd copy.
+ */
+static int
+upg_parse_role_map(const char *value, char ***parts, char ***roles, const char **error)
+{
+	char	   *copy = pstrdup(value);
+	char	   *tok;
+	char	   *save = NULL;
+	int			n = 0;
+	int			cap = 8;
+	char	  **p = palloc(sizeof(char *) * cap);
+	char	  **r = palloc(sizeof(char *) * cap);
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		char	   *colon;
+		char	   *name;
+		char	   *role;
+		int			i;
+
+		while (*tok == ' ')
+			tok++;
+		colon = strchr(tok, ':');
+		if (colon == NULL)
+		{
+			*error = "Each entry must be participant:role.";
+			return -1;
+		}
+		*colon = '\0';
+		name = tok;
+		role = colon + 1;
+		while (*role == ' ')
+			role++;
+		for (i = (int) strlen(role) - 1; i >= 0 && role[i] == ' '; i--)
+			role[i] = '\0';
+		for (i = (int) strlen(name) - 1; i >= 0 && name[i] == ' '; i--)
+			name[i] = '\0';
+		if (*name == '\0' || strlen(name) > UPG_PARTICIPANT_MAXLEN ||
+			strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name))
+		{
+			*error = "Participant names are 1 to 63 ASCII letters, digits, \"_\" and \"-\".";
+			return -1;
+		}
+		if (*role == '\0' || strlen(role) >= NAMEDATALEN || strchr(role, ':'))
+		{
+			*error = "Role names are 1 to 63 bytes without \":\".";
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			if (strcmp(p[i], name) == 0)
+			{
+				*error = "A participant is listed more than once.";
+				return -1;
+			}
+		if (n == cap)
+		{
+			cap *= 2;
+			p = repalloc(p, sizeof(char *) * cap);
+			r = repalloc(r, sizeof(char *) * cap);
+		}
+		p[n] = name;
+		r[n] = role;
+		n++;
+	}
+	if (parts)
+		*parts = p;
+	if (roles)
+		*roles = r;
 	return n;
 }
 
-/*
- * Finish prepared participants in this procedure; with pause, stop at
- * "after_first_participant" once the first of this database is finished.
- * Returns how many are left unfinished.
- */
-static int
-upg_finish_all(UpgParticipant *parts, int nparts, bool commit, bool pause)
+/* GUC check hook of unified_pg.participant_roles. */
+bool
+upg_participant_roles_check_hook(char **newval, void **extra, GucSource source)
 {
-	return upg_finish_participants(parts, nparts, commit, true,
-								   "after_first_participant", &pause, WARNING);
+	const char *error = NULL;
+
+	if (*newval == NULL)
+		return true;
+	if (upg_parse_role_map(*newval, NULL, NULL, &error) < 0)
+	{
+		GUC_check_errdetail("%s", error);
+		return false;
+	}
+	return true;
 }
 
 /*
- * UPDATE the log row from one state to another and commit; in the open
- * step if there is one, else in a step of its own.
+ * The role unified_pg.participant_roles binds participant to, or the
+ * caller if it names none.
+ */
+static Oid
+upg_mapped_role(const char *participant)
+{
+	char	  **parts;
+	char	  **roles;
+	const char *error;
+	int			n,
+				i;
+
+	n = upg_parse_role_map(upg_participant_roles_string ? upg_participant_roles_string : "",
+						   &parts, &roles, &error);
+	for (i = 0; i < n; i++)
+		if (strcmp(parts[i], participant) == 0)
+		{
+			Oid			role = get_role_oid(roles[i], true);
+
+			if (!OidIsValid(role))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("role \"%s\" does not exist", roles[i]),
+						 errdetail("unified_pg.participant_roles binds participant \"%s\" to it.",
+								   participant),
+						 errhint("Create the role, change unified_pg.participant_roles, "
+								 "or pass participant_roles to unified.begin_distributed.")));
+			return role;
+		}
+	return GetUserId();
+}
+
+/* ---------------------------------------------------------------------
+ * Rights
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * May caller see (and, unless for_status, commit or abort) the
+ * transaction of row?  Its beginner and unified_admin may; for status,
+ * also any role that may vote for one of its participants.  In a step
+ * (which runs as the bootstrap superuser: caller is who called us).
+ */
+static bool
+upg_may_see(const UpgTxRow *row, Oid caller, bool for_status)
+{
+	Oid			admin = get_role_oid("unified_admin", true);
+	int			i;
+
+	if (caller == row->began_by || superuser_arg(caller) ||
+		(OidIsValid(admin) && has_privs_of_role(caller, admin)))
+		return true;
+	if (for_status)
+		for (i = 0; i < row->nparts; i++)
+			if (upg_vote_eligible(caller, row->roles[i], row->began_by))
+				return true;
+	return false;
+}
+
+/*
+ * The one error for a transaction that does not exist or is not the
+ * caller's: the two must not be told apart, and no owner is named.
  */
 static void
-upg_set_state(UpgStep *step, const char *tx_id, const char *from,
-			  const char *to, const char *error, bool durable)
+upg_raise_unknown(const char *tx_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("distributed transaction \"%s\" does not exist", tx_id),
+			 errhint("Only the role that began a distributed transaction, or a member of unified_admin, "
+					 "can commit or abort it; start one with unified.begin_distributed.")));
+}
+
+/* ---------------------------------------------------------------------
+ * The coordinator, one function per phase
+ * ---------------------------------------------------------------------
+ */
+
+/* Phase 1: check the caller may see it, lock it, read its row. */
+static void
+upg_coord_open(UpgCoord *c)
+{
+	UpgTxRow	peek;
+	Oid			caller = GetUserId();
+
+	upg_step_start(&c->step);
+	if (!upg_tx_read(c->tx_id, false, &peek) || !upg_may_see(&peek, caller, false))
+		upg_raise_unknown(c->tx_id);
+	(void) upg_dtx_lock(c->tx_id, true);
+	if (!upg_tx_read(c->tx_id, true, &c->row))
+		upg_raise_unknown(c->tx_id);
+}
+
+/* Refuse what the row's state does not allow. */
+static void
+upg_coord_check_state(UpgCoord *c)
+{
+	UpgTxState s = c->row.state;
+
+	if (c->commit && s == UPG_TX_COMMITTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("distributed transaction \"%s\" is already committed", c->tx_id)));
+	if (c->commit && (s == UPG_TX_ABORTING || s == UPG_TX_ABORTED))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("distributed transaction \"%s\" was aborted", c->tx_id),
+				 errdetail("A transaction that is aborted cannot be committed.")));
+	if (!c->commit && (s == UPG_TX_COMMITTING || s == UPG_TX_COMMITTED))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("distributed transaction \"%s\" is already committed", c->tx_id),
+				 errdetail("Its commit decision is durable; it can no longer be aborted.")));
+}
+
+/*
+ * Phase 2: the prepared gids that parse to this transaction, each with
+ * its verdict.  Other gids sharing the prefix belong to no transaction
+ * and are left to the resolver.
+ */
+static void
+upg_coord_collect(UpgCoord *c)
+{
+	char		prefix[UPG_TX_ID_MAXLEN + 16];
+	UpgPrepared *all;
+	int			n,
+				i;
+	TimestampTz now = GetCurrentTimestamp();
+
+	snprintf(prefix, sizeof(prefix), "%s%s:", UPG_GID_PREFIX, c->tx_id);
+	n = upg_list_prepared(prefix, &all);
+	c->prepared = palloc(sizeof(UpgPrepared) * Max(n, 1));
+	c->verdicts = palloc(sizeof(UpgVerdict) * Max(n, 1));
+	c->nprepared = 0;
+	for (i = 0; i < n; i++)
+	{
+		if (all[i].kind != UPG_GID_VALID || strcmp(all[i].tx_id, c->tx_id) != 0)
+			continue;
+		c->prepared[c->nprepared] = all[i];
+		c->verdicts[c->nprepared] = upg_decide(&all[i], &c->row, -1, now);
+		c->nprepared++;
+	}
+	pfree(all);
+}
+
+/*
+ * Phase 3: every listed participant must have voted, from a role bound to
+ * it; otherwise abort everything and say which one did not.
+ */
+static void
+upg_coord_check_votes(UpgCoord *c)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < c->row.nparts; i++)
+	{
+		int			foreign = -1;
+		bool		voted = false;
+
+		for (j = 0; j < c->nprepared; j++)
+		{
+			if (c->verdicts[j].index != i)
+				continue;
+			if (c->verdicts[j].action == UPG_ACTION_WAIT)
+				voted = true;
+			else
+				foreign = j;
+		}
+		if (voted)
+			continue;
+
+		if (foreign >= 0)
+		{
+			char	   *owner = GetUserNameFromId(c->prepared[foreign].owner, true);
+			char	   *bound = GetUserNameFromId(c->row.roles[i], true);
+
+			upg_coord_abort(c, psprintf("participant %s was prepared by a role not bound to it",
+										c->row.participants[i]));
+			ereport(ERROR,
+					(errcode(ERRCODE_TRANSACTION_ROLLBACK),
+					 errmsg("distributed transaction \"%s\" was aborted because participant \"%s\" "
+							"was prepared by a role it is not bound to",
+							c->tx_id, c->row.participants[i]),
+					 errdetail("%s was prepared by role \"%s\", which is not a member of \"%s\" "
+							   "(or is a tenant-scoped role that did not begin the transaction).",
+							   c->prepared[foreign].gid, owner ? owner : "?", bound ? bound : "?"),
+					 errhint("Prepare each participant as a member of the role it is bound to "
+							 "(unified_pg.participant_roles or begin_distributed's participant_roles); "
+							 "every prepared participant has been rolled back.")));
+		}
+		upg_coord_abort(c, psprintf("participant %s was not prepared at commit",
+									c->row.participants[i]));
+		ereport(ERROR,
+				(errcode(ERRCODE_TRANSACTION_ROLLBACK),
+				 errmsg("distributed transaction \"%s\" was aborted because participant \"%s\" is not prepared",
+						c->tx_id, c->row.participants[i]),
+				 errdetail("Every participant must PREPARE TRANSACTION '%s%s:%s' before the commit; "
+						   "the participants that were prepared have been rolled back.",
+						   UPG_GID_PREFIX, c->tx_id, c->row.participants[i])));
+	}
+}
+
+/*
+ * Phase 4: the decision, with what voted.  It commits asynchronously; the
+ * first COMMIT PREPARED flushes it (see the banner).
+ */
+static void
+upg_coord_decide(UpgCoord *c)
+{
+	Oid			argtypes[2] = {TEXTOID, XIDARRAYOID};
+	Datum		args[2];
+	Datum	   *elems = palloc(sizeof(Datum) * Max(c->row.nparts, 1));
+	TransactionId *votes = palloc0(sizeof(TransactionId) * Max(c->row.nparts, 1));
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	for (i = 0; i < c->nprepared; i++)
+		if (c->verdicts[i].action == UPG_ACTION_WAIT)
+			votes[c->verdicts[i].index] = c->prepared[i].xid;
+	for (i = 0; i < c->row.nparts; i++)
+		elems[i] = TransactionIdGetDatum(votes[i]);
+
+	args[0] = CStringGetTextDatum(c->tx_id);
+	args[1] = PointerGetDatum(construct_array(elems, c->row.nparts, XIDOID,
+											  sizeof(TransactionId), true, TYPALIGN_INT));
+	if (upg_spi_execute(&upg_plan_decide,
+						"UPDATE unified.transaction_log SET state = 'committing', votes = $2,"
+						" decided_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()"
+						" WHERE tx_id = $1 AND state = 'pending'",
+						2, argtypes, args, NULL, false) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update the transaction log");
+	if (SPI_processed != 1)
+		elog(ERROR, "distributed transaction \"%s\" left state \"pending\" while locked", c->tx_id);
+	upg_step_commit(&c->step, false);
+	c->decision_lsn = XactLastCommitEnd;
+
+	c->row.state = UPG_TX_COMMITTING;
+	c->row.votes = votes;
+	for (i = 0; i < c->nprepared; i++)
+		c->verdicts[i] = upg_decide(&c->prepared[i], &c->row, -1, now);
+}
+
+/*
+ * Phase 5: commit the votes (or, aborting, roll back everything) and roll
+ * back the foreign gids under the transaction's prefix.
+ */
+static void
+upg_coord_finish(UpgCoord *c)
+{
+	UpgParticipant *yes = palloc(sizeof(UpgParticipant) * Max(c->nprepared, 1));
+	UpgParticipant *no = palloc(sizeof(UpgParticipant) * Max(c->nprepared, 1));
+	int			nyes = 0,
+				nno = 0,
+				i;
+	bool		pause = c->commit;
+	bool		nopause = false;
+
+	for (i = 0; i < c->nprepared; i++)
+	{
+		UpgParticipant *p = (c->commit && c->verdicts[i].action == UPG_ACTION_COMMIT) ?
+		&yes[nyes++] : &no[nno++];
+
+		strlcpy(p->gid, c->prepared[i].gid, GIDSIZE);
+		p->dboid = c->prepared[i].dboid;
+		p->xid = c->prepared[i].xid;
+	}
+	/* upg_finish_participants orders by database; ours are sorted by gid */
+	c->left = 0;
+	if (nyes > 0)
+		c->left = upg_finish_participants(yes, nyes, true, true,
+										  "after_first_participant", &pause, WARNING);
+	if (nno > 0)
+	{
+		int			left = upg_finish_participants(no, nno, false, true, NULL, &nopause, WARNING);
+
+		if (!c->commit)
+			c->left = left;
+	}
+}
+
+/*
+ * Phase 6: record completion (asynchronously), make sure the decision is
+ * durable, release the lock.
+ */
+static void
+upg_coord_complete(UpgCoord *c)
+{
+	upg_dtx_pause_point("after_all_participants");
+	if (c->left == 0)
+		upg_set_state(c, UPG_TX_COMMITTING, UPG_TX_COMMITTED, NULL);
+	upg_coord_close(c);
+	if (c->left > 0)
+		ereport(WARNING,
+				(errmsg("distributed transaction \"%s\" is committed but %d participants are not finished yet",
+						c->tx_id, c->left),
+				 errdetail("The commit decision is durable; the resolver will commit them.")));
+}
+
+/*
+ * Abort: record the decision (unless already recorded), roll back every
+ * gid of the transaction, record completion when nothing is left.
+ */
+static void
+upg_coord_abort(UpgCoord *c, const char *error)
+{
+	bool		was_aborted = c->row.state == UPG_TX_ABORTED;
+
+	c->commit = false;
+	if (c->row.state == UPG_TX_PENDING)
+	{
+		upg_set_state(c, UPG_TX_PENDING, UPG_TX_ABORTING, error);
+		c->decision_lsn = XactLastCommitEnd;
+		c->row.state = UPG_TX_ABORTING;
+	}
+	else if (c->step.open)
+		upg_step_commit(&c->step, false);
+	upg_coord_finish(c);
+	if (!was_aborted && c->left == 0)
+		upg_set_state(c, UPG_TX_ABORTING, UPG_TX_ABORTED, NULL);
+	upg_coord_close(c);
+}
+
+/* Make the decision durable if no participant's commit did, and unlock. */
+static void
+upg_coord_close(UpgCoord *c)
+{
+	if (c->step.open)
+		upg_step_commit(&c->step, false);
+	if (!XLogRecPtrIsInvalid(c->decision_lsn))
+		XLogFlush(c->decision_lsn);
+	upg_dtx_unlock(c->tx_id);
+}
+
+/*
+ * UPDATE the log row from one state to another and commit asynchronously
+ * (whatever a crash loses of it, the resolver redoes); in the open step if
+ * there is one, else in a step of its own.
+ */
+static void
+upg_set_state(UpgCoord *c, UpgTxState from, UpgTxState to, const char *error)
 {
 	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 
-	args[0] = CStringGetTextDatum(tx_id);
-	args[1] = CStringGetTextDatum(from);
-	args[2] = CStringGetTextDatum(to);
+	args[0] = CStringGetTextDatum(c->tx_id);
+	args[1] = CStringGetTextDatum(upg_tx_state_name(from));
+	args[2] = CStringGetTextDatum(upg_tx_state_name(to));
 	if (error)
 		args[3] = CStringGetTextDatum(error);
 	else
 		nulls[3] = 'n';
 
-	if (!step->open)
-		upg_step_start(step);
-	if (upg_spi_execute(&upg_plan_2, "UPDATE unified.transaction_log SET state = $3, "
-							  "updated_at = pg_catalog.clock_timestamp(), "
-							  "decided_at = CASE WHEN $3 IN ('committing', 'aborting') "
-							  "  THEN pg_catalog.clock_timestamp() ELSE decided_at END, "
-							  "finished_at = CASE WHEN $3 IN ('committed', 'aborted') "
-							  "  THEN pg_catalog.clock_timestamp() ELSE finished_at END, "
-							  "finished_by = CASE WHEN $3 IN ('committed', 'aborted') "
-							  "  THEN 'coordinator' ELSE finished_by END, "
-							  "error = COALESCE($4, error) "
-							  "WHERE tx_id = $1 AND state = $2",
-							  4, argtypes, args, nulls, false) != SPI_OK_UPDATE)
+	if (!c->step.open)
+		upg_step_start(&c->step);
+	if (upg_spi_execute(&upg_plan_set_state, "UPDATE unified.transaction_log SET state = $3, "
+						"updated_at = pg_catalog.clock_timestamp(), "
+						"decided_at = CASE WHEN $3 IN ('committing', 'aborting') "
+						"  THEN pg_catalog.clock_timestamp() ELSE decided_at END, "
+						"finished_at = CASE WHEN $3 IN ('committed', 'aborted') "
+						"  THEN pg_catalog.clock_timestamp() ELSE finished_at END, "
+						"finished_by = CASE WHEN $3 IN ('committed', 'aborted') "
+						"  THEN 'coordinator' ELSE finished_by END, "
+						"error = COALESCE($4, error) "
+						"WHERE tx_id = $1 AND state = $2",
+						4, argtypes, args, nulls, false) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update the transaction log");
 	if (SPI_processed != 1)
-		elog(ERROR, "distributed transaction \"%s\" left state \"%s\" while locked", tx_id, from);
-	upg_step_commit(step, durable);
+		elog(ERROR, "distributed transaction \"%s\" left state \"%s\" while locked",
+			 c->tx_id, upg_tx_state_name(from));
+	upg_step_commit(&c->step, false);
+}
+
+/* Common entry of commit_distributed and abort_distributed. */
+static void
+upg_coordinate(FunctionCallInfo fcinfo, bool commit)
+{
+	const char *what = commit ? "unified.commit_distributed" : "unified.abort_distributed";
+	UpgCoord	c;
+
+	memset(&c, 0, sizeof(c));
+	c.tx_id = upg_arg_tx_id(fcinfo, 0);
+	c.commit = commit;
+	c.step.in_procedure = true;
+	c.decision_lsn = InvalidXLogRecPtr;
+
+	upg_require_shmem();
+	upg_dtx_require_prepared_xacts();
+	upg_require_log_database();
+	upg_require_nonatomic(fcinfo, what);
+
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	upg_coord_open(&c);
+	upg_coord_check_state(&c);
+	upg_coord_collect(&c);
+
+	if (!commit)
+	{
+		bool		already = c.row.state == UPG_TX_ABORTED;
+
+		upg_coord_abort(&c, "aborted by unified.abort_distributed");
+		SPI_finish();
+		if (already)
+			ereport(NOTICE,
+					(errmsg("distributed transaction \"%s\" was already aborted", c.tx_id)));
+		else if (c.left > 0)
+			ereport(WARNING,
+					(errmsg("distributed transaction \"%s\" is aborted but %d participants are still prepared",
+							c.tx_id, c.left),
+					 errdetail("The resolver will roll them back.")));
+		return;
+	}
+
+	if (c.row.state == UPG_TX_PENDING)
+	{
+		upg_coord_check_votes(&c);
+		upg_dtx_pause_point("before_decision");
+		upg_coord_decide(&c);
+	}
+	else
+		upg_step_commit(&c.step, false);
+	upg_dtx_pause_point("after_decision");
+	upg_coord_finish(&c);
+	upg_coord_complete(&c);
+	SPI_finish();
 }
 
 /* ---------------------------------------------------------------------
@@ -671,19 +1224,24 @@ upg_participant_gid(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%s%s:%s", UPG_GID_PREFIX, tx_id, part)));
 }
 
-/* SQL: unified.begin_distributed(tx_id, participants) -- log it as pending. */
+/*
+ * SQL: unified.begin_distributed(tx_id, participants, participant_roles)
+ * -- log it as pending, each participant bound to a role.
+ */
 Datum
 upg_begin_distributed(PG_FUNCTION_ARGS)
 {
 	char	   *tx_id = upg_arg_tx_id(fcinfo, 0);
 	int			nparts;
 	char	  **names = upg_arg_participants(fcinfo, 1, tx_id, &nparts);
+	Oid		   *roles = upg_arg_participant_roles(fcinfo, 2, names, nparts);
 	char	   *caller;
-	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, NAMEOID};
-	Datum		args[3];
+	Oid			argtypes[4] = {TEXTOID, TEXTARRAYOID, NAMEOID, REGROLEARRAYOID};
+	Datum		args[4];
 	UpgStep		step = {.in_procedure = true};
-	ArrayType  *arr;
 	Datum	   *elems;
+	Datum	   *role_elems;
+	bool		alone;
 	int			i;
 
 	upg_require_shmem();
@@ -694,20 +1252,28 @@ upg_begin_distributed(PG_FUNCTION_ARGS)
 
 	/* store the validated names, not the caller's array (bounds, nulls) */
 	elems = palloc(sizeof(Datum) * nparts);
+	role_elems = palloc(sizeof(Datum) * nparts);
 	for (i = 0; i < nparts; i++)
+	{
 		elems[i] = CStringGetTextDatum(names[i]);
-	arr = construct_array(elems, nparts, TEXTOID, -1, false, TYPALIGN_INT);
+		role_elems[i] = ObjectIdGetDatum(roles ? roles[i] : upg_mapped_role(names[i]));
+	}
 
 	args[0] = CStringGetTextDatum(tx_id);
-	args[1] = PointerGetDatum(arr);
+	args[1] = PointerGetDatum(construct_array(elems, nparts, TEXTOID, -1, false, TYPALIGN_INT));
 	args[2] = CStringGetDatum(caller);
+	args[3] = PointerGetDatum(construct_array(role_elems, nparts, REGROLEOID, sizeof(Oid),
+											  true, TYPALIGN_INT));
 
+	upg_dtx_register_callback();
+	alone = !upg_begun_in_xact && !TransactionIdIsValid(GetTopTransactionIdIfAny());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	upg_privileged_enter(&step);
-	if (upg_spi_execute(&upg_plan_3, "INSERT INTO unified.transaction_log (tx_id, participants, began_by) "
-							  "VALUES ($1, $2, $3) ON CONFLICT (tx_id) DO NOTHING",
-							  3, argtypes, args, NULL, false) != SPI_OK_INSERT)
+	if (upg_spi_execute(&upg_plan_begin,
+						"INSERT INTO unified.transaction_log (tx_id, participants, began_by, participant_roles) "
+						"VALUES ($1, $2, $3, $4) ON CONFLICT (tx_id) DO NOTHING",
+						4, argtypes, args, NULL, false) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into the transaction log");
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -716,6 +1282,9 @@ upg_begin_distributed(PG_FUNCTION_ARGS)
 				 errhint("Use a new transaction id for every distributed transaction.")));
 	upg_privileged_leave(&step);
 	SPI_finish();
+	upg_begun_in_xact = true;
+	upg_begin_alone = alone;
+	upg_begin_lsn = XactLastRecEnd;
 
 	PG_RETURN_TEXT_P(cstring_to_text(tx_id));
 }
@@ -724,7 +1293,7 @@ upg_begin_distributed(PG_FUNCTION_ARGS)
 Datum
 upg_commit_distributed(PG_FUNCTION_ARGS)
 {
-	upg_finish_distributed(fcinfo, true);
+	upg_coordinate(fcinfo, true);
 	PG_RETURN_VOID();
 }
 
@@ -732,206 +1301,53 @@ upg_commit_distributed(PG_FUNCTION_ARGS)
 Datum
 upg_abort_distributed(PG_FUNCTION_ARGS)
 {
-	upg_finish_distributed(fcinfo, false);
+	upg_coordinate(fcinfo, false);
 	PG_RETURN_VOID();
 }
 
-/* The coordinator: commit (or abort) one distributed transaction. */
-static void
-upg_finish_distributed(FunctionCallInfo fcinfo, bool commit)
+/*
+ * SQL: unified.transaction_status(tx_id) -- one row for the roles that may
+ * see the transaction, none (as for an unknown id) for everyone else.
+ */
+Datum
+upg_transaction_status(PG_FUNCTION_ARGS)
 {
-	const char *what = commit ? "unified.commit_distributed" : "unified.abort_distributed";
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *tx_id = upg_arg_tx_id(fcinfo, 0);
-	Oid			caller = GetUserId();
 	UpgStep		step = {.in_procedure = true};
+	UpgTxRow	row;
+	Oid			caller = GetUserId();
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
-	char	   *state;
-	char	   *began_by;
-	ArrayType  *arr;
-	Datum	   *elems;
-	int			nlisted;
-	char	  **listed;
-	bool	   *found;
-	UpgParticipant *parts;
-	int			nparts;
-	Oid			began_oid;
-	Oid			admin_oid;
-	int			i;
-	int			left;
 
-	upg_require_shmem();
-	upg_dtx_require_prepared_xacts();
 	upg_require_log_database();
-	upg_require_nonatomic(fcinfo, what);
+	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != 6)
+		elog(ERROR, "unified.transaction_status() is declared with the wrong columns");
 
-	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
-	/* phase 1: lock, read, check */
-	(void) upg_dtx_lock(tx_id, true);
-	upg_step_start(&step);
-	args[0] = CStringGetTextDatum(tx_id);
-	if (upg_spi_execute(&upg_plan_4, "SELECT state, began_by, participants FROM unified.transaction_log "
-							  "WHERE tx_id = $1 FOR UPDATE",
-							  1, argtypes, args, NULL, false) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the transaction log");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("distributed transaction \"%s\" does not exist", tx_id),
-				 errhint("Start it with unified.begin_distributed first.")));
+	upg_privileged_enter(&step);
+	if (upg_tx_read(tx_id, false, &row) && upg_may_see(&row, caller, true))
 	{
-		bool		isnull;
+		Datum		values[6];
+		bool		nulls[6];
+		int			i;
 
-		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		began_by = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 3, &isnull));
-	}
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nlisted);
-	listed = palloc(sizeof(char *) * nlisted);
-	for (i = 0; i < nlisted; i++)
-		listed[i] = TextDatumGetCString(elems[i]);
-
-	began_oid = get_role_oid(began_by, true);
-	admin_oid = get_role_oid("unified_admin", true);
-	if (caller != began_oid &&
-		!(OidIsValid(admin_oid) && has_privs_of_role(caller, admin_oid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to %s distributed transaction \"%s\"",
-						commit ? "commit" : "abort", tx_id),
-				 errdetail("Only the role that began it (%s) or members of unified_admin may.",
-						   began_by)));
-
-	if (commit && strcmp(state, "committed") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("distributed transaction \"%s\" is already committed", tx_id)));
-	if (commit && (strcmp(state, "aborting") == 0 || strcmp(state, "aborted") == 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("distributed transaction \"%s\" was aborted", tx_id),
-				 errdetail("A transaction that is aborted cannot be committed.")));
-	if (!commit && (strcmp(state, "committing") == 0 || strcmp(state, "committed") == 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("distributed transaction \"%s\" is already committed", tx_id),
-				 errdetail("Its commit decision is durable; it can no longer be aborted.")));
-
-	found = palloc(sizeof(bool) * nlisted);
-	nparts = upg_find_prepared(tx_id, listed, nlisted, &parts, found);
-
-	/*
-	 * The row stays locked until the first state change below commits, in
-	 * this same step: reading, checking and deciding is one transaction.
-	 */
-
-	if (!commit)
-	{
-		bool		already = strcmp(state, "aborted") == 0;
-
-		if (strcmp(state, "pending") == 0)
-			upg_set_state(&step, tx_id, "pending", "aborting",
-						  "aborted by unified.abort_distributed", true);
-		else
-			upg_step_commit(&step, false);
-		left = upg_finish_all(parts, nparts, false, false);
-		if (!already && left == 0)
-			upg_set_state(&step, tx_id, "aborting", "aborted", NULL, false);
-		upg_dtx_unlock(tx_id);
-		SPI_finish();
-		if (already)
-			ereport(NOTICE,
-					(errmsg("distributed transaction \"%s\" was already aborted", tx_id)));
-		else if (left > 0)
-			ereport(WARNING,
-					(errmsg("distributed transaction \"%s\" is aborted but %d participants are still prepared",
-							tx_id, left),
-					 errdetail("The resolver will roll them back.")));
-		return;
-	}
-
-	if (strcmp(state, "pending") == 0)
-	{
-		int			missing = -1;
-
-		for (i = 0; i < nlisted; i++)
-			if (!found[i])
-			{
-				missing = i;
-				break;
-			}
-		if (missing >= 0)
+		args[0] = CStringGetTextDatum(tx_id);
+		if (upg_spi_execute(&upg_plan_status,
+							"SELECT tx_id, state, decided_at, finished_at, participants, error"
+							"  FROM unified.transaction_log WHERE tx_id = $1",
+							1, argtypes, args, NULL, true) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the transaction log");
+		if (SPI_processed == 1)
 		{
-			char	   *err = psprintf("participant %s was not prepared at commit", listed[missing]);
-
-			upg_set_state(&step, tx_id, "pending", "aborting", err, true);
-			left = upg_finish_all(parts, nparts, false, false);
-			if (left == 0)
-				upg_set_state(&step, tx_id, "aborting", "aborted", NULL, false);
-			upg_dtx_unlock(tx_id);
-			ereport(ERROR,
-					(errcode(ERRCODE_TRANSACTION_ROLLBACK),
-					 errmsg("distributed transaction \"%s\" was aborted because participant \"%s\" is not prepared",
-							tx_id, listed[missing]),
-					 errdetail("Every participant must PREPARE TRANSACTION '%s%s:%s' before the commit; "
-							   "the participants that were prepared have been rolled back.",
-							   UPG_GID_PREFIX, tx_id, listed[missing])));
+			for (i = 0; i < 6; i++)
+				values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &nulls[i]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
-
-		upg_dtx_pause_point("before_decision");
-
-		/* phase 2: the decision, durable before any participant commits */
-		upg_set_state(&step, tx_id, "pending", "committing", NULL, true);
 	}
-	else
-		upg_step_commit(&step, false);
-
-	upg_dtx_pause_point("after_decision");
-
-	/*
-	 * phase 3: commit the listed participants; an unlisted gid that merely
-	 * shares the prefix is not part of the decision and is rolled back.
-	 */
-	{
-		UpgParticipant *yes = palloc(sizeof(UpgParticipant) * Max(nparts, 1));
-		UpgParticipant *no = palloc(sizeof(UpgParticipant) * Max(nparts, 1));
-		int			nyes = 0,
-					nno = 0;
-
-		for (i = 0; i < nparts; i++)
-		{
-			char		tx[UPG_TX_ID_MAXLEN + 1];
-			char		part[UPG_PARTICIPANT_MAXLEN + 1];
-			bool		is_listed = false;
-			int			j;
-
-			if (upg_dtx_parse_gid(parts[i].gid, tx, part) && strcmp(tx, tx_id) == 0)
-				for (j = 0; j < nlisted; j++)
-					if (strcmp(listed[j], part) == 0)
-						is_listed = true;
-			if (is_listed)
-				yes[nyes++] = parts[i];
-			else
-				no[nno++] = parts[i];
-		}
-		left = upg_finish_all(yes, nyes, true, true);
-		(void) upg_finish_all(no, nno, false, false);
-	}
-
-	upg_dtx_pause_point("after_all_participants");
-
-	/* phase 4: record completion */
-	if (left == 0)
-		upg_set_state(&step, tx_id, "committing", "committed", NULL, false);
-	upg_dtx_unlock(tx_id);
+	upg_privileged_leave(&step);
 	SPI_finish();
-
-	if (left > 0)
-		ereport(WARNING,
-				(errmsg("distributed transaction \"%s\" is committed but %d participants are not finished yet",
-						tx_id, left),
-				 errdetail("The commit decision is durable; the resolver will commit them.")));
+	return (Datum) 0;
 }

@@ -1,35 +1,44 @@
 /*-------------------------------------------------------------------------
  *
  * resolver.c
- *		The in-doubt resolver and the participant finisher.
+ *		The in-doubt resolver.
  *
  * A resolver pass finishes what coordinators left behind.  It runs in the
  * background worker every unified_pg.resolver_naptime (in its own
  * transactions) and on demand through CALL unified.resolve_in_doubt() (in
- * the procedure's transactions); the code is the same.  A pass:
+ * the procedure's transactions); the code is the same.  What to do with a
+ * gid is decided by upg_decide (dtx_protocol.c), as for the coordinator
+ * and the unified.in_doubt view.  A pass:
  *
- *	1. lists candidate transactions without any lock: prepared gids
- *	   'unified:<tx>:<participant>' (any database) whose transaction is
- *	   decided, missing from the log past the grace, undecided past the
- *	   timeout or that are not listed participants, plus log rows in
- *	   'committing'/'aborting' and 'pending' rows past the timeout;
- *	2. for each, TRY-locks the coordinator lock (see dtx.c) and skips the
- *	   transaction if a coordinator holds it; otherwise it reads the row
- *	   again under the lock and acts on what it reads then:
- *	     committing/committed      commit the listed participants
- *	     aborting/aborted          roll back
- *	     pending past the timeout  UPDATE to 'aborting' (durably), roll back
- *	     no row, past the grace    roll back (presumed abort)
- *	   and finally moves 'committing'/'aborting' to 'committed'/'aborted'
- *	   once nothing of the transaction is prepared any more;
+ *	1. lists every prepared unified: gid once (pg_prepared_xact(), sorted
+ *	   by transaction), then reads the log row of each transaction found
+ *	   (gids first, rows after: a row is committed before its participants
+ *	   prepare, so no gid is ever seen without the row it had); a
+ *	   transaction is a candidate when upg_decide says commit or rollback
+ *	   for one of its gids, its decision is not carried out, or it is
+ *	   undecided past the timeout; log rows in that state with nothing
+ *	   prepared are added;
+ *	2. rolls back the malformed gids (each under a lock of its own), then
+ *	   takes the candidates in batches of UPG_RESOLVER_BATCH: TRY-locks the
+ *	   coordinator lock (see dtx.c) of each and skips the transactions a
+ *	   coordinator holds; reads the rows again under the locks, in one
+ *	   transaction -- a transaction whose row changed since step 1 was
+ *	   worked on by a coordinator and is left to the next pass -- records
+ *	   the presumed aborts durably (one flush for the batch), decides each
+ *	   gid with upg_decide, one LOG line per action (gid, decision,
+ *	   reason), finishes all the batch's commits and then all its rollbacks
+ *	   at once (finisher.c: this database here, the others through their
+ *	   finishers, concurrently), and moves 'committing'/'aborting' to
+ *	   'committed'/'aborted' in one statement for the transactions of which
+ *	   nothing it saw is prepared any more;
  *	3. prunes finished rows older than unified_pg.transaction_log_retention
  *	   in bounded batches.
  *
- * The grace for a gid without a log row is the in-doubt timeout too: a
- * participant prepared before its coordinator's begin_distributed
- * committed is a client bug, but it must not be rolled back under a
- * coordinator that is merely slow.  Gids without the unified: prefix, or
- * with it but not in our format, are never touched.
+ * Work is per pass O(prepared + candidates): one listing, one row read per
+ * transaction, one look at pg_prepared_xacts per batch and database when
+ * finishing, never a scan of pg_prepared_xacts per transaction.  Memory of
+ * a batch is reset after it; rows read through SPI are copied out of SPI's
+ * context before its step commits.
  *
  * Crash reasoning: every action is idempotent and driven by what is
  * prepared and logged at the time, and each participant is finished in a
@@ -38,10 +47,7 @@
  * An ERROR ends the worker, which the postmaster restarts.
  *
  * A prepared transaction can only be finished by a backend connected to
- * its database.  For other databases the finisher, a dynamic background
- * worker connected to that database as the bootstrap superuser, receives
- * the gids in a DSM segment, finishes them one transaction each, writes
- * back which are done and exits; its caller waits for it.
+ * its database: see finisher.c for the finishers of other databases.
  *
  *-------------------------------------------------------------------------
  */
@@ -75,190 +81,45 @@
 #define UPG_PRUNE_BATCH			1000
 #define UPG_PRUNE_MAX_BATCHES	10
 
-/* the finisher's job, in a DSM segment */
-typedef struct UpgFinishItem
-{
-	char		gid[GIDSIZE];
-	int			status;			/* 0 not done, 1 finished, 2 was gone */
-} UpgFinishItem;
+/* transactions resolved under their locks at once */
+#define UPG_RESOLVER_BATCH		500
 
-typedef struct UpgFinishJob
+/* a transaction the pass looks at: its row and its prepared gids */
+typedef struct UpgCandidate
 {
-	Oid			dboid;
-	bool		commit;
+	char		tx_id[UPG_TX_ID_MAXLEN + 1];
+	UpgTxRow	row;			/* state UPG_TX_NONE: no row */
+	UpgPrepared *gids;			/* into the pass's listing */
 	int			ngids;
-	UpgFinishItem items[FLEXIBLE_ARRAY_MEMBER];
-} UpgFinishJob;
-
-/* a prepared gid of the transaction being resolved */
-typedef struct UpgGid
-{
-	UpgParticipant part;
-	bool		old;			/* prepared before now() - timeout */
-	bool		listed;			/* its participant is listed in the log row */
-} UpgGid;
+	/* set while its batch is resolved */
+	bool		locked;			/* we hold its coordinator lock */
+	bool		current;		/* its row is as the listing saw it */
+	UpgTxRow	now;			/* the row read under the lock, in the batch's context */
+	int			left;			/* its gids we could not finish */
+} UpgCandidate;
 
 PG_FUNCTION_INFO_V1(upg_resolve_in_doubt);
 PG_FUNCTION_INFO_V1(upg_resolver_status);
 
-static bool upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
-							MemoryContext cxt, UpgResolverState *counts,
-							bool *pause);
+static bool upg_needs_resolving(const UpgCandidate *c, int timeout_ms, TimestampTz now);
+static int	upg_candidates(int timeout_ms, TimestampTz now, UpgCandidate **out,
+						   UpgPrepared **malformed, int *nmalformed);
+static int	upg_tx_id_cmp(const void *a, const void *b);
+static void upg_log_action(const UpgPrepared *p, UpgAction action, UpgTxState state,
+						   const char *reason);
+static bool upg_rollback_malformed(const UpgPrepared *p, bool in_procedure, bool *pause);
+static void upg_resolve_batch(UpgCandidate *cands, int n, bool in_procedure,
+							  int timeout_ms, UpgResolverState *counts, bool *pause);
+static void upg_reread_rows(UpgCandidate *cands, int n, bool in_procedure);
+static void upg_copy_row(UpgTxRow *dst, const UpgTxRow *src);
+static void upg_presume_aborted(UpgCandidate *cands, int n, bool in_procedure,
+								int timeout_ms, TimestampTz now, UpgResolverState *counts);
+static void upg_finish_decided(UpgCandidate *cands, int n, bool in_procedure,
+							   int timeout_ms, TimestampTz now, bool *pause,
+							   UpgResolverState *counts);
+static void upg_record_finished(UpgCandidate *cands, int n, bool in_procedure,
+								UpgResolverState *counts);
 static uint64 upg_prune(bool in_procedure);
-
-/* ---------------------------------------------------------------------
- * The finisher: a dynamic worker that finishes gids of another database
- * ---------------------------------------------------------------------
- */
-
-/*
- * Finish gids of database dboid through a finisher worker; must run inside
- * a transaction (the DSM segment belongs to it).  Returns how many are no
- * longer prepared, or -1 if no worker could be started, which is reported
- * at elevel (the background resolver retries every pass, so it only LOGs).
- */
-int
-upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit, int elevel)
-{
-	Size		size = offsetof(UpgFinishJob, items) + sizeof(UpgFinishItem) * ngids;
-	dsm_segment *seg;
-	UpgFinishJob *job;
-	char		name[BGW_MAXLEN];
-	BgwHandleStatus status;
-	int			done = 0;
-	int			i;
-
-	seg = dsm_create(size, 0);
-	job = dsm_segment_address(seg);
-	memset(job, 0, size);
-	job->dboid = dboid;
-	job->commit = commit;
-	job->ngids = ngids;
-	for (i = 0; i < ngids; i++)
-		strlcpy(job->items[i].gid, gids[i], GIDSIZE);
-
-	snprintf(name, sizeof(name), "unified_pg finisher for database %u", dboid);
-	if (!upg_run_worker("upg_finisher_main", name, "unified_pg finisher",
-						UInt32GetDatum(dsm_segment_handle(seg)), &status))
-	{
-		ereport(elevel,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a unified_pg finisher for database %u", dboid),
-				 errdetail("%d prepared participants there stay prepared for now.", ngids),
-				 errhint("Raise max_worker_processes; the resolver retries on its next pass.")));
-		dsm_detach(seg);
-		return -1;
-	}
-	pg_read_barrier();
-	for (i = 0; i < ngids; i++)
-		if (job->items[i].status != 0)
-			done++;
-	dsm_detach(seg);
-	return done;
-}
-
-/*
- * Finish prepared participants, ordered by database: those of this
- * database each in a step of its own, then the others through one finisher
- * worker per database.  If *pause, stop at pause_point once the first
- * participant here is finished, and clear *pause.  A finisher that cannot
- * start is reported at elevel.  Returns how many are left prepared.
- */
-int
-upg_finish_participants(UpgParticipant *parts, int n, bool commit, bool in_procedure,
-						const char *pause_point, bool *pause, int elevel)
-{
-	UpgStep		step = {.in_procedure = in_procedure};
-	char	  **gids = palloc(sizeof(char *) * Max(n, 1));
-	int			left = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		if (parts[i].dboid != MyDatabaseId)
-			continue;
-		upg_step_start(&step);
-		upg_dtx_finish_here(parts[i].gid, commit);
-		upg_step_commit(&step, false);
-		if (*pause)
-		{
-			*pause = false;
-			upg_dtx_pause_point(pause_point);
-		}
-	}
-
-	i = 0;
-	while (i < n)
-	{
-		Oid			db = parts[i].dboid;
-		int			k = 0;
-		int			done;
-
-		if (db == MyDatabaseId)
-		{
-			i++;
-			continue;
-		}
-		for (; i < n && parts[i].dboid == db; i++)
-			gids[k++] = parts[i].gid;
-		upg_step_start(&step);
-		done = upg_finish_elsewhere(db, gids, k, commit, elevel);
-		upg_step_commit(&step, false);
-		left += k - Max(done, 0);
-	}
-	pfree(gids);
-	return left;
-}
-
-/* Entry point of the finisher worker. */
-void
-upg_finisher_main(Datum main_arg)
-{
-	dsm_segment *seg;
-	UpgFinishJob *job;
-	int			i;
-
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	/* the caller may be gone already: then there is nothing to do */
-	seg = dsm_attach(DatumGetUInt32(main_arg));
-	if (seg == NULL)
-		proc_exit(0);
-	job = dsm_segment_address(seg);
-
-	BackgroundWorkerInitializeConnectionByOid(job->dboid, InvalidOid, 0);
-	upg_worker_pin_settings();
-
-	for (i = 0; i < job->ngids; i++)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		args[1];
-		bool		present;
-
-		CHECK_FOR_INTERRUPTS();
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		args[0] = CStringGetTextDatum(job->items[i].gid);
-		if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_prepared_xacts "
-								  "WHERE gid = $1 AND database = pg_catalog.current_database()",
-								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not list prepared transactions");
-		present = SPI_processed > 0;
-		SPI_finish();
-		PopActiveSnapshot();
-		if (present)
-			upg_dtx_finish_here(job->items[i].gid, job->commit);
-		CommitTransactionCommand();
-		pg_write_barrier();
-		job->items[i].status = present ? 1 : 2;
-	}
-	pgstat_report_activity(STATE_IDLE, NULL);
-	dsm_detach(seg);
-	proc_exit(0);
-}
 
 /* ---------------------------------------------------------------------
  * The resolver pass
@@ -275,66 +136,54 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
 	UpgStep		step = {.in_procedure = in_procedure};
 	UpgResolverState counts;
 	TimestampTz started = GetCurrentTimestamp();
-	Oid			argtypes[2] = {FLOAT8OID, INT4OID};
-	Datum		args[2];
-	char	  **txs;
-	int			ntx;
+	UpgCandidate *cands;
+	int			ncands;
+	UpgPrepared *malformed;
+	int			nmalformed;
 	int			i;
 	bool		pause = true;	/* stop once at resolver_mid_pass */
+	MemoryContext entrycxt;
 	MemoryContext passcxt;
+	MemoryContext batchcxt;
 	MemoryContext oldcxt;
 
 	memset(&counts, 0, sizeof(counts));
-	passcxt = AllocSetContextCreate(in_procedure ? CurrentMemoryContext : TopMemoryContext,
+	entrycxt = CurrentMemoryContext;
+	passcxt = AllocSetContextCreate(CurrentMemoryContext,
 									"unified_pg resolver pass", ALLOCSET_DEFAULT_SIZES);
+	batchcxt = AllocSetContextCreate(passcxt, "unified_pg resolver batch",
+									 ALLOCSET_DEFAULT_SIZES);
 
 	/* 1: candidates, read without locks */
 	upg_step_start(&step);
-	args[0] = Float8GetDatum(timeout_ms / 1000.0);
-	args[1] = Int32GetDatum(UPG_RESOLVER_MAX_TX);
-	if (SPI_execute_with_args(
-							  "WITH g AS ("
-							  "  SELECT m[1] AS tx_id, m[2] AS participant, p.prepared"
-							  "    FROM pg_catalog.pg_prepared_xacts p,"
-							  "         LATERAL pg_catalog.regexp_match(p.gid,"
-							  "           '^unified:([A-Za-z0-9_.-]{1,128}):([A-Za-z0-9_-]{1,63})$') AS m"
-							  "   WHERE pg_catalog.starts_with(p.gid, 'unified:') AND m IS NOT NULL)"
-							  " SELECT DISTINCT c.tx_id FROM ("
-							  "  SELECT g.tx_id FROM g"
-							  "    LEFT JOIN unified.transaction_log l ON l.tx_id = g.tx_id"
-							  "   WHERE (l.tx_id IS NULL"
-							  "          AND g.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
-							  "      OR l.state <> 'pending'"
-							  "      OR l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
-							  "      OR NOT (g.participant = ANY (l.participants))"
-							  "  UNION ALL"
-							  "  SELECT l.tx_id FROM unified.transaction_log l"
-							  "   WHERE l.state IN ('committing', 'aborting')"
-							  "      OR (l.state = 'pending'"
-							  "          AND l.began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
-							  " ) c ORDER BY 1 LIMIT $2",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list in-doubt transactions");
-	ntx = (int) SPI_processed;
 	oldcxt = MemoryContextSwitchTo(passcxt);
-	txs = palloc(sizeof(char *) * Max(ntx, 1));
-	for (i = 0; i < ntx; i++)
-		txs[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	ncands = upg_candidates(timeout_ms, started, &cands, &malformed, &nmalformed);
 	MemoryContextSwitchTo(oldcxt);
 	upg_step_commit(&step, false);
 
-	/* 2: each under its coordinator lock, skipping those a coordinator has */
-	for (i = 0; i < ntx; i++)
+	/* 2: gids that belong to no transaction, then each transaction */
+	for (i = 0; i < nmalformed; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (!upg_resolve_one(txs[i], in_procedure, timeout_ms, passcxt, &counts,
-							 &pause))
+		if (!upg_rollback_malformed(&malformed[i], in_procedure, &pause))
 			counts.skipped_locked++;
+		else
+			counts.participants_rolled_back++;
+	}
+	for (i = 0; i < ncands; i += UPG_RESOLVER_BATCH)
+	{
+		CHECK_FOR_INTERRUPTS();
+		oldcxt = MemoryContextSwitchTo(batchcxt);
+		upg_resolve_batch(&cands[i], Min(UPG_RESOLVER_BATCH, ncands - i), in_procedure,
+						  timeout_ms, &counts, &pause);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(batchcxt);
 	}
 
 	/* 3: prune */
 	counts.log_rows_pruned = upg_prune(in_procedure);
 
+	MemoryContextSwitchTo(entrycxt);
 	MemoryContextDelete(passcxt);
 
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
@@ -353,112 +202,273 @@ upg_resolver_pass(bool in_procedure, int timeout_ms)
 }
 
 /*
- * Resolve one transaction under its coordinator lock.  Returns false if a
- * coordinator holds the lock (nothing was done).
+ * Does a transaction need the resolver: a gid to commit or roll back, a
+ * decision whose completion is not recorded, or a timed-out undecided row?
  */
 static bool
-upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
-				MemoryContext cxt, UpgResolverState *counts, bool *pause)
+upg_needs_resolving(const UpgCandidate *c, int timeout_ms, TimestampTz now)
 {
-	UpgStep		step = {.in_procedure = in_procedure};
-	/* the worker retries every pass, so it only LOGs what a caller is WARNed of */
-	int			elevel = in_procedure ? WARNING : LOG;
-	Oid			argtypes[2] = {TEXTOID, FLOAT8OID};
-	Datum		args[2];
-	char	   *state = NULL;
-	bool		timed_out = false;
-	UpgGid	   *gids;
-	int			ngids;
-	UpgParticipant *commit_list;
-	UpgParticipant *rollback_list;
-	int			ncommit = 0;
-	int			nrollback = 0;
-	int			left;
 	int			i;
-	char		prefix[UPG_TX_ID_MAXLEN + 16];
-	char	  **listed = NULL;
-	int			nlisted = 0;
 
-	if (!upg_dtx_lock(tx_id, false))
-		return false;
-
-	snprintf(prefix, sizeof(prefix), "%s%s:", UPG_GID_PREFIX, tx_id);
-
-	/*
-	 * Read the row and the gids again, now that we hold the lock.  The gids
-	 * are matched by prefix and parsed here rather than with a regular
-	 * expression in SQL: after a restart with many participants in doubt
-	 * this runs once per transaction over every prepared transaction.
-	 */
-	upg_step_start(&step);
-	args[0] = CStringGetTextDatum(tx_id);
-	args[1] = Float8GetDatum(timeout_ms / 1000.0);
-	if (SPI_execute_with_args("SELECT state, began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $2), "
-							  "participants FROM unified.transaction_log WHERE tx_id = $1",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the transaction log");
-	if (SPI_processed > 0)
+	if (c->row.state == UPG_TX_COMMITTING || c->row.state == UPG_TX_ABORTING ||
+		upg_tx_timed_out(&c->row, timeout_ms, now))
+		return true;
+	for (i = 0; i < c->ngids; i++)
 	{
-		bool		isnull;
-		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-		Datum	   *elems;
+		UpgAction	a = upg_decide(&c->gids[i], &c->row, timeout_ms, now).action;
 
-		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		timed_out = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		deconstruct_array(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
-															   SPI_tuptable->tupdesc, 3, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nlisted);
-		listed = palloc(sizeof(char *) * Max(nlisted, 1));
-		for (i = 0; i < nlisted; i++)
-			listed[i] = TextDatumGetCString(elems[i]);
-		MemoryContextSwitchTo(oldcxt);
+		if (a == UPG_ACTION_COMMIT || a == UPG_ACTION_ROLLBACK)
+			return true;
 	}
+	return false;
+}
 
-	args[0] = CStringGetTextDatum(prefix);
-	argtypes[0] = TEXTOID;
-	if (SPI_execute_with_args("SELECT p.gid, d.oid, p.prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
-							  "  FROM pg_catalog.pg_prepared_xacts p"
-							  "  JOIN pg_catalog.pg_database d ON d.datname = p.database"
-							  " WHERE pg_catalog.starts_with(p.gid, $1)"
-							  " ORDER BY d.oid, p.gid",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list prepared transactions");
+/*
+ * The pass's candidates, in the current (pass) context: every transaction
+ * with a prepared unified: gid that needs resolving, grouped from one
+ * listing of pg_prepared_xact(), and log rows that need it without any
+ * gid; malformed gids apart.  Gids are listed before rows are read, so a
+ * row committed after the listing is seen (never a gid without its row).
+ */
+static int
+upg_candidates(int timeout_ms, TimestampTz now, UpgCandidate **out,
+			   UpgPrepared **malformed, int *nmalformed)
+{
+	UpgPrepared *all;
+	int			n = upg_list_prepared(UPG_GID_PREFIX, &all);
+	UpgCandidate *cands = palloc(sizeof(UpgCandidate) * (n + UPG_RESOLVER_MAX_TX + 1));
+	int			ncands = 0;
+	Oid			argtypes[2] = {FLOAT8OID, INT4OID};
+	Datum		args[2];
+	int			i,
+				nrows;
+	char	  **rows;
 
-	/* copy out of SPI into the pass's context before the step commits */
-	gids = MemoryContextAllocZero(cxt, sizeof(UpgGid) * Max(SPI_processed, 1));
-	commit_list = MemoryContextAllocZero(cxt, sizeof(UpgParticipant) * Max(SPI_processed, 1));
-	rollback_list = MemoryContextAllocZero(cxt, sizeof(UpgParticipant) * Max(SPI_processed, 1));
-	ngids = 0;
-	for (i = 0; i < (int) SPI_processed; i++)
+	*malformed = palloc(sizeof(UpgPrepared) * Max(n, 1));
+	*nmalformed = 0;
+	/* read the rows with a snapshot taken after the listing */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	for (i = 0; i < n;)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *g = SPI_getvalue(tup, desc, 1);
-		char		tx[UPG_TX_ID_MAXLEN + 1];
-		char		part[UPG_PARTICIPANT_MAXLEN + 1];
+		UpgCandidate *c = &cands[ncands];
 		int			j;
 
-		/* not in our format: never touched */
-		if (!upg_dtx_parse_gid(g, tx, part) || strcmp(tx, tx_id) != 0)
+		if (all[i].kind != UPG_GID_VALID)
+		{
+			(*malformed)[(*nmalformed)++] = all[i++];
 			continue;
-		strlcpy(gids[ngids].part.gid, g, GIDSIZE);
-		gids[ngids].part.dboid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		gids[ngids].old = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		gids[ngids].listed = false;
-		for (j = 0; j < nlisted; j++)
-			if (strcmp(listed[j], part) == 0)
-				gids[ngids].listed = true;
-		ngids++;
+		}
+		for (j = i; j < n && all[j].kind == UPG_GID_VALID &&
+			 strcmp(all[j].tx_id, all[i].tx_id) == 0; j++)
+			;
+		strlcpy(c->tx_id, all[i].tx_id, sizeof(c->tx_id));
+		c->gids = &all[i];
+		c->ngids = j - i;
+		(void) upg_tx_read(c->tx_id, false, &c->row);
+		if (upg_needs_resolving(c, timeout_ms, now) && ncands < UPG_RESOLVER_MAX_TX)
+			ncands++;
+		i = j;
+	}
+
+	/* rows that need resolving with nothing prepared */
+	args[0] = Float8GetDatum(timeout_ms / 1000.0);
+	args[1] = Int32GetDatum(UPG_RESOLVER_MAX_TX);
+	if (SPI_execute_with_args("SELECT tx_id FROM unified.transaction_log"
+							  " WHERE state IN ('committing', 'aborting')"
+							  "    OR (state = 'pending'"
+							  "        AND began_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1))"
+							  " ORDER BY tx_id LIMIT $2",
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list in-doubt transactions");
+	nrows = (int) SPI_processed;
+	rows = palloc(sizeof(char *) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+		rows[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	for (i = 0; i < nrows && ncands < n + UPG_RESOLVER_MAX_TX; i++)
+	{
+		UpgCandidate *c = &cands[ncands];
+		UpgPrepared key;
+
+		/* a transaction with gids was looked at above (all is sorted by tx_id) */
+		strlcpy(key.tx_id, rows[i], sizeof(key.tx_id));
+		if (n > 0 && bsearch(&key, all, n, sizeof(UpgPrepared), upg_tx_id_cmp) != NULL)
+			continue;
+		strlcpy(c->tx_id, rows[i], sizeof(c->tx_id));
+		c->gids = NULL;
+		c->ngids = 0;
+		if (upg_tx_read(c->tx_id, false, &c->row))
+			ncands++;
+	}
+	PopActiveSnapshot();
+	*out = cands;
+	return ncands;
+}
+
+/* Order prepared gids by tx id alone (for bsearch). */
+static int
+upg_tx_id_cmp(const void *a, const void *b)
+{
+	return strcmp(((const UpgPrepared *) a)->tx_id, ((const UpgPrepared *) b)->tx_id);
+}
+
+/* One LOG line per action of the resolver: gid, decision, reason. */
+static void
+upg_log_action(const UpgPrepared *p, UpgAction action, UpgTxState state, const char *reason)
+{
+	const char *decision = upg_tx_state_name(state);
+
+	ereport(LOG,
+			(errmsg("unified_pg resolver: %s prepared transaction \"%s\" (decision: %s; reason: %s)",
+					action == UPG_ACTION_COMMIT ? "committing" : "rolling back",
+					p->gid, decision ? decision : "none", reason)));
+}
+
+/*
+ * Roll back a gid that belongs to no transaction, under a lock of its own
+ * (two resolver passes may run at once).  Returns false if that is taken.
+ */
+static bool
+upg_rollback_malformed(const UpgPrepared *p, bool in_procedure, bool *pause)
+{
+	UpgParticipant part;
+
+	if (!upg_dtx_lock(p->gid, false))
+		return false;
+	strlcpy(part.gid, p->gid, GIDSIZE);
+	part.dboid = p->dboid;
+	part.xid = p->xid;
+	upg_log_action(p, UPG_ACTION_ROLLBACK, UPG_TX_NONE, "malformed participant gid");
+	(void) upg_finish_participants(&part, 1, false, in_procedure, "resolver_mid_pass",
+								   pause, in_procedure ? WARNING : LOG);
+	upg_dtx_unlock(p->gid);
+	return true;
+}
+
+/*
+ * Resolve a batch of candidates: lock, read again, presume aborted,
+ * decide and finish, record completion; the locks are released whatever
+ * happens.
+ */
+static void
+upg_resolve_batch(UpgCandidate *cands, int n, bool in_procedure, int timeout_ms,
+				  UpgResolverState *counts, bool *pause)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		cands[i].locked = upg_dtx_trylock_batch(cands[i].tx_id);
+		cands[i].current = false;
+		cands[i].left = 0;
+		if (!cands[i].locked)
+			counts->skipped_locked++;
+	}
+
+	PG_TRY();
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+
+		upg_reread_rows(cands, n, in_procedure);
+		MemoryContextSwitchTo(cxt);
+		upg_presume_aborted(cands, n, in_procedure, timeout_ms, now, counts);
+		MemoryContextSwitchTo(cxt);
+		upg_finish_decided(cands, n, in_procedure, timeout_ms, now, pause, counts);
+		MemoryContextSwitchTo(cxt);
+		upg_record_finished(cands, n, in_procedure, counts);
+		MemoryContextSwitchTo(cxt);
+	}
+	PG_FINALLY();
+	{
+		for (i = 0; i < n; i++)
+			if (cands[i].locked)
+				upg_dtx_unlock_batch(cands[i].tx_id);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Read the rows of the locked candidates again, in one transaction, and
+ * keep those whose row is as the listing saw it (else a coordinator
+ * worked on it in between, and the next pass sees it afresh).  The rows
+ * are copied into the current context: SPI's is gone with the step.
+ */
+static void
+upg_reread_rows(UpgCandidate *cands, int n, bool in_procedure)
+{
+	UpgStep		step = {.in_procedure = in_procedure};
+	MemoryContext cxt = CurrentMemoryContext;
+	int			i;
+
+	upg_step_start(&step);
+	for (i = 0; i < n; i++)
+	{
+		UpgCandidate *c = &cands[i];
+		UpgTxRow	row;
+		bool		have;
+		MemoryContext oldcxt;
+
+		if (!c->locked)
+			continue;
+		have = upg_tx_read(c->tx_id, false, &row);
+		if (have != (c->row.state != UPG_TX_NONE) ||
+			(have && (row.state != c->row.state || row.updated_at != c->row.updated_at)))
+			continue;
+		oldcxt = MemoryContextSwitchTo(cxt);
+		if (have)
+			upg_copy_row(&c->now, &row);
+		else
+			memset(&c->now, 0, sizeof(c->now));
+		MemoryContextSwitchTo(oldcxt);
+		c->current = true;
 	}
 	upg_step_commit(&step, false);
+}
 
-	/* decide, from what we read under the lock */
-	if (state != NULL && strcmp(state, "pending") == 0 && timed_out)
+/* Deep-copy a log row into the current memory context. */
+static void
+upg_copy_row(UpgTxRow *dst, const UpgTxRow *src)
+{
+	int			i;
+
+	*dst = *src;
+	dst->participants = palloc(sizeof(char *) * Max(src->nparts, 1));
+	for (i = 0; i < src->nparts; i++)
+		dst->participants[i] = pstrdup(src->participants[i]);
+	dst->roles = palloc(sizeof(Oid) * Max(src->nparts, 1));
+	memcpy(dst->roles, src->roles, sizeof(Oid) * src->nparts);
+	if (src->votes != NULL)
 	{
-		/* presumed abort: make it durable before rolling anything back */
-		upg_step_start(&step);
-		args[0] = CStringGetTextDatum(tx_id);
+		dst->votes = palloc(sizeof(TransactionId) * Max(src->nparts, 1));
+		memcpy(dst->votes, src->votes, sizeof(TransactionId) * src->nparts);
+	}
+}
+
+/*
+ * Presumed abort: make 'aborting' durable, for every candidate of the
+ * batch undecided past the timeout, before anything is rolled back -- one
+ * transaction and one flush for the batch.
+ */
+static void
+upg_presume_aborted(UpgCandidate *cands, int n, bool in_procedure, int timeout_ms,
+					TimestampTz now, UpgResolverState *counts)
+{
+	UpgStep		step = {.in_procedure = in_procedure};
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		any = false;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		UpgCandidate *c = &cands[i];
+
+		if (!c->current || !upg_tx_timed_out(&c->now, timeout_ms, now))
+			continue;
+		if (!any)
+			upg_step_start(&step);
+		any = true;
+		args[0] = CStringGetTextDatum(c->tx_id);
 		if (SPI_execute_with_args("UPDATE unified.transaction_log SET state = 'aborting',"
 								  " decided_at = pg_catalog.clock_timestamp(),"
 								  " updated_at = pg_catalog.clock_timestamp(),"
@@ -469,66 +479,125 @@ upg_resolve_one(const char *tx_id, bool in_procedure, int timeout_ms,
 		if (SPI_processed == 1)
 		{
 			counts->transactions_timed_out++;
-			state = "aborting";
+			c->now.state = UPG_TX_ABORTING;
+			ereport(LOG,
+					(errmsg("unified_pg resolver: presumed distributed transaction \"%s\" aborted "
+							"(decision: aborting; reason: undecided past unified_pg.in_doubt_timeout)",
+							c->tx_id)));
 		}
+	}
+	if (any)
 		upg_step_commit(&step, true);
-	}
+}
 
-	for (i = 0; i < ngids; i++)
+/*
+ * Decide every gid of the batch's current candidates (one LOG line per
+ * action), then commit all that are to be committed and roll back all that
+ * are to be rolled back, each list in one call that works on every
+ * database at once.  Counts what is left per candidate.
+ */
+static void
+upg_finish_decided(UpgCandidate *cands, int n, bool in_procedure, int timeout_ms,
+				   TimestampTz now, bool *pause, UpgResolverState *counts)
+{
+	/* the worker retries every pass, so it only LOGs what a caller is WARNed of */
+	int			elevel = in_procedure ? WARNING : LOG;
+	int			total = 0;
+	UpgParticipant *list[2];
+	int		   *owner[2];
+	int			nlist[2] = {0, 0};
+	bool	   *done;
+	int			i,
+				j,
+				k;
+
+	for (i = 0; i < n; i++)
+		if (cands[i].current)
+			total += cands[i].ngids;
+	for (k = 0; k < 2; k++)
 	{
-		bool		do_commit = false;
-		bool		do_rollback = false;
-
-		if (state == NULL)
-			do_rollback = gids[i].old;
-		else if (!gids[i].listed)
-			do_rollback = true;
-		else if (strcmp(state, "committing") == 0 || strcmp(state, "committed") == 0)
-			do_commit = true;
-		else if (strcmp(state, "aborting") == 0 || strcmp(state, "aborted") == 0)
-			do_rollback = true;
-
-		if (do_commit)
-			commit_list[ncommit++] = gids[i].part;
-		else if (do_rollback)
-			rollback_list[nrollback++] = gids[i].part;
+		list[k] = palloc(sizeof(UpgParticipant) * Max(total, 1));
+		owner[k] = palloc(sizeof(int) * Max(total, 1));
 	}
+	done = palloc(sizeof(bool) * Max(total, 1));
 
-	left = upg_finish_participants(commit_list, ncommit, true, in_procedure,
-								   "resolver_mid_pass", pause, elevel);
-	counts->participants_committed += ncommit - left;
-	i = upg_finish_participants(rollback_list, nrollback, false, in_procedure,
-								"resolver_mid_pass", pause, elevel);
-	counts->participants_rolled_back += nrollback - i;
-	left += i;
-
-	/* record completion once nothing of the transaction is prepared */
-	if (state != NULL && left == 0 &&
-		(strcmp(state, "committing") == 0 || strcmp(state, "aborting") == 0))
+	for (i = 0; i < n; i++)
 	{
-		upg_step_start(&step);
-		args[0] = CStringGetTextDatum(tx_id);
-		args[1] = CStringGetTextDatum(prefix);
-		argtypes[1] = TEXTOID;
-		if (SPI_execute_with_args("UPDATE unified.transaction_log SET"
-								  " state = CASE state WHEN 'committing' THEN 'committed' ELSE 'aborted' END,"
-								  " finished_at = pg_catalog.clock_timestamp(),"
-								  " updated_at = pg_catalog.clock_timestamp(),"
-								  " finished_by = 'resolver'"
-								  " WHERE tx_id = $1 AND state IN ('committing', 'aborting')"
-								  "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p"
-								  "                    WHERE pg_catalog.starts_with(p.gid, $2))",
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update the transaction log");
-		counts->transactions_finished += SPI_processed;
-		upg_step_commit(&step, false);
+		UpgCandidate *c = &cands[i];
+
+		if (!c->current)
+			continue;
+		for (j = 0; j < c->ngids; j++)
+		{
+			const UpgPrepared *g = &c->gids[j];
+			UpgVerdict	v = upg_decide(g, c->now.state != UPG_TX_NONE ? &c->now : NULL,
+									   timeout_ms, now);
+			UpgParticipant *p;
+
+			if (v.action != UPG_ACTION_COMMIT && v.action != UPG_ACTION_ROLLBACK)
+				continue;
+			k = v.action == UPG_ACTION_COMMIT ? 0 : 1;
+			upg_log_action(g, v.action, c->now.state, v.reason);
+			owner[k][nlist[k]] = i;
+			p = &list[k][nlist[k]++];
+			strlcpy(p->gid, g->gid, GIDSIZE);
+			p->dboid = g->dboid;
+			p->xid = g->xid;
+		}
 	}
 
-	pfree(gids);
-	pfree(commit_list);
-	pfree(rollback_list);
-	upg_dtx_unlock(tx_id);
-	return true;
+	for (k = 0; k < 2; k++)
+	{
+		int			left;
+
+		if (nlist[k] == 0)
+			continue;
+		left = upg_finish_batch(list[k], nlist[k], k == 0, in_procedure,
+								"resolver_mid_pass", pause, elevel, done);
+		for (j = 0; j < nlist[k]; j++)
+			if (!done[j])
+				cands[owner[k][j]].left++;
+		if (k == 0)
+			counts->participants_committed += nlist[k] - left;
+		else
+			counts->participants_rolled_back += nlist[k] - left;
+	}
+}
+
+/*
+ * Record completion, in one statement, of the batch's decided candidates
+ * of which nothing the pass saw is prepared any more.
+ */
+static void
+upg_record_finished(UpgCandidate *cands, int n, bool in_procedure,
+					UpgResolverState *counts)
+{
+	UpgStep		step = {.in_procedure = in_procedure};
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		args[1];
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			m = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (cands[i].current && cands[i].left == 0 &&
+			(cands[i].now.state == UPG_TX_COMMITTING || cands[i].now.state == UPG_TX_ABORTING))
+			elems[m++] = CStringGetTextDatum(cands[i].tx_id);
+	if (m == 0)
+		return;
+
+	upg_step_start(&step);
+	args[0] = PointerGetDatum(construct_array(elems, m, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("UPDATE unified.transaction_log SET"
+							  " state = CASE state WHEN 'committing' THEN 'committed' ELSE 'aborted' END,"
+							  " finished_at = pg_catalog.clock_timestamp(),"
+							  " updated_at = pg_catalog.clock_timestamp(),"
+							  " finished_by = 'resolver'"
+							  " WHERE tx_id = ANY ($1) AND state IN ('committing', 'aborting')",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update the transaction log");
+	counts->transactions_finished += SPI_processed;
+	upg_step_commit(&step, false);
 }
 
 /* Delete finished log rows past the retention, in bounded batches. */
@@ -589,11 +658,7 @@ upg_resolve_in_doubt(PG_FUNCTION_ARGS)
 				 errdetail("It finishes every participant in a transaction of its own."),
 				 errhint("Use CALL unified.resolve_in_doubt() outside BEGIN ... COMMIT.")));
 
-	if (strcmp(get_database_name(MyDatabaseId), upg_database) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("distributed transactions are coordinated in database \"%s\"", upg_database),
-				 errhint("Connect to database \"%s\" to run the resolver.", upg_database)));
+	upg_require_log_database();
 
 	if (!PG_ARGISNULL(0))
 	{
@@ -631,7 +696,7 @@ upg_resolver_status(PG_FUNCTION_ARGS)
 
 	LWLockAcquire(upg_shared->lock, LW_SHARED);
 	r = upg_shared->resolver;
-	pid = upg_shared->worker.pid;
+	pid = upg_shared->workers[UPG_JOB_RESOLVER].pid;
 	LWLockRelease(upg_shared->lock);
 
 	if (pid != 0)

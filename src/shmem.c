@@ -38,7 +38,9 @@ upg_shmem_request(void)
 {
 	RequestAddinShmemSpace(upg_shmem_size());
 	RequestNamedLWLockTranche(UPG_EXTENSION_NAME, 1);
+	upg_limit_shmem_request();
 	upg_stats_shmem_request();
+	upg_finisher_shmem_request();
 }
 
 /* Called from shmem_startup_hook: create or attach to the shared state. */
@@ -54,8 +56,10 @@ upg_shmem_startup(void)
 		memset(upg_shared, 0, upg_shmem_size());
 		upg_shared->lock = &(GetNamedLWLockTranche(UPG_EXTENSION_NAME))->lock;
 	}
+	upg_limit_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	upg_stats_shmem_startup();
+	upg_finisher_shmem_startup();
 }
 
 /*

@@ -50,6 +50,7 @@ void
 _PG_init(void)
 {
 	upg_define_gucs();
+	upg_dtx_init();
 	upg_maintenance_guard_init();
 	upg_explain_guard_init();
 	upg_security_init();
@@ -124,6 +125,18 @@ upg_define_gucs(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("unified_pg.finisher_idle_timeout",
+							"Time after which an idle finisher of another database exits.",
+							"Finishers commit and roll back prepared participants in databases "
+							"other than unified_pg.database; one runs per database while there is work.",
+							&upg_finisher_idle_timeout_s,
+							10,
+							1,
+							INT_MAX / 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("unified_pg.in_doubt_timeout",
 							"Age after which an undecided prepared participant is presumed aborted.",
 							NULL,
@@ -155,6 +168,29 @@ upg_define_gucs(void)
 							INT_MAX / 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("unified_pg.participant_roles",
+							   "Role each distributed transaction participant is bound to, as participant:role pairs.",
+							   "Only a member of its bound role can prepare a participant's vote. "
+							   "begin_distributed's participant_roles argument overrides it; "
+							   "a participant not listed is bound to the role that began the transaction.",
+							   &upg_participant_roles_string,
+							   "claude:claude_user,cognee:cognee_user,unified:unified_admin",
+							   PGC_SIGHUP,
+							   0,
+							   upg_participant_roles_check_hook,
+							   NULL, NULL);
+
+	DefineCustomIntVariable("unified_pg.max_prepared_per_role",
+							"Most prepared transactions one role may hold; -1 means a quarter of max_prepared_transactions, 0 no limit.",
+							"Superusers are exempt.  Needs shared_preload_libraries.",
+							&upg_max_prepared_per_role,
+							-1,
+							-1,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	/*

@@ -16,18 +16,27 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "postmaster/bgworker.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
+#include "utils/guc.h"
 #include "utils/array.h"
 
 #include "compat.h"
 
 #define UPG_EXTENSION_NAME	"unified_pg"
 #define UPG_SCHEMA_NAME		"unified"
-#define UPG_WORKER_TYPE		"unified_pg worker"
+
+/* the static background workers, one per job (worker.c) */
+typedef enum UpgJob
+{
+	UPG_JOB_RESOLVER = 0,
+	UPG_JOB_MAINTENANCE,
+	UPG_NUM_JOBS
+} UpgJob;
 
 /* ---- GUCs (unified_pg.c) ---- */
 extern char *upg_database;
@@ -77,6 +86,7 @@ typedef struct UpgWorkerState
 	bool		extension_present;	/* seen in unified_pg.database */
 	int			naptime_ms;		/* resolver_naptime as the worker sees it */
 	bool		connecting;		/* an incarnation is connecting to the database */
+	bool		in_recovery;	/* idle: the server is a standby */
 } UpgWorkerState;
 
 /* what the in-doubt resolver last did (resolver.c); totals since start */
@@ -130,7 +140,7 @@ typedef struct UpgCronRequest
 typedef struct UpgSharedState
 {
 	LWLock	   *lock;			/* protects everything below */
-	UpgWorkerState worker;
+	UpgWorkerState workers[UPG_NUM_JOBS];	/* indexed by UpgJob */
 	UpgResolverState resolver;
 	UpgMaintenanceState maintenance;
 	UpgCronRequest cron;
@@ -160,6 +170,8 @@ extern void upg_security_init(void);
 
 /* ---- worker.c ---- */
 extern void upg_register_worker(void);
+extern void upg_fill_worker(BackgroundWorker *worker, const char *function_name,
+							const char *name, const char *type, int restart_time);
 extern bool upg_run_worker(const char *function_name, const char *name,
 						   const char *type, Datum main_arg, BgwHandleStatus *status);
 PGDLLEXPORT void upg_worker_main(Datum main_arg);
@@ -187,31 +199,131 @@ typedef struct UpgStep
 
 extern void upg_step_start(UpgStep *step);
 extern void upg_step_commit(UpgStep *step, bool durable);
+extern void upg_privileged_enter(UpgStep *step);
+extern void upg_privileged_leave(UpgStep *step);
 extern int	upg_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs,
 							Oid *argtypes, Datum *args, const char *nulls,
 							bool read_only);
-extern bool upg_dtx_parse_gid(const char *gid, char *tx_id, char *participant);
 extern bool upg_dtx_lock(const char *tx_id, bool wait);
 extern void upg_dtx_unlock(const char *tx_id);
-extern void upg_dtx_finish_here(const char *gid, bool commit);
+extern bool upg_dtx_trylock_batch(const char *tx_id);
+extern void upg_dtx_unlock_batch(const char *tx_id);
+extern bool upg_dtx_finish_here(const char *gid, TransactionId xid, bool commit);
 extern void upg_dtx_pause_point(const char *point);
 extern void upg_dtx_require_prepared_xacts(void);
+extern void upg_require_log_database(void);
+
+/* ---- dtx_guard.c: DROP EXTENSION and the per-role prepared limit ---- */
+extern int	upg_max_prepared_per_role;
+extern void upg_dtx_init(void);
+extern void upg_limit_shmem_request(void);
+extern void upg_limit_shmem_startup(void);
+extern char *upg_participant_roles_string;
+extern bool upg_participant_roles_check_hook(char **newval, void **extra, GucSource source);
+
+/* ---- dtx_protocol.c: the protocol's rules, one place for C and SQL ---- */
+
+/* a transaction's state in unified.transaction_log; NONE = no row */
+typedef enum UpgTxState
+{
+	UPG_TX_NONE = 0,
+	UPG_TX_PENDING,
+	UPG_TX_COMMITTING,
+	UPG_TX_COMMITTED,
+	UPG_TX_ABORTING,
+	UPG_TX_ABORTED
+} UpgTxState;
+
+/* what a prepared gid is to us */
+typedef enum UpgGidKind
+{
+	UPG_GID_OTHER = 0,			/* no unified: prefix: never touched */
+	UPG_GID_MALFORMED,			/* the prefix, but not unified:<tx>:<participant> */
+	UPG_GID_VALID
+} UpgGidKind;
+
+/* what to do with a prepared gid */
+typedef enum UpgAction
+{
+	UPG_ACTION_NONE = 0,		/* not ours */
+	UPG_ACTION_WAIT,			/* a vote of an undecided transaction */
+	UPG_ACTION_COMMIT,
+	UPG_ACTION_ROLLBACK
+} UpgAction;
+
+/* one prepared transaction, as pg_prepared_xact() reports it */
+typedef struct UpgPrepared
+{
+	char		gid[GIDSIZE];
+	TransactionId xid;
+	Oid			owner;
+	Oid			dboid;
+	TimestampTz prepared_at;
+	UpgGidKind	kind;
+	char		tx_id[UPG_TX_ID_MAXLEN + 1];
+	char		participant[UPG_PARTICIPANT_MAXLEN + 1];
+} UpgPrepared;
+
+/* one row of unified.transaction_log */
+typedef struct UpgTxRow
+{
+	UpgTxState	state;			/* UPG_TX_NONE when there is no row */
+	Oid			began_by;
+	TimestampTz began_at;
+	TimestampTz updated_at;
+	int			nparts;
+	char	  **participants;
+	Oid		   *roles;			/* the role each participant is bound to */
+	TransactionId *votes;		/* what voted, recorded with the decision; or NULL */
+} UpgTxRow;
+
+/* the decision for one prepared gid */
+typedef struct UpgVerdict
+{
+	UpgAction	action;
+	int			index;			/* the participant in the row, or -1 */
+	const char *reason;
+} UpgVerdict;
+
+extern const char *upg_tx_state_name(UpgTxState state);
+extern UpgTxState upg_tx_state_from_name(const char *name);
+extern UpgGidKind upg_gid_parse(const char *gid, char *tx_id, char *participant);
+extern int	upg_list_prepared(const char *prefix, UpgPrepared **out);
+extern bool upg_tx_read(const char *tx_id, bool for_update, UpgTxRow *row);
+extern bool upg_vote_eligible(Oid owner, Oid bound, Oid began_by);
+extern bool upg_tx_timed_out(const UpgTxRow *row, int timeout_ms, TimestampTz now);
+extern UpgVerdict upg_decide(const UpgPrepared *p, const UpgTxRow *row,
+							 int timeout_ms, TimestampTz now);
+extern const char *upg_action_name(UpgAction action);
 
 /* ---- resolver.c: the in-doubt resolver ---- */
 extern void upg_resolver_pass(bool in_procedure, int timeout_ms);
-extern int	upg_finish_elsewhere(Oid dboid, char **gids, int ngids, bool commit,
-								 int elevel);
 
-/* a prepared participant: its gid and the database it was prepared in */
+/* ---- finisher.c: finishing participants here and in other databases ---- */
+
+/*
+ * A prepared participant: its gid, the database it was prepared in and,
+ * when known, the xid of the prepared transaction that voted (a gid
+ * prepared again under another xid is then left alone).
+ */
 typedef struct UpgParticipant
 {
 	char		gid[GIDSIZE];
 	Oid			dboid;
+	TransactionId xid;			/* the prepared xid, or Invalid: whatever is prepared */
 } UpgParticipant;
 
+extern int	upg_finisher_idle_timeout_s;
+
+extern Size upg_finisher_shmem_size(void);
+extern void upg_finisher_shmem_request(void);
+extern void upg_finisher_shmem_startup(void);
 extern int	upg_finish_participants(UpgParticipant *parts, int n, bool commit,
 									bool in_procedure, const char *pause_point,
 									bool *pause, int elevel);
+extern int	upg_finish_batch(UpgParticipant *parts, int n, bool commit,
+							 bool in_procedure, const char *pause_point,
+							 bool *pause, int elevel, bool *done);
 PGDLLEXPORT void upg_finisher_main(Datum main_arg);
 
 /* ---- vector.c: embeddings ---- */

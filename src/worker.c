@@ -1,36 +1,52 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *		The unified_pg background worker.
+ *		The unified_pg background workers: one per job.
  *
- * One worker per server, registered at load time, connected as the
- * bootstrap superuser to unified_pg.database.  It loops forever: wait for
- * the latch or the naptime, reload the configuration if SIGHUP arrived,
- * and -- when the extension exists in its database -- do one round of
- * work.  The work of a round is owned by other files (the resolver pass,
- * built-in partition maintenance); this file only schedules it.
+ * Two static workers, registered at load time, each connected as the
+ * bootstrap superuser to unified_pg.database and each running one job:
+ *
+ *	unified_pg resolver      the in-doubt resolver pass (resolver.c), every
+ *	                         unified_pg.resolver_naptime
+ *	unified_pg maintenance   built-in partition maintenance (maintenance.c),
+ *	                         checked every second, run every
+ *	                         unified_pg.maintenance_interval
+ *
+ * They share this file's loop but nothing else: a maintenance pass that
+ * takes minutes, or fails, never holds up or stops the resolver.  (The
+ * finishers of other databases are dynamic workers, see finisher.c; a
+ * one-shot worker registers pg_cron jobs, see maintenance.c.)
+ *
+ * Each loop: reset the loop's memory context, die on SIGTERM, reload the
+ * configuration after SIGHUP, and -- when the extension exists in the
+ * database and the server is not a standby -- do one round of the job;
+ * then wait on the latch for the nap.  On a standby both workers idle
+ * (they connect once the standby is consistent, read nothing but the
+ * catalog, and say so in worker_status); after promotion the next loop
+ * does the job, so the resolver finishes what the old primary left in
+ * doubt.
  *
  * A missing unified_pg.database (or one that does not allow connections)
  * would make every incarnation fail with FATAL at connection time, once a
- * second.  So the worker notes in shared
- * memory that it is connecting; an incarnation that finds the note left
- * behind (its predecessor died while connecting) instead connects to no
- * database, waits quietly until the database exists and accepts
- * connections, and exits so that the next incarnation connects normally.
+ * second.  So each worker notes in shared memory that it is connecting; an
+ * incarnation that finds the note left behind (its predecessor died while
+ * connecting) instead connects to no database, waits quietly until the
+ * database exists and accepts connections, and exits so that the next
+ * incarnation connects normally.
  *
  * Settings.  A connection takes the database's settings (ALTER DATABASE
  * ... SET), which its owner chooses without being a superuser:
  * default_transaction_read_only = on or a tiny statement_timeout would make
  * every round fail and the worker restart forever.  So every worker of this
- * library pins, right after connecting, the settings that decide whether
- * its work can run at all (upg_worker_pin_settings); the SQL it calls sets
- * its own lock_timeout.
+ * library (finishers included) pins, right after connecting, the settings
+ * that decide whether its work can run at all (upg_worker_pin_settings);
+ * the SQL it calls sets its own lock_timeout.
  *
- * Crash reasoning: the worker keeps no state that matters outside of
- * shared memory counters and the tables it works on.  Every round runs in
+ * Crash reasoning: the workers keep no state that matters outside of
+ * shared memory counters and the tables they work on.  Every round runs in
  * its own transactions, so an ERROR aborts the round, ends the process,
  * and the postmaster starts a new incarnation after bgw_restart_time; the
- * new incarnation reconciles from the tables.  SIGTERM (die) ends the
+ * new incarnation reconciles from the tables.  SIGTERM (die) ends a
  * worker at the next CHECK_FOR_INTERRUPTS; postmaster death ends it from
  * WaitLatch.
  *
@@ -42,6 +58,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "fmgr.h"
@@ -56,6 +73,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -63,6 +81,30 @@
 
 /* seconds the postmaster waits before restarting a crashed worker */
 #define UPG_WORKER_RESTART_SECONDS	1
+
+/* how often the maintenance worker looks at the clock, in ms */
+#define UPG_MAINTENANCE_NAPTIME_MS	1000
+
+/* each job: its name (bgw_type, pg_stat_activity.backend_type) and round */
+typedef struct UpgJobDesc
+{
+	const char *name;
+	const char *short_name;		/* worker_status().worker */
+	void		(*round) (void);
+	int			(*naptime_ms) (void);
+} UpgJobDesc;
+
+static void upg_resolver_round(void);
+static int	upg_resolver_nap(void);
+static int	upg_maintenance_nap(void);
+
+static const UpgJobDesc upg_jobs[UPG_NUM_JOBS] = {
+	[UPG_JOB_RESOLVER] = {"unified_pg resolver", "resolver", upg_resolver_round, upg_resolver_nap},
+	[UPG_JOB_MAINTENANCE] = {"unified_pg maintenance", "maintenance", upg_maintenance_tick, upg_maintenance_nap},
+};
+
+/* this process's job (worker processes only) */
+static UpgJob upg_my_job = UPG_JOB_RESOLVER;
 
 static void upg_worker_handle_signals(void);
 static void upg_worker_sleep(long timeout_ms);
@@ -75,6 +117,8 @@ typedef enum UpgDatabaseState
 	UPG_DB_READY
 } UpgDatabaseState;
 
+static void upg_worker_connect(void);
+static void upg_worker_report(bool present, bool in_recovery);
 static void upg_wait_for_database(void);
 static UpgDatabaseState upg_database_state(const char *name);
 static void upg_worker_on_exit(int code, Datum arg);
@@ -111,7 +155,7 @@ upg_worker_pin_settings(void)
  * Fill in one of our workers: it connects to a database and runs
  * function_name of this library, with name and type as given.
  */
-static void
+void
 upg_fill_worker(BackgroundWorker *worker, const char *function_name,
 				const char *name, const char *type, int restart_time)
 {
@@ -125,15 +169,24 @@ upg_fill_worker(BackgroundWorker *worker, const char *function_name,
 	strlcpy(worker->bgw_type, type, BGW_MAXLEN);
 }
 
-/* Register the static worker; called from _PG_init while preloading. */
+/*
+ * Register the static workers, one per job; called from _PG_init while
+ * preloading.  They start once a standby is consistent, to idle there.
+ */
 void
 upg_register_worker(void)
 {
 	BackgroundWorker worker;
+	int			job;
 
-	upg_fill_worker(&worker, "upg_worker_main", UPG_WORKER_TYPE, UPG_WORKER_TYPE,
-					UPG_WORKER_RESTART_SECONDS);
-	RegisterBackgroundWorker(&worker);
+	for (job = 0; job < UPG_NUM_JOBS; job++)
+	{
+		upg_fill_worker(&worker, "upg_worker_main", upg_jobs[job].name, upg_jobs[job].name,
+						UPG_WORKER_RESTART_SECONDS);
+		worker.bgw_start_time = BgWorkerStart_ConsistentState;
+		worker.bgw_main_arg = Int32GetDatum(job);
+		RegisterBackgroundWorker(&worker);
+	}
 }
 
 /*
@@ -157,19 +210,64 @@ upg_run_worker(const char *function_name, const char *name, const char *type,
 	return true;
 }
 
-/* Entry point of the background worker. */
+/* Entry point of the static workers; main_arg is the job. */
 void
 upg_worker_main(Datum main_arg)
 {
-	bool		previous_connect_failed;
+	MemoryContext loopcxt;
+
+	upg_my_job = (UpgJob) DatumGetInt32(main_arg);
+	if (upg_my_job < 0 || upg_my_job >= UPG_NUM_JOBS)
+		elog(ERROR, "unified_pg worker started for unknown job %d", (int) upg_my_job);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	upg_worker_connect();
+	ereport(LOG,
+			(errmsg("%s started in database \"%s\"", upg_jobs[upg_my_job].name, upg_database)));
+
+	loopcxt = AllocSetContextCreate(TopMemoryContext, "unified_pg worker loop",
+									ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		bool		present;
+		bool		in_recovery;
+
+		MemoryContextReset(loopcxt);
+		MemoryContextSwitchTo(loopcxt);
+		upg_worker_handle_signals();
+
+		pgstat_report_activity(STATE_RUNNING, "checking for the unified_pg extension");
+		present = upg_extension_present();
+		in_recovery = RecoveryInProgress();
+		MemoryContextSwitchTo(loopcxt);
+
+		/* the job runs in its own transactions; a standby only idles */
+		if (present && !in_recovery)
+			upg_jobs[upg_my_job].round();
+		MemoryContextSwitchTo(loopcxt);
+
+		upg_worker_report(present, in_recovery);
+		pgstat_report_stat(false);
+		upg_worker_sleep(upg_jobs[upg_my_job].naptime_ms());
+	}
+}
+
+/*
+ * Connect to unified_pg.database, or -- if the previous incarnation died
+ * while connecting -- wait for it without a connection and exit.
+ */
+static void
+upg_worker_connect(void)
+{
+	UpgWorkerState *me = &upg_shared->workers[upg_my_job];
+	bool		previous_connect_failed;
+
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
-	previous_connect_failed = upg_shared->worker.connecting;
-	upg_shared->worker.connecting = true;
+	previous_connect_failed = me->connecting;
+	me->connecting = true;
 	LWLockRelease(upg_shared->lock);
 
 	if (previous_connect_failed)
@@ -177,7 +275,7 @@ upg_worker_main(Datum main_arg)
 		BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 		upg_wait_for_database();
 		LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
-		upg_shared->worker.connecting = false;
+		me->connecting = false;
 		LWLockRelease(upg_shared->lock);
 		proc_exit(1);			/* restarted, then connects normally */
 	}
@@ -186,47 +284,53 @@ upg_worker_main(Datum main_arg)
 	upg_worker_pin_settings();
 
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
-	upg_shared->worker.connecting = false;
-	upg_shared->worker.pid = MyProcPid;
-	upg_shared->worker.started_at = GetCurrentTimestamp();
-	upg_shared->worker.last_loop_at = 0;
-	upg_shared->worker.loops = 0;
-	upg_shared->worker.starts++;
+	me->connecting = false;
+	me->pid = MyProcPid;
+	me->started_at = GetCurrentTimestamp();
+	me->last_loop_at = 0;
+	me->loops = 0;
+	me->starts++;
 	LWLockRelease(upg_shared->lock);
 	before_shmem_exit(upg_worker_on_exit, (Datum) 0);
+}
 
-	ereport(LOG,
-			(errmsg("unified_pg worker started in database \"%s\"", upg_database)));
+/* Publish what this loop saw. */
+static void
+upg_worker_report(bool present, bool in_recovery)
+{
+	UpgWorkerState *me = &upg_shared->workers[upg_my_job];
 
-	for (;;)
-	{
-		bool		present;
+	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
+	me->extension_present = present;
+	me->in_recovery = in_recovery;
+	me->naptime_ms = upg_jobs[upg_my_job].naptime_ms();
+	me->last_loop_at = GetCurrentTimestamp();
+	me->loops++;
+	LWLockRelease(upg_shared->lock);
+}
 
-		upg_worker_handle_signals();
+/* The resolver's round: one pass with the configured timeout. */
+static void
+upg_resolver_round(void)
+{
+	upg_resolver_pass(false, upg_in_doubt_timeout_s * 1000);
+}
 
-		pgstat_report_activity(STATE_RUNNING, "checking for the unified_pg extension");
-		present = upg_extension_present();
+/* The resolver naps unified_pg.resolver_naptime. */
+static int
+upg_resolver_nap(void)
+{
+	return upg_resolver_naptime_ms;
+}
 
-		/*
-		 * The resolver pass and built-in maintenance run here, each in its
-		 * own transactions, when the extension is present.
-		 */
-		if (present)
-		{
-			upg_resolver_pass(false, upg_in_doubt_timeout_s * 1000);
-			upg_maintenance_tick();
-		}
-
-		LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
-		upg_shared->worker.extension_present = present;
-		upg_shared->worker.naptime_ms = upg_resolver_naptime_ms;
-		upg_shared->worker.last_loop_at = GetCurrentTimestamp();
-		upg_shared->worker.loops++;
-		LWLockRelease(upg_shared->lock);
-
-		pgstat_report_stat(false);
-		upg_worker_sleep(upg_resolver_naptime_ms);
-	}
+/*
+ * Maintenance looks at the clock every second; upg_maintenance_tick
+ * decides whether a run is due (or one left work for the next loop).
+ */
+static int
+upg_maintenance_nap(void)
+{
+	return UPG_MAINTENANCE_NAPTIME_MS;
 }
 
 /* Die on SIGTERM; reload the configuration after SIGHUP. */
@@ -307,13 +411,13 @@ upg_wait_for_database(void)
 
 		if (state != logged && state == UPG_DB_MISSING)
 			ereport(LOG,
-					(errmsg("unified_pg worker is waiting for database \"%s\" to be created",
-							upg_database),
+					(errmsg("%s is waiting for database \"%s\" to be created",
+							upg_jobs[upg_my_job].name, upg_database),
 					 errhint("Create the database, or set unified_pg.database and restart the server.")));
 		else if (state != logged)
 			ereport(LOG,
-					(errmsg("unified_pg worker is waiting for database \"%s\" to accept connections",
-							upg_database),
+					(errmsg("%s is waiting for database \"%s\" to accept connections",
+							upg_jobs[upg_my_job].name, upg_database),
 					 errhint("ALTER DATABASE %s ALLOW_CONNECTIONS true, or set unified_pg.database and restart the server.",
 							 quote_identifier(upg_database))));
 		logged = state;
@@ -345,49 +449,55 @@ upg_worker_on_exit(int code, Datum arg)
 {
 	LWLockReleaseAll();
 	LWLockAcquire(upg_shared->lock, LW_EXCLUSIVE);
-	if (upg_shared->worker.pid == MyProcPid)
-		upg_shared->worker.pid = 0;
+	if (upg_shared->workers[upg_my_job].pid == MyProcPid)
+		upg_shared->workers[upg_my_job].pid = 0;
 	LWLockRelease(upg_shared->lock);
 }
 
 /*
- * SQL: unified.worker_status() -- what the worker last reported.
- * Copies the state under the shared lock, then builds the tuple.
+ * SQL: unified.worker_status() -- what each worker last reported, one row
+ * per job.  Copies the state under the shared lock, then builds the rows.
  */
 Datum
 upg_worker_status(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc;
-	UpgWorkerState state;
-	Datum		values[8];
-	bool		nulls[8] = {0};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	UpgWorkerState states[UPG_NUM_JOBS];
+	int			job;
 
 	upg_require_shmem();
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	InitMaterializedSRF(fcinfo, 0);
 
 	LWLockAcquire(upg_shared->lock, LW_SHARED);
-	state = upg_shared->worker;
+	memcpy(states, upg_shared->workers, sizeof(states));
 	LWLockRelease(upg_shared->lock);
 
-	if (state.pid != 0)
-		values[0] = Int32GetDatum(state.pid);
-	else
-		nulls[0] = true;
-	values[1] = CStringGetTextDatum(upg_database);
-	if (state.started_at != 0)
-		values[2] = TimestampTzGetDatum(state.started_at);
-	else
-		nulls[2] = true;
-	if (state.last_loop_at != 0)
-		values[3] = TimestampTzGetDatum(state.last_loop_at);
-	else
-		nulls[3] = true;
-	values[4] = Int64GetDatum((int64) state.loops);
-	values[5] = Int64GetDatum((int64) state.starts);
-	values[6] = BoolGetDatum(state.extension_present);
-	values[7] = Int32GetDatum(state.naptime_ms);
+	for (job = 0; job < UPG_NUM_JOBS; job++)
+	{
+		UpgWorkerState *state = &states[job];
+		Datum		values[10];
+		bool		nulls[10] = {0};
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+		values[0] = CStringGetTextDatum(upg_jobs[job].short_name);
+		if (state->pid != 0)
+			values[1] = Int32GetDatum(state->pid);
+		else
+			nulls[1] = true;
+		values[2] = CStringGetTextDatum(upg_database);
+		if (state->started_at != 0)
+			values[3] = TimestampTzGetDatum(state->started_at);
+		else
+			nulls[3] = true;
+		if (state->last_loop_at != 0)
+			values[4] = TimestampTzGetDatum(state->last_loop_at);
+		else
+			nulls[4] = true;
+		values[5] = Int64GetDatum((int64) state->loops);
+		values[6] = Int64GetDatum((int64) state->starts);
+		values[7] = BoolGetDatum(state->extension_present);
+		values[8] = Int32GetDatum(state->naptime_ms);
+		values[9] = BoolGetDatum(state->in_recovery);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -5,11 +5,15 @@
 #
 # Starts a throwaway preloaded server on a Unix socket (nothing listens on
 # TCP), then:
-#   throughput  pgbench, BENCH_SECONDS (default 5) per run, 1/8/32 clients:
+#   throughput  pgbench, BENCH_SECONDS (default 3) per run, 1/8/32 clients,
+#               BENCH_ROUNDS (default 3) rounds interleaving the three, medians:
 #               local.sql  (baseline: both writes in one local transaction),
 #               api.sql    (two participants through unified_pg's API),
 #               client.sql (the original design's client-side protocol);
 #               prints tps and ratios against the baseline of the same run
+#   two dbs     the same three protocols with the Cognee participant in a
+#               second database (bench/dtx/twodb.py, asyncpg, one process
+#               per client), 1/8/32 clients, interleaved the same way
 #   recovery    BENCH_RECOVERY_PARTICIPANTS (default 1000) prepared
 #               participants of decided transactions, immediate stop,
 #               start: seconds until none is left prepared
@@ -17,7 +21,8 @@
 # make test, which is held for the whole run.
 source "$(dirname "$0")/../../scripts/lib.sh"
 
-SECONDS_PER_RUN=${BENCH_SECONDS:-5}
+SECONDS_PER_RUN=${BENCH_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-3}
 CLIENTS=${BENCH_CLIENTS:-1 8 32}
 NPART=${BENCH_RECOVERY_PARTICIPANTS:-1000}
 PORT=${BENCH_PORT:-5541}
@@ -49,7 +54,8 @@ unix_socket_directories = '$SOCK'
 shared_preload_libraries = 'unified_pg'
 unified_pg.database = 'bench'
 max_connections = 200
-max_prepared_transactions = $((NPART + 100))
+max_worker_processes = 40
+max_prepared_transactions = $((NPART + 200))
 shared_buffers = '256MB'
 CONF
 as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null
@@ -62,23 +68,52 @@ CREATE TABLE bench_claude (n bigint, who text);
 CREATE TABLE bench_cognee (n bigint, who text);
 CREATE TABLE client_log (tx_id text, state text, at timestamptz DEFAULT clock_timestamp());
 SQL
+psql_b -d postgres -c "CREATE DATABASE bench2"
+psql_b -d bench2 -c "CREATE TABLE bench_cognee (n bigint, who text)"
 
-say "== throughput: ${SECONDS_PER_RUN}s per run, PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), $(nproc) CPUs"
-printf '%-8s %12s %12s %12s %10s %10s %10s\n' clients local_tps api_tps client_tps api/local client/local api/client
-for c in $CLIENTS; do
-    declare -A tps=()
-    for w in local api client; do
-        psql_b -d bench -c "CHECKPOINT" >/dev/null
+# One measurement: tps of protocol $2 with $3 clients, mode $1 (one|two databases).
+measure() {
+    local mode=$1 w=$2 c=$3 out
+    psql_b -d bench -c "CHECKPOINT" >/dev/null
+    if [ "$mode" = one ]; then
         out=$(cd "$WORK" && as_pg "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U postgres -n -M simple \
             -c "$c" -j "$c" -T "$SECONDS_PER_RUN" ${BENCH_LATENCIES:+-r} -f "$w.sql" bench 2>&1) || { say "$out"; die "pgbench $w failed"; }
-        [ -n "${BENCH_LATENCIES:-}" ] && printf "%s\n" "$out" | sed -n '/statement latencies/,$p'
-        tps[$w]=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+        [ -n "${BENCH_LATENCIES:-}" ] && printf "%s\n" "$out" | sed -n '/statement latencies/,$p' >&2
+        printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1
+    else
+        (cd "$WORK" && as_pg /usr/bin/python3 twodb.py "$w" "$c" "$SECONDS_PER_RUN" "$SOCK" "$PORT" bench bench2) \
+            || die "twodb.py $w failed"
+    fi
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# The three protocols interleaved, ROUNDS rounds each; prints the medians and ratios.
+throughput() {
+    local mode=$1 c w r
+    printf '%-8s %12s %12s %12s %10s %10s %10s\n' clients local_tps api_tps client_tps api/local client/local api/client
+    for c in $CLIENTS; do
+        declare -A runs=()
+        for r in $(seq 1 "$ROUNDS"); do
+            for w in local api client; do
+                runs[$w]="${runs[$w]:-} $(measure "$mode" "$w" "$c")"
+            done
+        done
+        # shellcheck disable=SC2086
+        awk -v c="$c" -v l="$(median ${runs[local]})" -v a="$(median ${runs[api]})" -v k="$(median ${runs[client]})" 'BEGIN {
+            printf "%-8s %12.0f %12.0f %12.0f %10.3f %10.3f %10.3f\n", c, l, a, k, a / l, k / l, a / k }'
     done
-    awk -v c="$c" -v l="${tps[local]}" -v a="${tps[api]}" -v k="${tps[client]}" 'BEGIN {
-        printf "%-8s %12.0f %12.0f %12.0f %10.3f %10.3f %10.3f\n", c, l, a, k, a / l, k / l, a / k }'
-done
-psql_b -d bench -At -c "SELECT 'log: ' || string_agg(state || '=' || transactions, ' ') FROM unified.transaction_stats"
-psql_b -d bench -At -c "SELECT 'prepared left: ' || count(*) FROM pg_prepared_xacts"
+    sleep 1
+    psql_b -d bench -At -c "SELECT 'log: ' || string_agg(state || '=' || transactions, ' ') FROM unified.transaction_stats"
+    psql_b -d bench -At -c "SELECT 'prepared left: ' || count(*) FROM pg_prepared_xacts"
+}
+
+as_pg cp "$BENCH"/twodb.py "$WORK"/
+say "== throughput, one database: ${SECONDS_PER_RUN}s per run, median of $ROUNDS interleaved rounds, PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), $(nproc) CPUs"
+throughput one
+say "== throughput, two databases (claude participant and log in bench, cognee participant in bench2)"
+throughput two
+[ "$NPART" -gt 0 ] || exit 0
 
 say "== recovery: $NPART decided participants, immediate stop, start"
 # Park the resolver (a half-hour nap) so the participants stay in doubt.

@@ -10,7 +10,10 @@
 --
 -- Every transition is an UPDATE ... WHERE state = <expected> made while
 -- holding the transaction's coordinator lock (see src/dtx.c), so the
--- coordinator and the resolver never both move one row.  The table is
+-- coordinator and the resolver never both move one row.  participant_roles
+-- binds each participant to the role whose members may vote for it, and
+-- votes records, with the commit decision, the prepared xid of each vote:
+-- only that prepared transaction is ever committed (src/dtx_protocol.c).  The table is
 -- read and written only through the functions below, which run their SQL
 -- as the bootstrap superuser after their own permission checks;
 -- applications have no privileges on it.
@@ -27,6 +30,8 @@ CREATE TABLE unified.transaction_log (
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     finished_by     text,
     error           text,
+    participant_roles regrole[],
+    votes           xid[],
     CONSTRAINT transaction_log_state_check
         CHECK (state IN ('pending', 'committing', 'committed', 'aborting', 'aborted')),
     CONSTRAINT transaction_log_tx_id_check
@@ -34,7 +39,12 @@ CREATE TABLE unified.transaction_log (
     CONSTRAINT transaction_log_participants_check
         CHECK (pg_catalog.cardinality(participants) BETWEEN 1 AND 64),
     CONSTRAINT transaction_log_finished_by_check
-        CHECK (finished_by IN ('coordinator', 'resolver'))
+        CHECK (finished_by IN ('coordinator', 'resolver')),
+    CONSTRAINT transaction_log_roles_check
+        CHECK (participant_roles IS NULL
+               OR pg_catalog.cardinality(participant_roles) = pg_catalog.cardinality(participants)),
+    CONSTRAINT transaction_log_votes_check
+        CHECK (votes IS NULL OR pg_catalog.cardinality(votes) = pg_catalog.cardinality(participants))
 );
 
 CREATE INDEX transaction_log_state_idx ON unified.transaction_log (state, updated_at);
@@ -65,13 +75,29 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION unified.participant_gid(text, text) IS
     'The PREPARE TRANSACTION identifier of a participant: unified:<tx_id>:<participant>';
 
-CREATE FUNCTION unified.begin_distributed(tx_id text, participants text[])
+-- participant_roles, when given, binds each participant to a role (one per
+-- participant); otherwise unified_pg.participant_roles does, and a
+-- participant it does not name is bound to the caller.
+CREATE FUNCTION unified.begin_distributed(tx_id text, participants text[],
+                                          participant_roles regrole[] DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'upg_begin_distributed'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION unified.begin_distributed(text, text[]) IS
-    'Start a distributed transaction: log it as pending with its participants; returns the tx id';
+COMMENT ON FUNCTION unified.begin_distributed(text, text[], regrole[]) IS
+    'Start a distributed transaction: log it as pending with its participants and their roles; returns the tx id';
+
+-- The outcome of one transaction, for the role that began it, the roles
+-- that may vote for its participants and unified_admin; for anyone else
+-- no row, exactly as for an unknown tx id.
+CREATE FUNCTION unified.transaction_status(tx_id text)
+RETURNS TABLE (tx_id text, state text, decided_at timestamptz, finished_at timestamptz,
+               participants text[], error text)
+AS 'MODULE_PATHNAME', 'upg_transaction_status'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION unified.transaction_status(text) IS
+    'State, decision and completion times, participants and error of one distributed transaction';
 
 CREATE PROCEDURE unified.commit_distributed(tx_id text)
 AS 'MODULE_PATHNAME', 'upg_commit_distributed'
@@ -118,7 +144,8 @@ AS 'MODULE_PATHNAME', 'upg_resolver_status'
 LANGUAGE C STRICT VOLATILE;
 
 REVOKE ALL ON FUNCTION unified.participant_gid(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION unified.begin_distributed(text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION unified.begin_distributed(text, text[], regrole[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION unified.transaction_status(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE unified.commit_distributed(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE unified.abort_distributed(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE unified.resolve_in_doubt(interval) FROM PUBLIC;
@@ -126,8 +153,10 @@ REVOKE ALL ON FUNCTION unified.resolver_status_internal() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION unified.participant_gid(text, text)
     TO claude_user, cognee_user, unified_admin;
-GRANT EXECUTE ON FUNCTION unified.begin_distributed(text, text[])
+GRANT EXECUTE ON FUNCTION unified.begin_distributed(text, text[], regrole[])
     TO claude_user, cognee_user, unified_admin;
+-- it answers only about what the caller may see
+GRANT EXECUTE ON FUNCTION unified.transaction_status(text) TO claude_user, cognee_user, unified_admin;
 GRANT EXECUTE ON PROCEDURE unified.commit_distributed(text)
     TO claude_user, cognee_user, unified_admin;
 GRANT EXECUTE ON PROCEDURE unified.abort_distributed(text)
@@ -138,51 +167,33 @@ GRANT EXECUTE ON FUNCTION unified.resolver_status_internal() TO unified_admin;
 -- ---- views -------------------------------------------------------------------
 
 -- Every prepared transaction whose gid has the unified: prefix, in any
--- database of the cluster, with what the resolver would do with it now.
--- The resolver decides again under the coordinator lock; this view is for
--- people.
+-- database of the cluster, with what the resolver would do with it now:
+-- the rows and the rule come from C (src/dtx_protocol.c), the same code
+-- the coordinator and the resolver decide with.  The resolver decides
+-- again under the coordinator lock; this view is for people.
+CREATE FUNCTION unified.in_doubt_internal(
+    OUT gid text,
+    OUT tx_id text,
+    OUT participant text,
+    OUT database text,
+    OUT owner text,
+    OUT prepared_at timestamptz,
+    OUT decision text,
+    OUT bound_role regrole,
+    OUT planned_action text,
+    OUT reason text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'upg_in_doubt_internal'
+LANGUAGE C STABLE;
+
+REVOKE ALL ON FUNCTION unified.in_doubt_internal() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION unified.in_doubt_internal() TO unified_admin;
+
 CREATE VIEW unified.in_doubt AS
-WITH settings AS (
-    SELECT COALESCE(pg_catalog.current_setting('unified_pg.in_doubt_timeout', true), '60s')::interval
-               AS timeout
-), parsed AS (
-    SELECT p.gid, p.database, p.owner, p.prepared,
-           pg_catalog.regexp_match(p.gid, '^unified:([A-Za-z0-9_.-]{1,128}):([A-Za-z0-9_-]{1,63})$') AS m
-      FROM pg_catalog.pg_prepared_xacts p
-     WHERE pg_catalog.starts_with(p.gid, 'unified:')
-)
-SELECT x.gid,
-       x.m[1] AS tx_id,
-       x.m[2] AS participant,
-       x.database,
-       x.owner,
-       x.prepared AS prepared_at,
-       pg_catalog.now() - x.prepared AS age,
-       l.state AS decision,
-       CASE
-           WHEN x.m IS NULL THEN 'none'
-           WHEN l.state IS NOT NULL AND NOT (x.m[2] = ANY (l.participants)) THEN 'rollback'
-           WHEN l.state IN ('committing', 'committed') THEN 'commit'
-           WHEN l.state IN ('aborting', 'aborted') THEN 'rollback'
-           WHEN l.state = 'pending' AND l.began_at < pg_catalog.now() - s.timeout THEN 'rollback'
-           WHEN l.state IS NULL AND x.prepared < pg_catalog.now() - s.timeout THEN 'rollback'
-           ELSE 'wait'
-       END AS planned_action,
-       CASE
-           WHEN x.m IS NULL THEN 'not a valid participant gid; never touched'
-           WHEN l.state IS NOT NULL AND NOT (x.m[2] = ANY (l.participants))
-               THEN 'not a listed participant'
-           WHEN l.state IN ('committing', 'committed') THEN 'commit decision'
-           WHEN l.state IN ('aborting', 'aborted') THEN 'aborted'
-           WHEN l.state = 'pending' AND l.began_at < pg_catalog.now() - s.timeout
-               THEN 'undecided past unified_pg.in_doubt_timeout'
-           WHEN l.state = 'pending' THEN 'undecided'
-           WHEN x.prepared < pg_catalog.now() - s.timeout THEN 'no log row'
-           ELSE 'no log row yet'
-       END AS reason
-  FROM parsed x
- CROSS JOIN settings s
-  LEFT JOIN unified.transaction_log l ON l.tx_id = x.m[1];
+SELECT d.gid, d.tx_id, d.participant, d.database, d.owner, d.prepared_at,
+       pg_catalog.now() - d.prepared_at AS age,
+       d.decision, d.bound_role, d.planned_action, d.reason
+  FROM unified.in_doubt_internal() d;
 
 COMMENT ON VIEW unified.in_doubt IS
     'Prepared unified: participants in every database, with the decision and the resolver''s planned action';
@@ -192,9 +203,7 @@ CREATE VIEW unified.transaction_stats AS
 WITH states(ord, state) AS (
     VALUES (1, 'pending'), (2, 'committing'), (3, 'committed'), (4, 'aborting'), (5, 'aborted')
 ), prepared AS (
-    SELECT (pg_catalog.regexp_match(gid, '^unified:([A-Za-z0-9_.-]{1,128}):[A-Za-z0-9_-]{1,63}$'))[1] AS tx_id
-      FROM pg_catalog.pg_prepared_xacts
-     WHERE pg_catalog.starts_with(gid, 'unified:')
+    SELECT d.tx_id FROM unified.in_doubt_internal() d WHERE d.tx_id IS NOT NULL
 )
 SELECT s.state,
        pg_catalog.count(l.tx_id) AS transactions,

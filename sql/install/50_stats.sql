@@ -151,7 +151,7 @@ BEGIN
         BEGIN
             EXECUTE 'SELECT to_jsonb(r) FROM unified.resolver_status r LIMIT 1' INTO j;
         EXCEPTION WHEN undefined_table OR undefined_function OR insufficient_privilege THEN
-            EXECUTE 'SELECT to_jsonb(w) FROM unified.worker_status() w' INTO j;
+            EXECUTE 'SELECT to_jsonb(w) FROM unified.worker_status() w WHERE w.worker = ''resolver''' INTO j;
         END;
         t := coalesce(j ->> 'last_pass_finished_at', j ->> 'last_loop_at');
         a := greatest(interval '1 minute',

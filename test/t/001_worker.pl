@@ -1,7 +1,8 @@
-# The background worker: it runs in unified_pg.database with its own
-# backend_type, picks up SIGHUP, exits on SIGTERM and is restarted, comes
-# back after a crash (kill -9) and after a clean restart, and exits when
-# the postmaster dies.
+# The background workers, one per job: the resolver and maintenance run in
+# unified_pg.database with their own backend_types, and ending one leaves
+# the other alone.  The resolver picks up SIGHUP, exits on SIGTERM and is
+# restarted, comes back after a crash (kill -9) and after a clean restart,
+# and exits when the postmaster dies.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -21,7 +22,7 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION unified_pg');
 
 my $worker_q = q{SELECT pid FROM pg_stat_activity
-                  WHERE backend_type = 'unified_pg worker' AND datname = 'postgres'};
+                  WHERE backend_type = 'unified_pg resolver' AND datname = 'postgres'};
 
 sub worker_pid
 {
@@ -36,16 +37,31 @@ my $pid1 = worker_pid();
 like($pid1, qr/^\d+$/, 'worker shows up in pg_stat_activity with its backend_type');
 
 ok( $node->poll_query_until('postgres',
-		'SELECT extension_present FROM unified.worker_status()'),
+		q{SELECT extension_present FROM unified.worker_status() WHERE worker = 'resolver'}),
 	'worker sees the extension in its database');
-is($node->safe_psql('postgres', 'SELECT pid FROM unified.worker_status()'),
+is($node->safe_psql('postgres', q{SELECT pid FROM unified.worker_status() WHERE worker = 'resolver'}),
 	$pid1, 'worker_status reports the running worker');
+
+# One worker per job: both report, and ending maintenance leaves the
+# resolver running.
+is( $node->safe_psql('postgres',
+		q{SELECT string_agg(worker || ':' || (pid IS NOT NULL), ',' ORDER BY worker) FROM unified.worker_status()}),
+	'maintenance:true,resolver:true', 'worker_status reports the resolver and maintenance workers');
+my $maint_q = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'unified_pg maintenance'};
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($maint_q) m"),
+	'maintenance runs in a worker of its own');
+my $mpid = $node->safe_psql('postgres', $maint_q);
+isnt($mpid, $pid1, 'a different process from the resolver');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($mpid)");
+ok( $node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($maint_q) m WHERE pid <> $mpid"),
+	'maintenance is restarted after SIGTERM');
+is(worker_pid(), $pid1, 'and the resolver kept running');
 
 # SIGHUP: the worker reloads its settings.
 $node->safe_psql('postgres', "ALTER SYSTEM SET unified_pg.resolver_naptime = '250ms'");
 $node->reload;
 ok( $node->poll_query_until('postgres',
-		'SELECT naptime_ms = 250 FROM unified.worker_status()'),
+		q{SELECT naptime_ms = 250 FROM unified.worker_status() WHERE worker = 'resolver'}),
 	'worker picks up a changed setting on SIGHUP');
 is(worker_pid(), $pid1, 'reload does not restart the worker');
 

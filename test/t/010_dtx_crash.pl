@@ -1,5 +1,6 @@
 # Crash matrix for distributed commit.  For every point of the protocol --
-# before the decision, after the decision before any participant commits,
+# before the decision, after the (not yet flushed) decision before any
+# participant commits,
 # after the first participant committed, after all committed before
 # completion is recorded -- the coordinator is stopped there
 # (unified_pg.debug_pause_at) and then killed: kill -9 of its backend
@@ -80,9 +81,14 @@ SELECT (SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'unified:$tx:%') =
 	return $node->safe_psql('postgres', "SELECT state FROM unified.transaction_log WHERE tx_id = '$tx'");
 }
 
+# The decision commits asynchronously and is flushed by the first COMMIT
+# PREPARED (the flush budget, see src/dtx.c): a crash while the
+# coordinator is paused right after it may lose it, and then nothing was
+# committed either, so the transaction must end entirely one way or the
+# other ('either').  Without a crash (terminate) nothing is lost.
 my %expect = (
 	before_decision        => 'aborted',
-	after_decision         => 'committed',
+	after_decision         => 'either',
 	after_first_participant => 'committed',
 	after_all_participants => 'committed');
 
@@ -118,12 +124,23 @@ for my $point (qw(before_decision after_decision after_first_participant after_a
 		$h->finish;
 		$node->poll_query_until('postgres', 'SELECT true') or die "server did not come back";
 
+		my $want = $expect{$point};
+		$want = 'committed' if $want eq 'either' && $how eq 'terminate';
 		my $state = wait_resolved($tx);
-		is($state, $expect{$point}, "$tx: transaction ends $expect{$point}");
+		if ($want eq 'either')
+		{
+			like($state, qr/^(committed|aborted)$/, "$tx: transaction ends committed or aborted");
+			note("$tx: the unflushed decision " . ($state eq 'committed' ? 'survived' : 'was lost'));
+			$want = $state;
+		}
+		else
+		{
+			is($state, $want, "$tx: transaction ends $want");
+		}
 		my $rows = $node->safe_psql('postgres',
 			"SELECT count(*) FROM work WHERE tx = '$tx' AND length(payload) = 1000");
-		is($rows, $expect{$point} eq 'committed' ? scalar(@participants) : 0,
-			"$tx: " . ($expect{$point} eq 'committed' ? 'every participant committed, no data lost'
+		is($rows, $want eq 'committed' ? scalar(@participants) : 0,
+			"$tx: " . ($want eq 'committed' ? 'every participant committed, no data lost'
 					: 'every participant rolled back'));
 	}
 }
@@ -140,7 +157,7 @@ $node->safe_psql('postgres', q{
 ALTER SYSTEM SET unified_pg.resolver_naptime = '30min';
 SELECT pg_reload_conf();
 });
-$node->poll_query_until('postgres', 'SELECT naptime_ms = 1800000 FROM unified.worker_status()')
+$node->poll_query_until('postgres', q{SELECT naptime_ms = 1800000 FROM unified.worker_status() WHERE worker = 'resolver'})
   or die 'worker did not take the long nap';
 {
 	my $tx = 'called_again';
@@ -173,7 +190,7 @@ my $tx = 'resolver_killed';
 prepare_tx($tx);
 $node->safe_psql('postgres',
 	"UPDATE unified.transaction_log SET state = 'committing', decided_at = now() WHERE tx_id = '$tx'");
-my $wq = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'unified_pg worker'
+my $wq = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'unified_pg resolver'
              AND query = 'unified_pg paused at resolver_mid_pass'};
 ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($wq) w"),
 	'resolver paused in the middle of its pass');

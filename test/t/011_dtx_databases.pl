@@ -84,18 +84,19 @@ $node->safe_psql('cognee', q{BEGIN; INSERT INTO memory VALUES ('x3', 'cognee'); 
 $node->safe_psql('claude', "CALL unified.commit_distributed('x3')", extra_params => [ '-U', 'cc' ]);
 is(rows('x3'), '1,1', 'a non-superuser coordinator commits a participant another role prepared elsewhere');
 
-# Coordinator killed after its decision: the resolver commits the other
-# database's participant through a finisher.
+# Coordinator killed after its decision, once its first participant (in
+# this database) committed and so flushed the decision: the resolver
+# commits the other database's participant through a finisher.
 prepare_tx('x4');
 my ($out, $err) = ('', '');
 my $h = IPC::Run::start(
 	[
 		'psql', '-X', '-d', $node->connstr('claude'),
-		'-c', "SET unified_pg.debug_pause_at = 'after_decision'",
+		'-c', "SET unified_pg.debug_pause_at = 'after_first_participant'",
 		'-c', "CALL unified.commit_distributed('x4')"
 	],
 	'>', \$out, '2>', \$err);
-my $q = "SELECT pid FROM pg_stat_activity WHERE query = 'unified_pg paused at after_decision'";
+my $q = "SELECT pid FROM pg_stat_activity WHERE query = 'unified_pg paused at after_first_participant'";
 ok($node->poll_query_until('claude', "SELECT count(*) = 1 FROM ($q) p"), 'coordinator paused after its decision');
 my $pid = $node->safe_psql('claude', $q);
 kill 'KILL', $pid;
@@ -132,7 +133,8 @@ like($stderr, qr/HINT:.*Connect to database "claude"/, 'with a hint naming the d
 
 $node->stop;
 
-# No background worker slot for a finisher: the commit is still durable
+# No background worker slot for a finisher (the resolver and maintenance
+# workers take both): the commit is still durable
 # (WARNING, state stays 'committing'), the participant in the other
 # database waits, and once slots are available the resolver finishes it.
 my $tight = PostgreSQL::Test::Cluster->new('dtx_noslots');
@@ -142,7 +144,7 @@ shared_preload_libraries = 'unified_pg'
 unified_pg.database = 'postgres'
 unified_pg.resolver_naptime = '100ms'
 max_prepared_transactions = 10
-max_worker_processes = 1
+max_worker_processes = 2
 max_logical_replication_workers = 0
 max_parallel_workers = 0
 });

@@ -1,0 +1,1150 @@
+/*-------------------------------------------------------------------------
+ *
+ * finisher.c
+ *		Finishing prepared participants: here, and through long-lived
+ *		finishers in other databases.
+ *
+ * COMMIT/ROLLBACK PREPARED only works in the database the transaction was
+ * prepared in.  A coordinator or the resolver finishes the participants of
+ * its own database itself and hands the others to a finisher: a dynamic
+ * background worker connected to one database as the bootstrap superuser.
+ *
+ * Finishers are per database and long-lived.  The first request for a
+ * database claims a slot in shared memory and starts its finisher; later
+ * requests are queued in that slot, and the finisher serves them one after
+ * the other.  A finisher idle for unified_pg.finisher_idle_timeout frees
+ * its slot and exits, so that idle databases hold no worker slot.  With
+ * max_worker_processes = 8, any number of clients committing across two
+ * databases need one worker for the second database, not one per commit.
+ * A slot is keyed by (database, lane): small requests go to lane 0; a large
+ * batch (the resolver after a restart) is split over up to
+ * UPG_FINISHER_LANES lanes, because every COMMIT PREPARED waits for its
+ * own WAL flush and flushes of concurrent processes are shared.
+ *
+ * A request is a DSM segment with a table of contents (shm_toc, magic
+ * UPG_FINISH_MAGIC): the job (database, commit or roll back, count), the
+ * items (gid, expected xid, status written by the finisher) and a shm_mq
+ * from the finisher to the requester.  The finisher redirects its frontend
+ * protocol output to that queue (pq_redirect_to_shm_mq, as parallel
+ * workers and pg_background do), so an error while finishing an item --
+ * or the FATAL that ends a finisher being terminated -- reaches the
+ * requester whole: SQLSTATE, message, detail, hint.  The requester
+ * re-raises it at its own level (WARNING for a coordinator, LOG for the
+ * resolver).  An item the finisher cannot finish stays prepared and is
+ * counted as left; the resolver finishes it later from the durable log.
+ *
+ * Locking: one LWLock (tranche "unified_pg finishers") protects the slots
+ * and their queues; it is held only for a few stores, never across I/O.
+ * Lost wake-ups are impossible: a requester enqueues under the lock and
+ * then sets the finisher's latch; a finisher takes work or decides to
+ * exit under the same lock, so it never exits with a request queued.
+ *
+ * Crash reasoning: a finisher that exits for any reason (idle, ERROR,
+ * FATAL, being terminated) runs an exit callback that frees its slot and
+ * wakes the requesters queued there; a requester that finds its request
+ * neither queued nor being served, and its queue detached or never
+ * attached, counts its items as left.  Items are finished one transaction
+ * each and COMMIT/ROLLBACK PREPARED are atomic, so whatever is lost when a
+ * process dies is at worst an item counted as left that was finished: the
+ * resolver then sees it gone.  Everything durable is in the transaction
+ * log and pg_twophase; shared memory only routes requests.
+ *
+ * Databases that refuse connections (ALLOW_CONNECTIONS false) are checked
+ * before a finisher is started, so no finisher dies there with FATAL on
+ * every pass: the resolver logs one line per database when it first finds
+ * it refusing, and finishes its participants once connections are
+ * allowed again.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/twophase.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "libpq/pqformat.h"
+#include "libpq/pqmq.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
+#include "storage/shm_toc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "unified_pg.h"
+
+/* databases served at once, and requests queued per database */
+#define UPG_FINISHER_SLOTS			16
+#define UPG_FINISHER_QUEUE			128
+/*
+ * Finishers one large batch is split over, in all databases together
+ * (with the default max_worker_processes = 8, the two static workers and
+ * the logical replication launcher leave five), and the batch size per
+ * database worth splitting.
+ */
+#define UPG_FINISHER_LANES			4
+#define UPG_FINISH_SPLIT_MIN		64
+/* databases remembered as refusing connections (for the one log line) */
+#define UPG_FINISHER_REFUSED		32
+
+/* the request segment: magic number, keys, error queue size */
+#define UPG_FINISH_MAGIC			UINT64CONST(0x7570672d66696e31)	/* "upg-fin1" */
+#define UPG_FINISH_KEY_JOB			1
+#define UPG_FINISH_KEY_ITEMS		2
+#define UPG_FINISH_KEY_QUEUE		3
+#define UPG_FINISH_QUEUE_SIZE		16384
+
+/* how long a requester waits for a free slot or queue place, in ms */
+#define UPG_FINISH_SUBMIT_WAIT_MS	10000
+
+/* what became of one item */
+typedef enum UpgFinishStatus
+{
+	UPG_FINISH_PENDING = 0,		/* not looked at (yet) */
+	UPG_FINISH_DONE,			/* committed or rolled back */
+	UPG_FINISH_GONE,			/* no longer prepared when looked at */
+	UPG_FINISH_FAILED			/* an error, sent back through the queue */
+} UpgFinishStatus;
+
+typedef struct UpgFinishJob
+{
+	Oid			dboid;
+	bool		commit;
+	int			nitems;
+} UpgFinishJob;
+
+typedef struct UpgFinishItem
+{
+	char		gid[GIDSIZE];
+	TransactionId xid;			/* the vote to finish; invalid: any */
+	int			status;			/* UpgFinishStatus, written by the finisher */
+} UpgFinishItem;
+
+/* one queued request */
+typedef struct UpgFinisherQueued
+{
+	dsm_handle	handle;
+	Latch	   *requester;		/* woken if the finisher goes away */
+} UpgFinisherQueued;
+
+/* the finisher of one database */
+typedef struct UpgFinisherSlot
+{
+	Oid			dboid;			/* InvalidOid: free */
+	int			lane;			/* which of the database's finishers */
+	uint64		generation;		/* tells incarnations of the slot apart */
+	pid_t		pid;			/* 0 until the finisher has started */
+	Latch	   *latch;			/* the finisher's latch, once started */
+	bool		serving;		/* a request has been taken ... */
+	dsm_handle	serving_handle; /* ... this one */
+	int			nqueued;
+	UpgFinisherQueued queue[UPG_FINISHER_QUEUE];
+} UpgFinisherSlot;
+
+typedef struct UpgFinisherShared
+{
+	LWLock	   *lock;
+	uint64		next_generation;
+	bool		start_failure_logged;	/* said once that no worker starts */
+	int			nrefused;
+	Oid			refused[UPG_FINISHER_REFUSED];	/* logged as refusing */
+	uint64		finishers_started;
+	uint64		requests;
+	UpgFinisherSlot slots[UPG_FINISHER_SLOTS];
+} UpgFinisherShared;
+
+/* a request as its requester sees it */
+typedef struct UpgFinishRequest
+{
+	Oid			dboid;
+	int			lane;
+	int			nitems;
+	int		   *index;			/* positions of the items in the caller's array */
+	dsm_segment *seg;
+	shm_mq_handle *mqh;
+	UpgFinishItem *items;
+	int			slotno;
+	uint64		generation;
+	BackgroundWorkerHandle *started;	/* set if we started the finisher */
+	bool		submitted;
+	bool		over;			/* the finisher is done with it, or gone */
+} UpgFinishRequest;
+
+static UpgFinisherShared *upg_fin = NULL;
+
+/* finisher process only: its slot */
+static int	upg_my_slot = -1;
+static uint64 upg_my_generation = 0;
+
+int			upg_finisher_idle_timeout_s = 10;
+
+static bool upg_database_accepts(Oid dboid, char **name);
+static void upg_note_refusal(Oid dboid, const char *name, int n, int elevel);
+static void upg_clear_refusal(Oid dboid);
+static bool upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit,
+					   int elevel);
+static bool upg_enqueue(UpgFinishRequest *req, bool *start, Latch **latch);
+static bool upg_start_finisher(UpgFinishRequest *req, int elevel);
+static void upg_forget_slot(int slotno, uint64 generation);
+static bool upg_poll(UpgFinishRequest *req, int elevel);
+static void upg_wait_all(UpgFinishRequest *reqs, int nreqs, int elevel);
+static bool upg_request_alive(UpgFinishRequest *req);
+static void upg_rethrow(StringInfo msg, Oid dboid, int elevel);
+static bool *upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs,
+						int *nreqs);
+static void upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit,
+							 bool in_procedure, const char *pause_point,
+							 bool *pause, bool *done);
+static void upg_finisher_loop(void);
+static bool upg_take_request(TimestampTz last_work, dsm_handle *handle);
+static void upg_serve(dsm_handle handle);
+static void upg_serve_items(UpgFinishJob *job, UpgFinishItem *items);
+static void upg_mark_present(UpgFinishItem *items, int n);
+static void upg_finisher_on_exit(int code, Datum arg);
+
+/* ---------------------------------------------------------------------
+ * Shared memory
+ * ---------------------------------------------------------------------
+ */
+
+/* Size of the finisher registry. */
+Size
+upg_finisher_shmem_size(void)
+{
+	return MAXALIGN(sizeof(UpgFinisherShared));
+}
+
+/* Reserve the registry's memory and lock; from shmem_request_hook. */
+void
+upg_finisher_shmem_request(void)
+{
+	RequestAddinShmemSpace(upg_finisher_shmem_size());
+	RequestNamedLWLockTranche("unified_pg finishers", 1);
+}
+
+/* Create or attach to the registry; from shmem_startup_hook. */
+void
+upg_finisher_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	upg_fin = ShmemInitStruct("unified_pg finishers", upg_finisher_shmem_size(), &found);
+	if (!found)
+	{
+		memset(upg_fin, 0, upg_finisher_shmem_size());
+		upg_fin->lock = &(GetNamedLWLockTranche("unified_pg finishers"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* ---------------------------------------------------------------------
+ * Requester side
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Finish prepared participants: those of other databases through their
+ * finishers, concurrently with those of this database, which are finished
+ * here each in a step of its own.  If *pause, stop at pause_point once the
+ * first participant here is finished, and clear *pause.  Failures are
+ * reported at elevel.  done[i] (if not NULL) tells which participants are
+ * no longer prepared.  Returns how many are left prepared.
+ */
+int
+upg_finish_batch(UpgParticipant *parts, int n, bool commit, bool in_procedure,
+				 const char *pause_point, bool *pause, int elevel, bool *done)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "unified_pg finishing",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	bool	   *isdone = palloc0(sizeof(bool) * Max(n, 1));
+	UpgFinishRequest *reqs = palloc0(sizeof(UpgFinishRequest) * (n + UPG_FINISHER_LANES + 1));
+	int			nreqs = 0;
+	bool	   *here;
+	int			left = 0;
+	int			i,
+				r;
+
+	here = upg_assign(parts, n, reqs, &nreqs);
+
+	PG_TRY();
+	{
+		bool		own_xact = !IsTransactionState();
+
+		/* hand them out first, so that all databases work at once */
+		if (own_xact)
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			MemoryContextSwitchTo(cxt);
+		}
+		for (r = 0; r < nreqs; r++)
+			reqs[r].submitted = upg_submit(&reqs[r], parts, commit, elevel);
+		if (own_xact)
+			CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+
+		upg_finish_local(parts, here, n, commit, in_procedure, pause_point, pause, isdone);
+		MemoryContextSwitchTo(cxt);
+
+		upg_wait_all(reqs, nreqs, elevel);
+		for (r = 0; r < nreqs; r++)
+		{
+			if (!reqs[r].submitted)
+				continue;
+			for (i = 0; i < reqs[r].nitems; i++)
+				if (reqs[r].items[i].status == UPG_FINISH_DONE ||
+					reqs[r].items[i].status == UPG_FINISH_GONE)
+					isdone[reqs[r].index[i]] = true;
+		}
+	}
+	PG_FINALLY();
+	{
+		for (r = 0; r < nreqs; r++)
+			if (reqs[r].seg != NULL)
+				dsm_detach(reqs[r].seg);
+	}
+	PG_END_TRY();
+
+	for (i = 0; i < n; i++)
+	{
+		if (!isdone[i])
+			left++;
+		if (done != NULL)
+			done[i] = isdone[i];
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+	return left;
+}
+
+/*
+ * Finish prepared participants (see upg_finish_batch); the coordinator's
+ * and the resolver's entry point.  Returns how many are left prepared.
+ */
+int
+upg_finish_participants(UpgParticipant *parts, int n, bool commit, bool in_procedure,
+						const char *pause_point, bool *pause, int elevel)
+{
+	return upg_finish_batch(parts, n, commit, in_procedure, pause_point, pause,
+							elevel, NULL);
+}
+
+/*
+ * Decide who finishes what: participants of other databases go to their
+ * finishers, split over several finishers (UPG_FINISHER_LANES shared by
+ * the databases with large batches) when there are many
+ * (COMMIT PREPARED waits for its own WAL flush, and concurrent flushes
+ * are shared); those of this database are finished here, except that a
+ * large batch (the resolver after a restart) sends part of them to
+ * finishers of this database too.  Fills reqs (the index of each item in
+ * parts); returns which parts are finished here.
+ */
+static bool *
+upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs, int *nreqs)
+{
+	bool	   *here = palloc0(sizeof(bool) * Max(n, 1));
+	bool	   *seen = palloc0(sizeof(bool) * Max(n, 1));
+	int		   *group = palloc(sizeof(int) * Max(n, 1));
+	int			nlarge = 0;
+	int			i,
+				j;
+
+	/* how many databases have a batch worth splitting: they share the lanes */
+	for (i = 0; i < n; i++)
+	{
+		int			m = 0;
+
+		if (seen[i])
+			continue;
+		for (j = i; j < n; j++)
+			if (!seen[j] && parts[j].dboid == parts[i].dboid)
+			{
+				seen[j] = true;
+				m++;
+			}
+		if (m >= UPG_FINISH_SPLIT_MIN)
+			nlarge++;
+	}
+	memset(seen, 0, sizeof(bool) * Max(n, 1));
+
+	for (i = 0; i < n; i++)
+	{
+		Oid			db = parts[i].dboid;
+		int			m = 0;
+		int			nlocal = 0;
+		int			lanes = 1;
+		int			lane;
+		int			k;
+
+		if (seen[i])
+			continue;
+		for (j = i; j < n; j++)
+			if (!seen[j] && parts[j].dboid == db)
+			{
+				seen[j] = true;
+				group[m++] = j;
+			}
+
+		if (m >= UPG_FINISH_SPLIT_MIN)
+			lanes = Max(1, UPG_FINISHER_LANES / nlarge);
+		if (db == MyDatabaseId)
+			nlocal = m >= UPG_FINISH_SPLIT_MIN ? m / (lanes + 1) : m;
+		for (k = 0; k < nlocal; k++)
+			here[group[k]] = true;
+		if (nlocal == m)
+			continue;
+
+		for (lane = 0; lane < lanes; lane++)
+		{
+			UpgFinishRequest *req = &reqs[(*nreqs)++];
+
+			req->dboid = db;
+			req->lane = lane;
+			req->index = palloc(sizeof(int) * m);
+		}
+		for (k = nlocal; k < m; k++)
+		{
+			UpgFinishRequest *req = &reqs[*nreqs - lanes + (k - nlocal) % lanes];
+
+			req->index[req->nitems++] = group[k];
+		}
+	}
+	pfree(seen);
+	pfree(group);
+	return here;
+}
+
+/*
+ * Finish the participants marked here, each in a step of its own, after
+ * one look at which are still prepared (and with the expected xid).
+ */
+static void
+upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_procedure,
+				 const char *pause_point, bool *pause, bool *done)
+{
+	UpgStep		step = {.in_procedure = in_procedure};
+	UpgFinishItem *items;
+	int		   *index;
+	int			nlocal = 0;
+	int			i;
+
+	items = palloc0(sizeof(UpgFinishItem) * Max(n, 1));
+	index = palloc(sizeof(int) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		if (!here[i])
+			continue;
+		strlcpy(items[nlocal].gid, parts[i].gid, GIDSIZE);
+		items[nlocal].xid = parts[i].xid;
+		index[nlocal++] = i;
+	}
+	if (nlocal == 0)
+		return;
+
+	upg_step_start(&step);
+	upg_mark_present(items, nlocal);
+	upg_step_commit(&step, false);
+
+	for (i = 0; i < nlocal; i++)
+	{
+		if (items[i].status == UPG_FINISH_GONE)
+		{
+			done[index[i]] = true;
+			continue;
+		}
+		CHECK_FOR_INTERRUPTS();
+		upg_step_start(&step);
+		(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
+		upg_step_commit(&step, false);
+		done[index[i]] = true;
+		if (*pause)
+		{
+			*pause = false;
+			upg_dtx_pause_point(pause_point);
+		}
+	}
+}
+
+/*
+ * Is the database there and accepting connections?  Reads the syscache,
+ * so it must run in a transaction.  *name is its name (or its oid).
+ */
+static bool
+upg_database_accepts(Oid dboid, char **name)
+{
+	HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	bool		accepts = false;
+
+	if (!HeapTupleIsValid(tup))
+	{
+		*name = psprintf("%u", dboid);
+		return false;
+	}
+	accepts = ((Form_pg_database) GETSTRUCT(tup))->datallowconn;
+	*name = pstrdup(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname));
+	ReleaseSysCache(tup);
+	return accepts;
+}
+
+/*
+ * Say that a database refuses connections: a coordinator is always told
+ * (WARNING); the resolver logs it once, when it first finds it so.
+ */
+static void
+upg_note_refusal(Oid dboid, const char *name, int n, int elevel)
+{
+	bool		first = true;
+	int			i;
+
+	LWLockAcquire(upg_fin->lock, LW_EXCLUSIVE);
+	for (i = 0; i < upg_fin->nrefused; i++)
+		if (upg_fin->refused[i] == dboid)
+			first = false;
+	if (first && upg_fin->nrefused < UPG_FINISHER_REFUSED)
+		upg_fin->refused[upg_fin->nrefused++] = dboid;
+	LWLockRelease(upg_fin->lock);
+
+	if (first || elevel >= WARNING)
+		ereport(elevel,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("database \"%s\" does not accept connections; %d prepared participants there wait",
+						name, n),
+				 errdetail("Prepared transactions can only be finished from their own database."),
+				 errhint("ALTER DATABASE %s ALLOW_CONNECTIONS true; the resolver then finishes them.",
+						 quote_identifier(name))));
+}
+
+/* Forget that a database refused connections: it accepts them now. */
+static void
+upg_clear_refusal(Oid dboid)
+{
+	int			i;
+
+	LWLockAcquire(upg_fin->lock, LW_EXCLUSIVE);
+	for (i = 0; i < upg_fin->nrefused; i++)
+		if (upg_fin->refused[i] == dboid)
+		{
+			upg_fin->refused[i] = upg_fin->refused[--upg_fin->nrefused];
+			break;
+		}
+	LWLockRelease(upg_fin->lock);
+}
+
+/*
+ * Build the request's segment and queue it at its database's finisher,
+ * starting one if there is none.  Returns false (reported at elevel) when
+ * the database refuses connections or no finisher can take it.
+ */
+static bool
+upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit, int elevel)
+{
+	shm_toc_estimator e;
+	shm_toc    *toc;
+	UpgFinishJob *job;
+	shm_mq	   *mq;
+	Size		size;
+	char	   *dbname;
+	bool		start = false;
+	Latch	   *latch = NULL;
+	int			i;
+
+	upg_require_shmem();
+	if (!upg_database_accepts(req->dboid, &dbname))
+	{
+		upg_note_refusal(req->dboid, dbname, req->nitems, elevel);
+		return false;
+	}
+	upg_clear_refusal(req->dboid);
+
+	shm_toc_initialize_estimator(&e);
+	shm_toc_estimate_chunk(&e, sizeof(UpgFinishJob));
+	shm_toc_estimate_chunk(&e, sizeof(UpgFinishItem) * req->nitems);
+	shm_toc_estimate_chunk(&e, UPG_FINISH_QUEUE_SIZE);
+	shm_toc_estimate_keys(&e, 3);
+	size = shm_toc_estimate(&e);
+
+	/* the request outlives the caller's transactions: it is ours to detach */
+	req->seg = dsm_create(size, 0);
+	dsm_pin_mapping(req->seg);
+	toc = shm_toc_create(UPG_FINISH_MAGIC, dsm_segment_address(req->seg), size);
+
+	job = shm_toc_allocate(toc, sizeof(UpgFinishJob));
+	job->dboid = req->dboid;
+	job->commit = commit;
+	job->nitems = req->nitems;
+	shm_toc_insert(toc, UPG_FINISH_KEY_JOB, job);
+
+	req->items = shm_toc_allocate(toc, sizeof(UpgFinishItem) * req->nitems);
+	for (i = 0; i < req->nitems; i++)
+	{
+		UpgParticipant *p = &parts[req->index[i]];
+
+		strlcpy(req->items[i].gid, p->gid, GIDSIZE);
+		req->items[i].xid = p->xid;
+		req->items[i].status = UPG_FINISH_PENDING;
+	}
+	shm_toc_insert(toc, UPG_FINISH_KEY_ITEMS, req->items);
+
+	mq = shm_mq_create(shm_toc_allocate(toc, UPG_FINISH_QUEUE_SIZE), UPG_FINISH_QUEUE_SIZE);
+	shm_toc_insert(toc, UPG_FINISH_KEY_QUEUE, mq);
+	shm_mq_set_receiver(mq, MyProc);
+	req->mqh = shm_mq_attach(mq, req->seg, NULL);
+
+	if (!upg_enqueue(req, &start, &latch))
+	{
+		ereport(elevel,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("no unified_pg finisher could take %d participants in database \"%s\"",
+						req->nitems, dbname),
+				 errdetail("At most %d finishers run at once, with %d requests queued each.",
+						   UPG_FINISHER_SLOTS, UPG_FINISHER_QUEUE),
+				 errhint("The resolver retries on its next pass.")));
+		return false;
+	}
+	if (start)
+		return upg_start_finisher(req, elevel);
+	if (latch != NULL)
+		SetLatch(latch);
+	return true;
+}
+
+/*
+ * Put the request in its database's queue, claiming a free slot if the
+ * database has none (then *start: the caller starts its finisher).  Waits
+ * a little for a place; false if none came.
+ */
+static bool
+upg_enqueue(UpgFinishRequest *req, bool *start, Latch **latch)
+{
+	int			waited = 0;
+
+	for (;;)
+	{
+		int			free_slot = -1;
+		int			s;
+
+		LWLockAcquire(upg_fin->lock, LW_EXCLUSIVE);
+		for (s = 0; s < UPG_FINISHER_SLOTS; s++)
+		{
+			UpgFinisherSlot *slot = &upg_fin->slots[s];
+
+			if (slot->dboid == req->dboid && slot->lane == req->lane)
+				break;
+			if (slot->dboid == InvalidOid && free_slot < 0)
+				free_slot = s;
+		}
+		if (s == UPG_FINISHER_SLOTS && free_slot >= 0)
+		{
+			UpgFinisherSlot *slot = &upg_fin->slots[free_slot];
+
+			s = free_slot;
+			slot->dboid = req->dboid;
+			slot->lane = req->lane;
+			slot->generation = ++upg_fin->next_generation;
+			slot->pid = 0;
+			slot->latch = NULL;
+			slot->serving = false;
+			slot->nqueued = 0;
+			*start = true;
+		}
+		if (s < UPG_FINISHER_SLOTS && upg_fin->slots[s].nqueued < UPG_FINISHER_QUEUE)
+		{
+			UpgFinisherSlot *slot = &upg_fin->slots[s];
+
+			slot->queue[slot->nqueued].handle = dsm_segment_handle(req->seg);
+			slot->queue[slot->nqueued].requester = MyLatch;
+			slot->nqueued++;
+			req->slotno = s;
+			req->generation = slot->generation;
+			*latch = slot->latch;
+			upg_fin->requests++;
+			LWLockRelease(upg_fin->lock);
+			return true;
+		}
+		LWLockRelease(upg_fin->lock);
+
+		if (waited >= UPG_FINISH_SUBMIT_WAIT_MS)
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, UPG_WAIT_EVENT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		waited += 10;
+	}
+}
+
+/*
+ * Start the finisher of the slot the request claimed.  If no worker slot
+ * is free, free the slot again (waking whoever queued there meanwhile) and
+ * report at elevel -- the resolver only once until a finisher starts.
+ */
+static bool
+upg_start_finisher(UpgFinishRequest *req, int elevel)
+{
+	BackgroundWorker worker;
+	bool		say;
+
+	upg_fill_worker(&worker, "upg_finisher_main", "unified_pg finisher",
+					"unified_pg finisher", BGW_NEVER_RESTART);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "unified_pg finisher %d for database %u",
+			 req->lane + 1, req->dboid);
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_main_arg = Int32GetDatum(req->slotno);
+	memcpy(worker.bgw_extra, &req->generation, sizeof(uint64));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (RegisterDynamicBackgroundWorker(&worker, &req->started))
+	{
+		LWLockAcquire(upg_fin->lock, LW_EXCLUSIVE);
+		upg_fin->start_failure_logged = false;
+		upg_fin->finishers_started++;
+		LWLockRelease(upg_fin->lock);
+		return true;
+	}
+	req->started = NULL;
+	upg_forget_slot(req->slotno, req->generation);
+
+	LWLockAcquire(upg_fin->lock, LW_EXCLUSIVE);
+	say = elevel >= WARNING || !upg_fin->start_failure_logged;
+	upg_fin->start_failure_logged = true;
+	LWLockRelease(upg_fin->lock);
+	if (say)
+		ereport(elevel,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a unified_pg finisher for database %u", req->dboid),
+				 errdetail("%d prepared participants there stay prepared for now.", req->nitems),
+				 errhint("Raise max_worker_processes; the resolver retries on its next pass.")));
+	return false;
+}
+
+/*
+ * Free a slot if it is still the given incarnation, waking the requesters
+ * queued in it: they find their request gone and count it as left.
+ */
+static void
+upg_forget_slot(int slotno, uint64 generation)
+{
+	UpgFinisherSlot *slot = &upg_fin->slots[slotno];
+	int			i;
+
+	LWLockAcquire(upg_fin->lock, LW_EXCLUSIVE);
+	if (slot->generation == generation && slot->dboid != InvalidOid)
+	{
+		for (i = 0; i < slot->nqueued; i++)
+			SetLatch(slot->queue[i].requester);
+		slot->dboid = InvalidOid;
+		slot->pid = 0;
+		slot->latch = NULL;
+		slot->serving = false;
+		slot->nqueued = 0;
+	}
+	LWLockRelease(upg_fin->lock);
+}
+
+/* Is the request still queued at, or being served by, a live finisher? */
+static bool
+upg_request_alive(UpgFinishRequest *req)
+{
+	UpgFinisherSlot *slot = &upg_fin->slots[req->slotno];
+	dsm_handle	h = dsm_segment_handle(req->seg);
+	bool		alive = false;
+	int			i;
+
+	/* a finisher we registered that never came up frees no slot itself */
+	if (req->started != NULL)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(req->started, &pid) == BGWH_STOPPED)
+			upg_forget_slot(req->slotno, req->generation);
+	}
+
+	LWLockAcquire(upg_fin->lock, LW_SHARED);
+	if (slot->generation == req->generation && slot->dboid != InvalidOid)
+	{
+		if (slot->serving && slot->serving_handle == h)
+			alive = true;
+		for (i = 0; i < slot->nqueued && !alive; i++)
+			if (slot->queue[i].handle == h)
+				alive = true;
+	}
+	LWLockRelease(upg_fin->lock);
+	return alive;
+}
+
+/*
+ * Take every message a finisher has sent back for the request so far,
+ * re-raising each at elevel.  Returns true once the request is over: the
+ * finisher detached from its queue (it is done), or it went away without
+ * taking it.
+ */
+static bool
+upg_poll(UpgFinishRequest *req, int elevel)
+{
+	bool		gone = false;
+
+	for (;;)
+	{
+		Size		nbytes;
+		void	   *data;
+		shm_mq_result res = shm_mq_receive(req->mqh, &nbytes, &data, true);
+
+		if (res == SHM_MQ_SUCCESS)
+		{
+			StringInfoData msg;
+
+			initStringInfo(&msg);
+			appendBinaryStringInfo(&msg, data, nbytes);
+			upg_rethrow(&msg, req->dboid, elevel);
+			pfree(msg.data);
+			continue;
+		}
+		if (res == SHM_MQ_DETACHED || gone)
+			return true;
+		/* look again at the queue after finding the request gone */
+		if (upg_request_alive(req))
+			return false;
+		gone = true;
+	}
+}
+
+/*
+ * Wait until every submitted request is over, draining all their queues
+ * as we go: a finisher blocked on a full queue of one request is never
+ * left waiting while we wait for another.
+ */
+static void
+upg_wait_all(UpgFinishRequest *reqs, int nreqs, int elevel)
+{
+	for (;;)
+	{
+		bool		all_over = true;
+		int			r;
+
+		for (r = 0; r < nreqs; r++)
+		{
+			if (!reqs[r].submitted || reqs[r].over)
+				continue;
+			reqs[r].over = upg_poll(&reqs[r], elevel);
+			if (!reqs[r].over)
+				all_over = false;
+		}
+		if (all_over)
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000, UPG_WAIT_EVENT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Re-raise an ErrorResponse or NoticeResponse from a finisher at elevel
+ * (never above WARNING: the caller goes on), keeping SQLSTATE, message,
+ * detail and hint, with a context line naming the finisher.
+ */
+static void
+upg_rethrow(StringInfo msg, Oid dboid, int elevel)
+{
+	char		msgtype = pq_getmsgbyte(msg);
+	ErrorData	edata;
+
+	if (msgtype != 'E' && msgtype != 'N')
+		return;
+	pq_parse_errornotice(msg, &edata);
+	if (msgtype == 'N' && edata.elevel < elevel)
+		return;
+	edata.elevel = Min(elevel, WARNING);
+	edata.context = psprintf("%s%sunified_pg finisher for database %u",
+							 edata.context ? edata.context : "",
+							 edata.context ? "\n" : "", dboid);
+	ThrowErrorData(&edata);
+}
+
+/* ---------------------------------------------------------------------
+ * Finisher side
+ * ---------------------------------------------------------------------
+ */
+
+/* Entry point of a finisher: take our slot, connect, serve until idle. */
+void
+upg_finisher_main(Datum main_arg)
+{
+	UpgFinisherSlot *slot;
+	Oid			dboid = InvalidOid;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	upg_my_slot = DatumGetInt32(main_arg);
+	memcpy(&upg_my_generation, MyBgworkerEntry->bgw_extra, sizeof(uint64));
+	if (upg_my_slot < 0 || upg_my_slot >= UPG_FINISHER_SLOTS)
+		proc_exit(0);
+	slot = &upg_fin->slots[upg_my_slot];
+
+	before_shmem_exit(upg_finisher_on_exit, (Datum) 0);
+	LWLockAcquire(upg_fin->lock, LW_EXCLUSIVE);
+	if (slot->generation == upg_my_generation && slot->dboid != InvalidOid)
+	{
+		dboid = slot->dboid;
+		slot->pid = MyProcPid;
+		slot->latch = MyLatch;
+	}
+	LWLockRelease(upg_fin->lock);
+	if (!OidIsValid(dboid))
+		proc_exit(0);			/* the slot was given up before we started */
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	upg_worker_pin_settings();
+	pgstat_report_appname("unified_pg finisher");
+	upg_finisher_loop();
+}
+
+/* Serve requests until none came for unified_pg.finisher_idle_timeout. */
+static void
+upg_finisher_loop(void)
+{
+	MemoryContext loopcxt = AllocSetContextCreate(TopMemoryContext,
+												  "unified_pg finisher loop",
+												  ALLOCSET_DEFAULT_SIZES);
+	TimestampTz last_work = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		dsm_handle	handle;
+
+		MemoryContextReset(loopcxt);
+		MemoryContextSwitchTo(loopcxt);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (upg_take_request(last_work, &handle))
+		{
+			upg_serve(handle);
+			last_work = GetCurrentTimestamp();
+			continue;
+		}
+
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(upg_finisher_idle_timeout_s, 1) * 1000L,
+						 UPG_WAIT_EVENT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * Take the next request of our slot.  With none queued and idle for the
+ * timeout, free the slot and exit -- under the lock, so that no request is
+ * queued behind our back.
+ */
+static bool
+upg_take_request(TimestampTz last_work, dsm_handle *handle)
+{
+	UpgFinisherSlot *slot = &upg_fin->slots[upg_my_slot];
+	bool		idle = TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(),
+												  upg_finisher_idle_timeout_s * 1000);
+
+	LWLockAcquire(upg_fin->lock, LW_EXCLUSIVE);
+	if (slot->generation != upg_my_generation)
+	{
+		LWLockRelease(upg_fin->lock);
+		proc_exit(0);			/* can't happen: only we free our slot */
+	}
+	slot->serving = false;
+	if (slot->nqueued > 0)
+	{
+		*handle = slot->queue[0].handle;
+		memmove(&slot->queue[0], &slot->queue[1],
+				sizeof(UpgFinisherQueued) * (slot->nqueued - 1));
+		slot->nqueued--;
+		slot->serving = true;
+		slot->serving_handle = *handle;
+		LWLockRelease(upg_fin->lock);
+		return true;
+	}
+	if (idle)
+	{
+		slot->dboid = InvalidOid;
+		slot->pid = 0;
+		slot->latch = NULL;
+		LWLockRelease(upg_fin->lock);
+		proc_exit(0);
+	}
+	LWLockRelease(upg_fin->lock);
+	return false;
+}
+
+/*
+ * Serve one request: attach its segment, send our protocol output to its
+ * queue, finish its items, detach (which tells the requester we are done).
+ */
+static void
+upg_serve(dsm_handle handle)
+{
+	dsm_segment *seg = dsm_attach(handle);
+	shm_toc    *toc;
+	UpgFinishJob *job;
+	shm_mq	   *mq;
+	shm_mq_handle *mqh;
+
+	if (seg == NULL)
+		return;					/* the requester is gone: nothing to do */
+	toc = shm_toc_attach(UPG_FINISH_MAGIC, dsm_segment_address(seg));
+	if (toc == NULL)
+	{
+		elog(LOG, "unified_pg finisher: request segment has a bad magic number");
+		dsm_detach(seg);
+		return;
+	}
+	job = shm_toc_lookup(toc, UPG_FINISH_KEY_JOB, false);
+	mq = shm_toc_lookup(toc, UPG_FINISH_KEY_QUEUE, false);
+	shm_mq_set_sender(mq, MyProc);
+	mqh = shm_mq_attach(mq, seg, NULL);
+	pq_redirect_to_shm_mq(seg, mqh);
+
+	if (job->dboid == MyDatabaseId)
+		upg_serve_items(job, shm_toc_lookup(toc, UPG_FINISH_KEY_ITEMS, false));
+	else
+		elog(WARNING, "unified_pg finisher for database %u got a request for database %u",
+			 MyDatabaseId, job->dboid);
+
+	/* detaching ends the redirection and wakes the requester */
+	dsm_detach(seg);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * Finish the items of a job, each in a transaction of its own; an error
+ * is sent back whole and the item marked failed, and we go on.
+ */
+static void
+upg_serve_items(UpgFinishJob *job, UpgFinishItem *items)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	upg_mark_present(items, job->nitems);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+
+	for (i = 0; i < job->nitems; i++)
+	{
+		if (items[i].status == UPG_FINISH_GONE)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		upg_dtx_pause_point("finisher_before_finish");
+		PG_TRY();
+		{
+			bool		finished;
+
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			finished = upg_dtx_finish_here(items[i].gid, items[i].xid, job->commit);
+			CommitTransactionCommand();
+			pg_write_barrier();
+			items[i].status = finished ? UPG_FINISH_DONE : UPG_FINISH_GONE;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			items[i].status = UPG_FINISH_FAILED;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+	}
+}
+
+/* qsort/bsearch comparator of item pointers by gid */
+static int
+upg_item_cmp(const void *a, const void *b)
+{
+	return strcmp((*(UpgFinishItem *const *) a)->gid, (*(UpgFinishItem *const *) b)->gid);
+}
+
+/*
+ * Mark the items that are no longer prepared in this database (or were
+ * prepared again with another xid) GONE, with one look at
+ * pg_prepared_xacts: every prepared transaction of the database is looked
+ * up among the sorted items, so a batch costs O(prepared log items), not
+ * O(prepared x items).  Runs inside a transaction with SPI connected.
+ */
+static void
+upg_mark_present(UpgFinishItem *items, int n)
+{
+	UpgFinishItem **sorted = palloc(sizeof(UpgFinishItem *) * n);
+	int			i;
+	uint64		r;
+
+	for (i = 0; i < n; i++)
+	{
+		items[i].status = UPG_FINISH_GONE;
+		sorted[i] = &items[i];
+	}
+	qsort(sorted, n, sizeof(UpgFinishItem *), upg_item_cmp);
+	if (SPI_execute("SELECT gid, transaction::text::bigint FROM pg_catalog.pg_prepared_xacts"
+					" WHERE database = pg_catalog.current_database()",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list prepared transactions");
+
+	for (r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		UpgFinishItem key;
+		UpgFinishItem *keyp = &key;
+		UpgFinishItem **found;
+		TransactionId xid = (TransactionId)
+			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		char	   *gid = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+
+		strlcpy(key.gid, gid, GIDSIZE);
+		pfree(gid);
+		found = bsearch(&keyp, sorted, n, sizeof(UpgFinishItem *), upg_item_cmp);
+		if (found != NULL &&
+			(!TransactionIdIsValid((*found)->xid) || (*found)->xid == xid))
+			(*found)->status = UPG_FINISH_PENDING;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* Free our slot when we exit, for whatever reason, waking its requesters. */
+static void
+upg_finisher_on_exit(int code, Datum arg)
+{
+	LWLockReleaseAll();
+	if (upg_my_slot >= 0)
+		upg_forget_slot(upg_my_slot, upg_my_generation);
+}
