@@ -118,6 +118,6 @@ test('a coordinator that died after PREPARE is resolved by the server: presumed 
   }
   assert.deepEqual(await prepared(txId), [], 'the resolver finished both participants');
   assert.deepEqual(await visible(t), [0, 0]);
-  const { rows } = await pools.pool('shared').query('SELECT state FROM unified.transaction_log WHERE tx_id = $1', [txId]);
+  const { rows } = await pools.pool('shared').query('SELECT state FROM unified.transaction_status($1)', [txId]);
   assert.equal(rows[0].state, 'aborted');
 });

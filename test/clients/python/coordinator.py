@@ -96,9 +96,9 @@ class PostgresTransactionCoordinator:
         return await self.state(tx_id)
 
     async def state(self, tx_id):
-        """The logged state of a transaction."""
+        """The state of a transaction, as unified.transaction_status reports it."""
         s = await self.pools["shared"].fetchval(
-            "SELECT state FROM unified.transaction_log WHERE tx_id = $1", tx_id)
+            "SELECT state FROM unified.transaction_status($1)", tx_id)
         return TransactionState(s) if s else None
 
     async def run(self, tx_id, work):

@@ -63,7 +63,7 @@ export class DistributedTransaction {
   // unified.transaction_status of this transaction, as the shared pool sees it.
   async status() {
     const { rows } = await this.pools.pool('shared').query(
-      'SELECT tx_id, state, decided_at, finished_at, participants, error FROM unified.transaction_log WHERE tx_id = $1', [this.txId]);
+      'SELECT * FROM unified.transaction_status($1)', [this.txId]);
     return rows[0];
   }
 }
