@@ -3,6 +3,7 @@
 #   make && make install     build and install into the server of $(PG_CONFIG)
 #   make run / make stop     a local preloaded server on port 5533 (see README)
 #   make test                install what is missing, then every suite on throwaway servers
+#   make bench               every benchmark under bench/, results into BENCHMARKS.md
 #
 # The install script sql/unified_pg--$(EXTVERSION).sql is generated from the
 # ordered pieces in sql/install/, one piece per concern.
@@ -34,7 +35,8 @@ OBJS = \
 	src/stats_hooks.o \
 	src/stats_views.o \
 	src/pruning_stats.o \
-	src/migrate.o
+	src/migrate.o \
+	src/error_hints.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -77,7 +79,7 @@ ISOLATION_TESTDB = unified_regress
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PIECES)
 	cat $^ > $@
 
-.PHONY: run stop test deps vector-check
+.PHONY: run stop test deps bench vector-check
 vector-check:
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(UPG_VECTOR_CFLAGS) -fopt-info-vec-optimized -c src/vector.c -o /dev/null 2>&1 | grep -E 'vector\.c:[0-9]+:[0-9]+: optimized: loop vectorized'
 
@@ -89,3 +91,5 @@ stop:
 	@bash scripts/server.sh stop
 test:
 	@bash scripts/test.sh
+bench:
+	@bash bench/run-all.sh

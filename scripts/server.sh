@@ -10,14 +10,19 @@
 # is open to the postgres OS user and group only (and root).  TCP on
 # localhost asks for a password (set one with ALTER ROLE ... PASSWORD).
 # Port, directory and database can be changed with UPG_PORT, UPG_RUN_DIR
-# and UPG_DB.
+# and UPG_DB.  On an existing run directory the port and database it was
+# made with stay unless UPG_PORT or UPG_DB say otherwise; then the new
+# values are written into its postgresql.conf and a running server is
+# restarted (both are postmaster settings).
 source "$(dirname "$0")/lib.sh"
 # every path below is absolute; the server user may not be able to enter
 # the directory make was started in (e.g. a checkout under /root)
 cd /
 
-PORT=${UPG_PORT:-5533}
-DB=${UPG_DB:-claude_context}
+PORT=${UPG_PORT:-}
+DB=${UPG_DB:-}
+case $PORT in *[!0-9]*) die "UPG_PORT must be a port number, not '$PORT'" ;; esac
+case $DB in *[!A-Za-z0-9_]*) die "UPG_DB must be letters, digits and underscores, not '$DB'" ;; esac
 RUN_DIR_WANTED=${UPG_RUN_DIR:-$UPG_ROOT/.run}
 RUN_DIR_FALLBACK=/var/tmp/unified_pg-run-$(printf '%s' "$UPG_ROOT" | cksum | cut -d' ' -f1)
 
@@ -30,6 +35,34 @@ find_run_dir() {
         fi
     done
     server_dir "$RUN_DIR_WANTED" "$RUN_DIR_FALLBACK"
+}
+
+# The value of a setting in the block server_conf wrote (last one wins).
+configured() {
+    as_pg sed -n "s/^$2 = '\{0,1\}\([^']*\)'\{0,1\}\$/\1/p" "$1/postgresql.conf" | tail -1
+}
+
+# On an existing cluster: take its port and database unless UPG_PORT or
+# UPG_DB ask for others, and write those into postgresql.conf.  Returns 0
+# when something changed (the server must restart to see it).
+reconfigure() {
+    local data=$1 oldport olddb changed=1
+    oldport=$(configured "$data" port)
+    olddb=$(configured "$data" unified_pg.database)
+    PORT=${PORT:-$oldport}
+    DB=${DB:-$olddb}
+    if [ "$PORT" != "$oldport" ]; then
+        say "==> port $oldport -> $PORT"
+        as_pg sed -i "s/^port = .*/port = $PORT/" "$data/postgresql.conf"
+        changed=0
+    fi
+    if [ "$DB" != "$olddb" ]; then
+        say "==> database $olddb -> $DB (the worker and pg_cron follow it)"
+        as_pg sed -i -e "s/^unified_pg.database = .*/unified_pg.database = '$DB'/" \
+            -e "s/^cron.database_name = .*/cron.database_name = '$DB'/" "$data/postgresql.conf"
+        changed=0
+    fi
+    return $changed
 }
 
 start() {
@@ -45,7 +78,12 @@ start() {
     sock=$run/sock
     as_pg mkdir -p "$sock"
 
-    if [ ! -f "$data/PG_VERSION" ]; then
+    local restart=no
+    if [ -f "$data/PG_VERSION" ]; then
+        reconfigure "$data" && restart=yes
+    else
+        PORT=${PORT:-5533}
+        DB=${DB:-claude_context}
         say "==> initializing a cluster in $data"
         as_pg "$bindir/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
             -E UTF8 --locale=C.UTF-8 >"$run/initdb.log"
@@ -55,7 +93,13 @@ start() {
     fi
 
     if as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-        say "==> server already running"
+        if [ "$restart" = yes ]; then
+            say "==> restarting the server for the new port or database"
+            as_pg "$bindir/pg_ctl" -D "$data" -l "$run/server.log" -m fast -w restart >/dev/null \
+                || { tail -20 "$run/server.log" >&2; die "server did not restart; log: $run/server.log"; }
+        else
+            say "==> server already running"
+        fi
     else
         say "==> starting the server on port $PORT"
         as_pg "$bindir/pg_ctl" -D "$data" -l "$run/server.log" -w start >/dev/null \

@@ -37,9 +37,11 @@ SRC=$WORK/src
 DATA=$WORK/data
 SOCK=$WORK/sock
 
-# a copy of the built tree, owned by the server user
+# a copy of the built tree, owned by the server user (not with tar's
+# --one-top-level=src, which would merge the tree's own src/ into the top)
+as_pg mkdir "$SRC"
 tar -C "$UPG_ROOT" --exclude=.git --exclude=.run --exclude=tmp_check --exclude=results \
-    --exclude=output_iso --exclude=node_modules -cf - . | as_pg tar -C "$WORK" --one-top-level=src -xf -
+    --exclude=output_iso --exclude=node_modules -cf - . | as_pg tar -C "$SRC" -xf -
 
 server_started=0
 cleanup() {
@@ -59,9 +61,18 @@ start_server() {
     as_pg "$BINDIR/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$WORK/initdb.log"
     {
         server_conf "$PORT" "$SOCK" "$DB"
-        printf "listen_addresses = ''\n"
+        # TCP on the loopback only, for the client suites
+        printf "listen_addresses = '127.0.0.1'\n"
         cat "$SRC/test/server.conf"
     } | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+    # The client suites' login roles must give a SCRAM password over TCP, as
+    # the applications do; every other connection stays as initdb made it.
+    {
+        printf '# unified_pg client suites (test/clients/run.sh)\n'
+        printf 'host all upg_client_claude,upg_client_cognee,upg_client_admin,upg_client_cognee_tenant 127.0.0.1/32 scram-sha-256\n'
+        cat "$DATA/pg_hba.conf"
+    } >"$WORK/pg_hba.conf"
+    as_pg cp "$WORK/pg_hba.conf" "$DATA/pg_hba.conf"
     as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null \
         || { tail -30 "$WORK/server.log" >&2; die "test server did not start"; }
     server_started=1

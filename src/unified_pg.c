@@ -54,6 +54,7 @@ _PG_init(void)
 	upg_maintenance_guard_init();
 	upg_explain_guard_init();
 	upg_security_init();
+	upg_error_hints_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -338,4 +338,7 @@ extern void upg_stats_install_hooks(void);
 extern void upg_stats_shmem_request(void);
 extern void upg_stats_shmem_startup(void);
 
+/* ---- error_hints.c: hints for the errors applications get ---- */
+extern void upg_error_hints_init(void);
+
 #endif							/* UNIFIED_PG_H */
