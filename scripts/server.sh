@@ -116,10 +116,10 @@ start() {
                                 -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
                                 -c "ALTER EXTENSION unified_pg UPDATE"
 
-    # the worker starts working in the database within a few seconds
+    # the workers (resolver and maintenance) start working in the database within a few seconds
     local i worker=no
     for i in $(seq 1 50); do
-        if [ "$(as_pg "${psql[@]}" -d "$DB" -Atc "SELECT coalesce(extension_present, false) FROM unified.worker_status()")" = t ]; then
+        if [ "$(as_pg "${psql[@]}" -d "$DB" -Atc "SELECT coalesce(bool_and(extension_present), false) FROM unified.worker_status()")" = t ]; then
             worker=yes
             break
         fi
