@@ -28,6 +28,7 @@ OBJS = \
 	src/resolver.o \
 	src/finisher.o \
 	src/vector.o \
+	src/numeric_real.o \
 	src/operations.o \
 	src/histogram.o \
 	src/pool_stats.o \

@@ -331,6 +331,16 @@ struct JsonbContainer;
 extern ArrayType *upg_embedding_from_container(struct JsonbContainer *root, int chunk_no);
 extern ArrayType *upg_embedding_from_text(const char *str, int len, int chunk_no);
 
+/* ---- numeric_real.c: a numeric as real, correctly rounded ---- */
+typedef enum UpgNumericRealResult
+{
+	UPG_NUMERIC_REAL_OK,
+	UPG_NUMERIC_REAL_NOT_FINITE,
+	UPG_NUMERIC_REAL_OUT_OF_RANGE
+} UpgNumericRealResult;
+struct NumericData;
+extern UpgNumericRealResult upg_numeric_to_real(struct NumericData *num, float *out);
+
 /* ---- statistics (pool_stats.c and friends; internals in src/pool_stats.h) ---- */
 extern int	upg_stats_window_s;
 extern void upg_stats_define_gucs(void);

@@ -186,15 +186,20 @@ upg_embedding_bad_element(int chunk_no, int elem, const char *what)
 static float
 upg_embedding_number(Numeric num, int chunk_no, int elem)
 {
-	double		d;
+	float		f = 0.0f;
 
-	if (numeric_is_nan(num) || numeric_is_inf(num))
-		upg_embedding_bad_element(chunk_no, elem, "not a finite number");
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-										   NumericGetDatum(num)));
-	if (isinf(d) || fabs(d) > FLT_MAX)
-		upg_embedding_bad_element(chunk_no, elem, "out of range for type real");
-	return (float) d;
+	switch (upg_numeric_to_real(num, &f))
+	{
+		case UPG_NUMERIC_REAL_OK:
+			break;
+		case UPG_NUMERIC_REAL_NOT_FINITE:
+			upg_embedding_bad_element(chunk_no, elem, "not a finite number");
+			break;
+		case UPG_NUMERIC_REAL_OUT_OF_RANGE:
+			upg_embedding_bad_element(chunk_no, elem, "out of range for type real");
+			break;
+	}
+	return f;
 }
 
 /* A one-dimensional real[] holding values[0 .. n-1], built in one piece. */
