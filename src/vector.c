@@ -94,6 +94,24 @@ upg_cosine_sums(const float *restrict x, const float *restrict y, int n,
 }
 
 /*
+ * Ask the CPU for every cache line of x[0 .. n-1] before the kernel reads
+ * them.  A scan hands the kernel one stored embedding after another, each
+ * 3 kB (768 dimensions) fetched from memory; the hardware prefetcher only
+ * finds each row's stream after its first misses, while these requests
+ * are all in flight at once.  Measured: 15-20 % less time for a scan of
+ * 50,000 rows (BENCHMARKS.md).  A prefetch never faults and changes
+ * nothing but timing.
+ */
+static inline void
+upg_vector_prefetch(const float *x, int n)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	for (int i = 0; i < n; i += 64 / sizeof(float))
+		__builtin_prefetch(&x[i]);
+#endif
+}
+
+/*
  * The argument argno (0-based) as an array, detoasted once per query when
  * it is a constant or a query parameter (the search's query vector): the
  * copy is kept in fn_extra for as long as the expression lives, so a scan
@@ -157,6 +175,8 @@ upg_cosine_distance(PG_FUNCTION_ARGS)
 				 errmsg("different vector dimensions %d and %d", na, nb),
 				 errhint("Compare embeddings made by the same model.")));
 
+	upg_vector_prefetch(x, na);
+	upg_vector_prefetch(y, nb);
 	upg_cosine_sums(x, y, na, &dot, &xx, &yy);
 	if (xx == 0.0f || yy == 0.0f)
 		PG_RETURN_FLOAT8(get_float8_nan());

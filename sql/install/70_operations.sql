@@ -519,6 +519,16 @@ $fn$;
 -- everyone's, though the planner, which does not know that, would often
 -- choose to read everything (measured in BENCHMARKS.md).  The SET clause
 -- keeps the change inside this function.
+--
+-- The query ranks on (id, created_at, distance) alone, with ORDER BY
+-- distance LIMIT k at one level, then fetches the k winners' columns: the
+-- sort carries no content, and a parallel plan (when the planner makes one:
+-- large candidate sets, parallel_setup_cost, max_parallel_workers_per_gather)
+-- is a top-k sort in every worker under a Gather Merge, never all
+-- candidates sent through the leader.  The two filters on the distance are
+-- applied after the LIMIT, which is exact: NaN (a stored embedding of norm
+-- zero) sorts after every number, and min_score keeps a prefix of the
+-- order, so the first k rows that pass are among the first k rows.
 CREATE FUNCTION unified.search_chunks_exact(q real[], lim integer, p_project text,
                                             p_dataset uuid, p_collection text,
                                             p_filter jsonb, p_min_score real)
@@ -533,20 +543,17 @@ BEGIN
     IF p_project IS NOT NULL OR p_dataset IS NOT NULL THEN
         PERFORM set_config('enable_seqscan', 'off', true);
     END IF;
-    -- rank on (id, created_at, distance) alone, then fetch the k winners'
-    -- columns: the sort does not carry every candidate's content
     RETURN QUERY EXECUTE format(
         'SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
         ' c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,'
         ' 1 OPERATOR(pg_catalog.-) t.d'
-        ' FROM (SELECT s.id, s.created_at, s.d'
-        '  FROM (SELECT c.id, c.created_at, unified.cosine_distance(c.embedding, $1) AS d'
-        '   FROM unified.chunks c WHERE %s OFFSET 0) s'
-        '  WHERE s.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
-        '   AND ($7 IS NULL OR 1 OPERATOR(pg_catalog.-) s.d OPERATOR(pg_catalog.>=) $7)'
-        '  ORDER BY s.d, s.id LIMIT $2) t'
+        ' FROM (SELECT c.id, c.created_at, unified.cosine_distance(c.embedding, $1) AS d'
+        '   FROM unified.chunks c WHERE %s'
+        '  ORDER BY d, c.id LIMIT $2) t'
         ' JOIN unified.chunks c ON c.id OPERATOR(pg_catalog.=) t.id'
         '  AND c.created_at OPERATOR(pg_catalog.=) t.created_at'
+        ' WHERE t.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
+        '  AND ($7 IS NULL OR 1 OPERATOR(pg_catalog.-) t.d OPERATOR(pg_catalog.>=) $7)'
         ' ORDER BY t.d, t.id',
         unified.search_where(cardinality(q), p_project, p_dataset, p_collection, p_filter))
     USING q, lim, p_project, p_dataset, p_collection, p_filter, p_min_score;
