@@ -137,7 +137,10 @@ $fn$;
 COMMENT ON FUNCTION unified.metadata_merge(jsonb, jsonb, text[]) IS
     'metadata written by upsert_chunks: the new object, with the arrays under union_keys united with the stored ones';
 
--- Steps 2 to 4 of an upsert (see the banner) for a parsed batch.
+-- Steps 2 to 4 of an upsert (see the banner) for a parsed batch.  When no
+-- metadata key is united, an update takes the new metadata without a call
+-- of metadata_merge per row (a SQL function with a SET clause, which the
+-- planner cannot inline).
 CREATE FUNCTION unified.upsert_chunks_apply(parsed unified.chunk_input[], union_keys text[],
                                             OUT inserted bigint, OUT updated bigint)
 RETURNS record
@@ -180,8 +183,9 @@ BEGIN
             chunk_index = CASE WHEN 'chunk_index' = ANY (i.present) THEN i.chunk_index ELSE c.chunk_index END,
             embedding = CASE WHEN 'embedding' = ANY (i.present) THEN i.embedding ELSE c.embedding END,
             embedding_model = CASE WHEN 'embedding_model' = ANY (i.present) THEN i.embedding_model ELSE c.embedding_model END,
-            metadata = CASE WHEN 'metadata' = ANY (i.present)
-                            THEN unified.metadata_merge(c.metadata, i.metadata, union_keys) ELSE c.metadata END,
+            metadata = CASE WHEN NOT 'metadata' = ANY (i.present) THEN c.metadata
+                            WHEN union_keys IS NULL THEN i.metadata
+                            ELSE unified.metadata_merge(c.metadata, i.metadata, union_keys) END,
             updated_at = CASE WHEN 'updated_at' = ANY (i.present) THEN i.updated_at ELSE c.updated_at END
           FROM unnest(parsed) i, unnest(l_ord, l_id, l_created) AS l(ord, id, created_at)
          WHERE l.ord = i.ord AND i.source = 'claude_context'
@@ -200,8 +204,9 @@ BEGIN
             chunk_index = CASE WHEN 'chunk_index' = ANY (i.present) THEN i.chunk_index ELSE c.chunk_index END,
             embedding = CASE WHEN 'embedding' = ANY (i.present) THEN i.embedding ELSE c.embedding END,
             embedding_model = CASE WHEN 'embedding_model' = ANY (i.present) THEN i.embedding_model ELSE c.embedding_model END,
-            metadata = CASE WHEN 'metadata' = ANY (i.present)
-                            THEN unified.metadata_merge(c.metadata, i.metadata, union_keys) ELSE c.metadata END,
+            metadata = CASE WHEN NOT 'metadata' = ANY (i.present) THEN c.metadata
+                            WHEN union_keys IS NULL THEN i.metadata
+                            ELSE unified.metadata_merge(c.metadata, i.metadata, union_keys) END,
             updated_at = CASE WHEN 'updated_at' = ANY (i.present) THEN i.updated_at ELSE c.updated_at END
           FROM unnest(parsed) i, unnest(l_ord, l_id, l_created) AS l(ord, id, created_at)
          WHERE l.ord = i.ord AND i.source = 'cognee'
