@@ -16,13 +16,17 @@
  * one in the last bits).  `make vector-check` shows GCC's report that the
  * loop was vectorized.  Sums are kept in float like pgvector's, so that the
  * exact path and pgvector's HNSW path rank the same rows the same way.
+ * Before the loop the kernel asks for every cache line of both vectors:
+ * a scan is bound by reading each stored embedding from memory, and the
+ * prefetches put all of a row's misses in flight at once.
  *
  * The "embedding" of an upsert_chunks() element becomes real[] here: a JSON
  * array of numbers, or a string in pgvector's or real[]'s text form (the
  * cheap way: the jsonb parser turns every JSON number into a numeric
  * first).  Anything else, and any value that is not a finite number within
  * the range of real, is refused with an error naming the chunk and the
- * element.
+ * element.  JSON numbers reach this file as numerics (the jsonb parser
+ * makes them), converted by src/numeric_real.c.
  *
  *-------------------------------------------------------------------------
  */
