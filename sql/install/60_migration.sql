@@ -414,7 +414,7 @@ BEGIN
     IF NOT has_table_privilege(source, 'SELECT') THEN
         RAISE EXCEPTION 'permission denied to read source %', source
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('Grant SELECT on it to %s.', quote_ident(current_user));
+                  HINT = format('Grant SELECT on it (and USAGE on its schema) to %s.', quote_ident(current_user));
     END IF;
     IF EXISTS (SELECT FROM pg_class c
                 WHERE c.oid = source::oid AND c.relrowsecurity
