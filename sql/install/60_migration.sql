@@ -923,25 +923,50 @@ $fn$;
 -- Create the partitions of these months; a month whose partition cannot
 -- be created now (create_monthly_partition waits for its lock 200 ms at a
 -- time, about 10 s in all, then gives up) is reported, and its rows go to
--- the default partition.  Returns how many were created.
+-- the default partition.  So that a source cannot make unified.chunks a
+-- table of thousands of partitions (rows dated over centuries), no month
+-- gets one once unified.chunks has unified_pg.max_partitions monthly
+-- partitions, as in maintenance: those months' rows go to the default
+-- partition too, with one WARNING per batch naming them.  Returns how
+-- many were created.
 CREATE FUNCTION unified.migration_create_partitions(months date[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
-    mo      date;
-    n       integer := 0;
+    mo          date;
+    n           integer := 0;
+    max_parts   integer := coalesce(nullif(current_setting('unified_pg.max_partitions', true), '')::integer, 240);
+    nparts      integer;
+    capped      text[];
 BEGIN
+    SELECT count(*) INTO nparts
+      FROM pg_inherits i JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
+     WHERE i.inhparent = 'unified.chunks'::regclass AND i.inhrelid <> pt.partdefid;
     FOREACH mo IN ARRAY coalesce(months, '{}') LOOP
+        IF nparts >= max_parts THEN
+            capped := capped || to_char(mo, 'YYYY-MM');
+            CONTINUE;
+        END IF;
         BEGIN
             PERFORM unified.create_monthly_partition(mo);
             n := n + 1;
+            nparts := nparts + 1;
         EXCEPTION WHEN OTHERS THEN
             RAISE WARNING 'could not create the partition for %: %', to_char(mo, 'YYYY-MM'), SQLERRM
                 USING HINT = 'Its rows go to the default partition; maintenance moves them later.';
         END;
     END LOOP;
+    IF capped IS NOT NULL THEN
+        RAISE WARNING '% months get no partition: unified.chunks has unified_pg.max_partitions (%) monthly partitions',
+                      cardinality(capped), max_parts
+            USING DETAIL = format('Months: %s%s.', array_to_string(capped[1:12], ', '),
+                                  CASE WHEN cardinality(capped) > 12
+                                       THEN format(' and %s more', cardinality(capped) - 12) ELSE '' END),
+                  HINT = 'Their rows go to the default partition. To give them partitions, raise '
+                         'unified_pg.max_partitions and let maintenance move them, or drop old months.';
+    END IF;
     RETURN n;
 END
 $fn$;
