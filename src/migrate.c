@@ -46,8 +46,11 @@
 #include "mb/pg_wchar.h"
 #include "fmgr.h"
 #include "utils/array.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "unified_pg.h"
@@ -219,8 +222,9 @@ upg_migration_detoast(PG_FUNCTION_ARGS)
  * SQL: unified.migration_lock_relations(source regclass) returns regclass[]:
  * the source and every relation that inherits from it or is one of its
  * partitions, at any depth, the source first, each locked in SHARE UPDATE
- * EXCLUSIVE mode until the end of the transaction.  The caller checks the
- * SELECT privilege first, so that no role locks a table it cannot read.
+ * EXCLUSIVE mode until the end of the transaction.  42501 unless the
+ * caller may SELECT from the source, checked before the lock is taken, so
+ * that no role can hold a table it cannot read (and keep VACUUM from it).
  */
 Datum
 upg_migration_lock_relations(PG_FUNCTION_ARGS)
@@ -231,6 +235,14 @@ upg_migration_lock_relations(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	int			n = 0;
 
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source relation with OID %u does not exist", relid)));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read source %s", get_rel_name(relid))));
 	LockRelationOid(relid, ShareUpdateExclusiveLock);
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 	{

@@ -108,6 +108,7 @@ CREATE TABLE unified.migration_sources (
     batch_size          integer NOT NULL DEFAULT 1000,
     enabled             boolean NOT NULL DEFAULT true,
     added_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    added_by            name NOT NULL DEFAULT CURRENT_USER,
     last_migration_id   bigint,
     last_status         text,
     CONSTRAINT migration_sources_pkey PRIMARY KEY (id),
@@ -187,6 +188,24 @@ COMMENT ON TABLE unified.migration_rejects IS
     'Source rows a migration could not store: key, reason, the raw row as JSON';
 
 SELECT pg_catalog.pg_extension_config_dump('unified.migration_sources', '');
+
+-- Who registered a source (or changed what it names): migrate_to_unified,
+-- which a superuser may run, reads a source only if that role may, so
+-- that registering a table by OID cannot read one its registrar cannot.
+CREATE FUNCTION unified.migration_sources_author()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+BEGIN
+    NEW.added_by := current_user;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE TRIGGER migration_sources_author
+    BEFORE INSERT OR UPDATE OF kind, source, project_id, dataset_id ON unified.migration_sources
+    FOR EACH ROW EXECUTE FUNCTION unified.migration_sources_author();
 SELECT pg_catalog.pg_extension_config_dump('unified.migrations', '');
 SELECT pg_catalog.pg_extension_config_dump('unified.migration_rejects', '');
 
@@ -447,9 +466,9 @@ $fn$;
 
 -- Raise (55000) when reading the source could run code that its owner (or
 -- anyone but a superuser) wrote: the planner evaluates index expressions
--- and predicates, CHECK constraints and partition keys of the source and
--- of the relations below it, and the executor calls their operator
--- classes.  Built-in objects and those owned by a superuser (an
+-- and predicates, CHECK constraints, partition keys and the expressions of
+-- extended statistics of the source and of the relations below it, and the
+-- executor calls their operator classes.  Built-in objects and those owned by a superuser (an
 -- extension's: pgvector's operator classes for an HNSW index) are fine.
 CREATE FUNCTION unified.migration_check_code(source regclass, rels regclass[])
 RETURNS void
@@ -466,6 +485,8 @@ BEGIN
         SELECT 'pg_class'::regclass, x.indexrelid FROM pg_index x WHERE x.indrelid = ANY (rels)
         UNION ALL
         SELECT 'pg_constraint'::regclass, c.oid FROM pg_constraint c WHERE c.conrelid = ANY (rels)
+        UNION ALL
+        SELECT 'pg_statistic_ext'::regclass, x.oid FROM pg_statistic_ext x WHERE x.stxrelid = ANY (rels)
     ), uses AS (
         SELECT DISTINCT d.classid, d.objid, d.refclassid, d.refobjid
           FROM pg_depend d JOIN objs o ON o.classid = d.classid AND o.objid = d.objid
@@ -836,10 +857,8 @@ SELECT (SELECT count(*) FROM ins),
 END
 $fn$;
 
--- Lock the source (ACCESS SHARE, as reading does) and check it again, so
--- that its definition cannot change while the batch reads it.  Foreign
--- tables and materialized views cannot be locked with LOCK TABLE (reading
--- them locks them); neither can have row-level security.
+-- Check the source of a run again, locked (migration_source_info locks it
+-- by OID), so that its definition cannot change while the batch reads it.
 CREATE FUNCTION unified.migration_lock_source(m unified.migrations)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -853,9 +872,6 @@ BEGIN
         RAISE EXCEPTION 'source % of migration % no longer exists', m.source, m.id
             USING ERRCODE = 'undefined_table',
                   HINT = format('Roll the migration back with CALL unified.rollback_migration(%s).', m.id);
-    END IF;
-    IF v_kind IN ('r', 'p') THEN
-        EXECUTE format('LOCK TABLE %s IN ACCESS SHARE MODE', m.source_oid::regclass);
     END IF;
     RETURN unified.migration_source_info(m.kind, m.source_oid::regclass);
 END
@@ -1587,6 +1603,25 @@ COMMENT ON PROCEDURE unified.rollback_migration(bigint, integer) IS
 -- Every registered source: unified.migrate_to_unified().
 -- ---------------------------------------------------------------------------
 
+-- Why the role that registered a source may not have it read, or NULL:
+-- it must be able to read the source itself (USAGE on its schema, SELECT).
+CREATE FUNCTION unified.migration_author_problem(author name, source regclass)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT CASE
+        WHEN NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = author)
+            THEN format('registered by role %s, which no longer exists', author)
+        WHEN NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = source::oid)
+            THEN NULL
+        WHEN NOT has_schema_privilege(author, (SELECT c.relnamespace FROM pg_class c WHERE c.oid = source::oid), 'USAGE')
+             OR NOT has_table_privilege(author, source, 'SELECT')
+            THEN format('registered by %s, who may not read %s', author, source)
+    END;
+$fn$;
+
 -- Why a registered source cannot be migrated now, or NULL.
 CREATE FUNCTION unified.migration_source_problem(kind text, source regclass)
 RETURNS text
@@ -1660,9 +1695,12 @@ DECLARE
     problem pg_catalog.text;
     run     pg_catalog.int8;
 BEGIN
-    FOR src IN SELECT s.id, s.kind, s.source, s.project_id, s.dataset_id, s.batch_size
+    FOR src IN SELECT s.id, s.kind, s.source, s.project_id, s.dataset_id, s.batch_size, s.added_by
                  FROM unified.migration_sources s WHERE s.enabled ORDER BY s.id LOOP
-        problem := unified.migration_source_problem(src.kind, src.source);
+        problem := unified.migration_author_problem(src.added_by, src.source);
+        IF problem IS NULL THEN
+            problem := unified.migration_source_problem(src.kind, src.source);
+        END IF;
         IF problem IS NOT NULL THEN
             PERFORM unified.migration_source_failed(src.id, problem);
             COMMIT;
@@ -1779,6 +1817,8 @@ BEGIN
         ('FUNCTION', 'unified.migration_rollback_begin(bigint, integer)'),
         ('FUNCTION', 'unified.migration_rollback_batch(bigint, integer)'),
         ('FUNCTION', 'unified.migration_source_problem(text, regclass)'),
+        ('FUNCTION', 'unified.migration_author_problem(name, regclass)'),
+        ('FUNCTION', 'unified.migration_sources_author()'),
         ('FUNCTION', 'unified.migration_last_run(regclass)'),
         ('FUNCTION', 'unified.migration_source_verified(integer, bigint)'),
         ('FUNCTION', 'unified.migration_source_failed(integer, text)'),

@@ -56,9 +56,14 @@ CREATE TABLE hs.code_chunks_00000004_py PARTITION OF hs.code_chunks_00000004 FOR
 CREATE INDEX ON hs.code_chunks_00000004_py (id) WHERE hs.imm('partition index');
 INSERT INTO hs.code_chunks_00000004 (id, vector, content, relative_path, start_line, end_line, file_extension) VALUES $row;
 });
+hostile(qq{
+CREATE TABLE hs.code_chunks_00000007 $layout;
+INSERT INTO hs.code_chunks_00000007 (id, vector, content, relative_path, start_line, end_line, file_extension) VALUES $row;
+CREATE STATISTICS hs.st7 ON (start_line + hs.imm('extended statistics')::int), end_line FROM hs.code_chunks_00000007;
+});
 $node->safe_psql('postgres', 'DELETE FROM public.ran');
 
-for my $n (1 .. 4)
+for my $n (1 .. 4, 7)
 {
 	my $src = sprintf('hs.code_chunks_%08d', $n);
 	my ($ret, $out, $err) = $node->psql('postgres',
@@ -123,6 +128,26 @@ is($node->safe_psql('postgres',
 	'no view over a source outlives its transaction');
 hostile(q{DROP TABLE hs_old.old_00000006 CASCADE});
 pass('the owner can drop the source after the migration');
+
+# A source registered by a role that cannot read it (named by OID, which
+# skips the schema's privilege check) is not read by migrate_to_unified,
+# whoever runs it.
+$node->safe_psql('postgres', qq{
+CREATE SCHEMA secret;
+CREATE TABLE secret.code_chunks_5ec2e700 $layout;
+INSERT INTO secret.code_chunks_5ec2e700 (id, vector, content, relative_path, start_line, end_line, file_extension)
+VALUES ('chunk_s', '{1,0,0}', 'TOP SECRET', 'src/s.py', 1, 2, '.py');
+});
+hostile(q{INSERT INTO unified.migration_sources (kind, source, project_id, added_by)
+          SELECT 'claude_context', c.oid::regclass, 'hostile-proj', 'postgres' FROM pg_class c
+           WHERE c.relname = 'code_chunks_5ec2e700'});
+is($node->safe_psql('postgres', q{SELECT added_by FROM unified.migration_sources WHERE project_id = 'hostile-proj'}),
+	'hostile', 'the registry records who registered a source, whatever the INSERT says');
+$node->safe_psql('postgres', 'CALL unified.migrate_to_unified()');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM unified.chunks WHERE content = 'TOP SECRET'}), '0',
+	'a superuser running migrate_to_unified does not read a source its registrar cannot');
+like($node->safe_psql('postgres', q{SELECT last_status FROM unified.migration_sources WHERE project_id = 'hostile-proj'}),
+	qr/^failed: registered by hostile, who may not read secret\.code_chunks_5ec2e700$/, 'and says why');
 
 # A foreign table another role made: it would run what it points at on
 # the server, under the migrating role's user mapping.
