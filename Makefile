@@ -36,7 +36,8 @@ OBJS = \
 	src/stats_views.o \
 	src/pruning_stats.o \
 	src/migrate.o \
-	src/error_hints.o
+	src/error_hints.o \
+	src/hooks.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

@@ -658,11 +658,3 @@ done:
 	FreeFile(f);
 	unlink(UPG_STATS_FILE);
 }
-
-/* Install every statistics hook; called from _PG_init while preloading. */
-void
-upg_stats_install_hooks(void)
-{
-	upg_stats_hooks_install();
-	upg_quota_install_hook();
-}

@@ -15,6 +15,7 @@
 #define UNIFIED_PG_POOL_STATS_H
 
 #include "port/atomics.h"
+#include "portability/instr_time.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 
@@ -141,14 +142,25 @@ extern void upg_stats_session_prepare(void);
 /* the budget slot of this session's pool (pool_quota.c) */
 extern void upg_quota_release(int entry);
 
-/* ---- stats_hooks.c ---- */
-extern void upg_stats_hooks_install(void);
+/* ---- stats_hooks.c: called by the hooks in hooks.c ---- */
+struct QueryDesc;
+extern void upg_stats_callbacks_register(void);
+extern void upg_stats_executor_start(struct QueryDesc *queryDesc, int eflags);
+extern bool upg_stats_executor_enter(struct QueryDesc *queryDesc, bool finish,
+									 instr_time *start);
+extern void upg_stats_executor_leave(void);
+extern void upg_stats_executor_timed(struct QueryDesc *queryDesc, const instr_time *start);
+extern void upg_stats_executor_end(struct QueryDesc *queryDesc);
+extern bool upg_stats_utility_enter(instr_time *start);
+extern void upg_stats_utility_leave(void);
+extern void upg_stats_utility_timed(const instr_time *start);
+extern void upg_stats_emit_log(ErrorData *edata);
 
 /* ---- pool_quota.c ---- */
-extern void upg_quota_install_hook(void);
+struct Port;
+extern void upg_quota_client_authenticated(struct Port *port, int status);
 
 /* ---- pruning_stats.c ---- */
-struct QueryDesc;
 extern void upg_pruning_observe(struct QueryDesc *queryDesc, int eflags);
 
 #endif							/* UNIFIED_PG_POOL_STATS_H */
