@@ -301,11 +301,138 @@ AS $fn$
                           LIMIT 1) AS found;
 $fn$;
 
+-- The columns a source of this kind needs, and the types accepted for
+-- each column it may have, by name as format_type() spells them
+-- (pgvector's by type name).
+CREATE FUNCTION unified.migration_source_layout(kind text, OUT required text[], OUT accepted jsonb)
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT CASE kind
+               WHEN 'claude_context' THEN ARRAY['id', 'content', 'relative_path', 'start_line', 'end_line',
+                                                'file_extension', 'metadata', 'vector']
+               ELSE ARRAY['id', 'payload', 'vector'] END,
+           CASE kind
+               WHEN 'claude_context' THEN jsonb_build_object(
+                   'id', '["text", "character varying"]'::jsonb,
+                   'content', '["text", "character varying"]'::jsonb,
+                   'relative_path', '["text", "character varying"]'::jsonb,
+                   'start_line', '["smallint", "integer", "bigint"]'::jsonb,
+                   'end_line', '["smallint", "integer", "bigint"]'::jsonb,
+                   'file_extension', '["text", "character varying"]'::jsonb,
+                   'metadata', '["text", "character varying", "json", "jsonb"]'::jsonb,
+                   'vector', '["real[]", "double precision[]", "text", "character varying", "vector", "halfvec"]'::jsonb,
+                   'created_at', '["timestamp with time zone", "timestamp without time zone"]'::jsonb,
+                   'project_id', '["text", "character varying"]'::jsonb)
+               ELSE jsonb_build_object(
+                   'id', '["uuid", "text", "character varying"]'::jsonb,
+                   'payload', '["json", "jsonb"]'::jsonb,
+                   'vector', '["real[]", "double precision[]", "text", "character varying", "vector", "halfvec"]'::jsonb)
+           END;
+$fn$;
+
+-- The source's columns as {name: {type, typmod}}.  Type names only for
+-- types known to be harmless: built-in ones (OID below
+-- FirstNormalObjectId) and pgvector's own; any other is "untrusted ...".
+CREATE FUNCTION unified.migration_source_columns(source regclass)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT coalesce(jsonb_object_agg(a.attname, jsonb_build_object(
+               'type', CASE WHEN t.oid < 16384 THEN format_type(a.atttypid, NULL)
+                            WHEN t.typname IN ('vector', 'halfvec') AND EXISTS (
+                                 SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                                  WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
+                                    AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                                    AND e.extname = 'vector') THEN t.typname::text
+                            ELSE 'untrusted ' || format_type(a.atttypid, a.atttypmod) END,
+               'typmod', a.atttypmod)), '{}')
+      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = source::oid AND a.attnum > 0 AND NOT a.attisdropped;
+$fn$;
+
+-- Raise unless the source's columns (cols, as migration_source_columns
+-- gives them) fit the kind: 42703 columns missing, 42804 columns of types
+-- that are not accepted.
+CREATE FUNCTION unified.migration_check_columns(kind text, source regclass, cols jsonb)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    v_layout    record;
+    v_missing   text[];
+    v_wrong     text[];
+    v_col       text;
+BEGIN
+    SELECT * INTO v_layout FROM unified.migration_source_layout(kind);
+    SELECT array_agg(r ORDER BY o) INTO v_missing
+      FROM unnest(v_layout.required) WITH ORDINALITY AS x(r, o) WHERE NOT cols ? r;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'source % lacks required columns: %', source, array_to_string(v_missing, ', ')
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = format('A %s source needs the columns %s.',
+                                  CASE kind WHEN 'claude_context' THEN 'Claude-Context' ELSE 'Cognee' END,
+                                  array_to_string(v_layout.required, ', ')),
+                  HINT = 'Nothing was migrated.';
+    END IF;
+    FOR v_col IN SELECT k FROM jsonb_object_keys(v_layout.accepted) AS k ORDER BY k LOOP
+        IF cols ? v_col AND NOT (v_layout.accepted -> v_col) ? (cols -> v_col ->> 'type') THEN
+            v_wrong := v_wrong || format('%s is %s, not one of %s', v_col,
+                                         regexp_replace(cols -> v_col ->> 'type', '^untrusted ', ''),
+                                         (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(v_layout.accepted -> v_col) AS x));
+        END IF;
+    END LOOP;
+    -- Any other column of an untrusted type would be read too (the raw
+    -- row of a reject is to_jsonb of the whole row, which calls a cast to
+    -- json when the type's owner made one).
+    SELECT v_wrong || array_agg(format('%s is %s', k, substring(v ->> 'type' FROM 11)) ORDER BY k) INTO v_wrong
+      FROM jsonb_each(cols) AS c(k, v)
+     WHERE NOT v_layout.accepted ? k AND v ->> 'type' LIKE 'untrusted %';
+    IF v_wrong IS NOT NULL THEN
+        RAISE EXCEPTION 'source % has columns of types that cannot be migrated: %', source, array_to_string(v_wrong, '; ')
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Domains and types other than the built-in ones and pgvector''s are not read, so that no code of the source''s owner runs.';
+    END IF;
+END
+$fn$;
+
+-- Raise unless the caller may read every row of the source with no code
+-- of its owner running: 42501 no SELECT privilege, 55000 row-level
+-- security that would apply to the caller.
+CREATE FUNCTION unified.migration_check_access(source regclass)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+BEGIN
+    IF NOT has_table_privilege(source, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied to read source %', source
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Grant SELECT on it (and USAGE on its schema) to %s.', quote_ident(current_user));
+    END IF;
+    IF EXISTS (SELECT FROM pg_class c
+                WHERE c.oid = source::oid AND c.relrowsecurity
+                  AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE')))
+       AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = current_user AND (r.rolsuper OR r.rolbypassrls)) THEN
+        RAISE EXCEPTION 'source % has row-level security that would apply to %', source, current_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Its policies would hide rows and run their expressions with your rights.',
+                  HINT = 'Disable row-level security on the source, or migrate as a role that bypasses it.';
+    END IF;
+END
+$fn$;
+
 -- Check that "source" can be migrated as "kind" by the caller; return
 -- what the migration needs to know of it.  Reads only the catalogs.
--- Errors: 22004 NULL, 42P01 gone, 42809 not a table, 42703 columns
--- missing, 42804 columns of types that are not accepted, 42501 no SELECT
--- privilege, 55000 row-level security that would apply to the caller.
+-- Errors: 22004 NULL, 22023 a kind that is not one, 42P01 gone, 42809 not
+-- a table, and those of migration_check_columns and
+-- migration_check_access.
 CREATE FUNCTION unified.migration_source_info(kind text, source regclass)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -315,13 +442,7 @@ AS $fn$
 DECLARE
     v_rel       record;
     v_cols      jsonb;
-    v_required  text[];
-    v_accepted  jsonb;
-    v_missing   text[];
-    v_wrong     text[];
-    v_col       text;
     v_dbname    text;
-    v_info      jsonb;
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -330,7 +451,7 @@ BEGIN
         RAISE EXCEPTION 'kind must be claude_context or cognee, not %', coalesce(quote_literal(kind), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT c.oid, c.relname, n.nspname, c.relkind, c.relowner, c.relrowsecurity, c.relforcerowsecurity
+    SELECT c.oid, c.relname, n.nspname, c.relkind
       INTO v_rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = source::oid;
@@ -346,87 +467,9 @@ BEGIN
                   HINT = 'Migrate from a table, partitioned table, materialized view or foreign table.';
     END IF;
 
-    -- Accepted types per column, by OID (and pgvector's, by extension).
-    v_accepted := CASE kind
-        WHEN 'claude_context' THEN jsonb_build_object(
-            'id', '["text", "character varying"]'::jsonb,
-            'content', '["text", "character varying"]'::jsonb,
-            'relative_path', '["text", "character varying"]'::jsonb,
-            'start_line', '["smallint", "integer", "bigint"]'::jsonb,
-            'end_line', '["smallint", "integer", "bigint"]'::jsonb,
-            'file_extension', '["text", "character varying"]'::jsonb,
-            'metadata', '["text", "character varying", "json", "jsonb"]'::jsonb,
-            'vector', '["real[]", "double precision[]", "text", "character varying", "vector", "halfvec"]'::jsonb,
-            'created_at', '["timestamp with time zone", "timestamp without time zone"]'::jsonb,
-            'project_id', '["text", "character varying"]'::jsonb)
-        ELSE jsonb_build_object(
-            'id', '["uuid", "text", "character varying"]'::jsonb,
-            'payload', '["json", "jsonb"]'::jsonb,
-            'vector', '["real[]", "double precision[]", "text", "character varying", "vector", "halfvec"]'::jsonb)
-        END;
-    v_required := CASE kind
-        WHEN 'claude_context' THEN ARRAY['id', 'content', 'relative_path', 'start_line', 'end_line',
-                                         'file_extension', 'metadata', 'vector']
-        ELSE ARRAY['id', 'payload', 'vector'] END;
-
-    -- Type names only for types we know to be harmless: built-in ones
-    -- (OID below FirstNormalObjectId) and pgvector's own.
-    SELECT jsonb_object_agg(a.attname, jsonb_build_object(
-               'type', CASE WHEN t.oid < 16384 THEN format_type(a.atttypid, NULL)
-                            WHEN t.typname IN ('vector', 'halfvec') AND EXISTS (
-                                 SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
-                                  WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
-                                    AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-                                    AND e.extname = 'vector') THEN t.typname::text
-                            ELSE 'untrusted ' || format_type(a.atttypid, a.atttypmod) END,
-               'typmod', a.atttypmod))
-      INTO v_cols
-      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-     WHERE a.attrelid = source::oid AND a.attnum > 0 AND NOT a.attisdropped;
-    v_cols := coalesce(v_cols, '{}');
-
-    SELECT array_agg(r ORDER BY o) INTO v_missing
-      FROM unnest(v_required) WITH ORDINALITY AS x(r, o) WHERE NOT v_cols ? r;
-    IF v_missing IS NOT NULL THEN
-        RAISE EXCEPTION 'source % lacks required columns: %', source, array_to_string(v_missing, ', ')
-            USING ERRCODE = 'undefined_column',
-                  DETAIL = format('A %s source needs the columns %s.',
-                                  CASE kind WHEN 'claude_context' THEN 'Claude-Context' ELSE 'Cognee' END,
-                                  array_to_string(v_required, ', ')),
-                  HINT = 'Nothing was migrated.';
-    END IF;
-    FOR v_col IN SELECT k FROM jsonb_object_keys(v_accepted) AS k ORDER BY k LOOP
-        IF v_cols ? v_col AND NOT (v_accepted -> v_col) ? (v_cols -> v_col ->> 'type') THEN
-            v_wrong := v_wrong || format('%s is %s, not one of %s', v_col,
-                                         regexp_replace(v_cols -> v_col ->> 'type', '^untrusted ', ''),
-                                         (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(v_accepted -> v_col) AS x));
-        END IF;
-    END LOOP;
-    -- Any other column of an untrusted type would be read too (the raw
-    -- row of a reject is to_jsonb of the whole row, which calls a cast to
-    -- json when the type's owner made one).
-    SELECT v_wrong || array_agg(format('%s is %s', k, substring(v ->> 'type' FROM 11)) ORDER BY k) INTO v_wrong
-      FROM jsonb_each(v_cols) AS c(k, v)
-     WHERE NOT v_accepted ? k AND v ->> 'type' LIKE 'untrusted %';
-    IF v_wrong IS NOT NULL THEN
-        RAISE EXCEPTION 'source % has columns of types that cannot be migrated: %', source, array_to_string(v_wrong, '; ')
-            USING ERRCODE = 'datatype_mismatch',
-                  HINT = 'Domains and types other than the built-in ones and pgvector''s are not read, so that no code of the source''s owner runs.';
-    END IF;
-
-    IF NOT has_table_privilege(source, 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied to read source %', source
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('Grant SELECT on it to %s.', quote_ident(current_user));
-    END IF;
-    IF v_rel.relrowsecurity
-       AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = current_user AND (r.rolsuper OR r.rolbypassrls))
-       AND (v_rel.relforcerowsecurity OR NOT pg_has_role(v_rel.relowner, 'USAGE')) THEN
-        RAISE EXCEPTION 'source % has row-level security that would apply to %', source, current_user
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'Its policies would hide rows and run their expressions with your rights.',
-                  HINT = 'Disable row-level security on the source, or migrate as a role that bypasses it.';
-    END IF;
+    v_cols := unified.migration_source_columns(source);
+    PERFORM unified.migration_check_columns(kind, source, v_cols);
+    PERFORM unified.migration_check_access(source);
 
     IF v_rel.relkind = 'f' THEN
         SELECT substring(o FROM 8) INTO v_dbname
@@ -435,7 +478,7 @@ BEGIN
          WHERE ft.ftrelid = source::oid AND o LIKE 'dbname=%';
     END IF;
 
-    v_info := jsonb_build_object(
+    RETURN jsonb_build_object(
         'kind', kind,
         'name', source::text,
         'relname', v_rel.relname,
@@ -454,7 +497,6 @@ BEGIN
                                WHERE i.indrelid = source::oid
                                  AND i.indkey[0] = (SELECT a.attnum FROM pg_attribute a
                                                      WHERE a.attrelid = source::oid AND a.attname = 'id')));
-    RETURN v_info;
 END
 $fn$;
 
@@ -510,16 +552,10 @@ AS $fn$
                 THEN to_timestamp(ms::double precision / 1000) END;
 $fn$;
 
--- The statement that migrates the source rows matching "range" (a
--- condition on upg_src.id using $1, $2).  Parameters: $1, $2 keys, $3 run
--- id, $4 the run's project id, $5 source_collection, $6 the run's dataset
--- id, $7 dimensions, $8 the table's name (the last project id fallback).
--- It returns (migrated, skipped, rejects as [[key, reason], ...]).
---
--- Each level of the row query ends in OFFSET 0 so that the planner keeps
--- it as a level of its own: an expression (a JSON parse, a vector parse)
--- is then computed once per row, however often the next level uses it.
-CREATE FUNCTION unified.migration_batch_sql(info jsonb, range text)
+-- The innermost level of a batch's row query: the source columns as read
+-- (alias upg_src) for the rows matching "range", and the JSON column
+-- parsed once.
+CREATE FUNCTION unified.migration_base_sql(info jsonb, range text)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -527,11 +563,8 @@ SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     e       jsonb := unified.migration_exprs(info);
-    v_base  text;
-    v_rows  text;
 BEGIN
-    -- source columns as read, and the JSON column parsed once
-    v_base := format($q$
+    RETURN format($q$
       SELECT b.*, CASE WHEN b.json_jsonb IS NOT NULL THEN b.json_jsonb
                        WHEN b.json_ok THEN b.json_text::jsonb END AS j,
              (b.json_text IS NOT NULL AND NOT b.json_ok) AS json_bad
@@ -548,9 +581,18 @@ BEGIN
                 e ->> 'content', e ->> 'project', e ->> 'created')
             ELSE 'NULL::text AS cognee' END,
         info ->> 'name', range);
+END
+$fn$;
 
-    IF info ->> 'kind' = 'claude_context' THEN
-        v_rows := format($q$
+-- A Claude-Context batch's rows over "base" (migration_base_sql), as
+-- unified.chunks columns, each with the reason it is rejected or NULL.
+CREATE FUNCTION unified.migration_claude_rows_sql(base text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT format($q$
   SELECT y.*,
          coalesce(CASE WHEN y.content IS NULL OR y.content = '' THEN 'content is NULL or empty'
                        WHEN y.json_bad THEN 'metadata is not valid JSON'
@@ -572,9 +614,18 @@ BEGIN
                  x.emb, x.vec_null, x.meta, x.json_bad, x.created_at, x.created_at AS updated_at
             FROM (SELECT p.*, CASE WHEN p.json_bad THEN NULL ELSE coalesce(p.j, '{}'::jsonb) END AS meta
                     FROM (%s) p) x OFFSET 0) y$q$,
-            v_base);
-    ELSE
-        v_rows := format($q$
+            base);
+$fn$;
+
+-- A Cognee batch's rows over "base" (migration_base_sql), as
+-- unified.chunks columns, each with the reason it is rejected or NULL.
+CREATE FUNCTION unified.migration_cognee_rows_sql(base text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT format($q$
   SELECT y.*,
          coalesce(CASE WHEN y.json_bad THEN 'payload is not valid JSON'
                        WHEN y.pl IS NULL THEN 'payload is NULL'
@@ -605,9 +656,30 @@ BEGIN
                       ELSE unified.migration_ms_timestamp(x.pl ->> 'updated_at') END AS updated_at,
                  x.pl, x.json_bad
             FROM (SELECT p.*, p.j AS pl FROM (%s) p) x OFFSET 0) y$q$,
-            v_base);
-    END IF;
+            base);
+$fn$;
 
+-- The statement that migrates the source rows matching "range" (a
+-- condition on upg_src.id using $1, $2).  Parameters: $1, $2 keys, $3 run
+-- id, $4 the run's project id, $5 source_collection, $6 the run's dataset
+-- id, $7 dimensions, $8 the table's name (the last project id fallback).
+-- It returns (migrated, skipped, rejects as [[key, reason], ...]).
+--
+-- Each level of the row query ends in OFFSET 0 so that the planner keeps
+-- it as a level of its own: an expression (a JSON parse, a vector parse)
+-- is then computed once per row, however often the next level uses it.
+CREATE FUNCTION unified.migration_batch_sql(info jsonb, range text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    v_base  text := unified.migration_base_sql(info, range);
+    v_rows  text := CASE info ->> 'kind'
+                        WHEN 'claude_context' THEN unified.migration_claude_rows_sql(v_base)
+                        ELSE unified.migration_cognee_rows_sql(v_base) END;
+BEGIN
     RETURN format($q$
 WITH chk AS MATERIALIZED (%s
 ), stored AS MATERIALIZED (
@@ -851,25 +923,50 @@ $fn$;
 -- Create the partitions of these months; a month whose partition cannot
 -- be created now (create_monthly_partition waits for its lock 200 ms at a
 -- time, about 10 s in all, then gives up) is reported, and its rows go to
--- the default partition.  Returns how many were created.
+-- the default partition.  So that a source cannot make unified.chunks a
+-- table of thousands of partitions (rows dated over centuries), no month
+-- gets one once unified.chunks has unified_pg.max_partitions monthly
+-- partitions, as in maintenance: those months' rows go to the default
+-- partition too, with one WARNING per batch naming them.  Returns how
+-- many were created.
 CREATE FUNCTION unified.migration_create_partitions(months date[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
-    mo      date;
-    n       integer := 0;
+    mo          date;
+    n           integer := 0;
+    max_parts   integer := coalesce(nullif(current_setting('unified_pg.max_partitions', true), '')::integer, 240);
+    nparts      integer;
+    capped      text[];
 BEGIN
+    SELECT count(*) INTO nparts
+      FROM pg_inherits i JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
+     WHERE i.inhparent = 'unified.chunks'::regclass AND i.inhrelid <> pt.partdefid;
     FOREACH mo IN ARRAY coalesce(months, '{}') LOOP
+        IF nparts >= max_parts THEN
+            capped := capped || to_char(mo, 'YYYY-MM');
+            CONTINUE;
+        END IF;
         BEGIN
             PERFORM unified.create_monthly_partition(mo);
             n := n + 1;
+            nparts := nparts + 1;
         EXCEPTION WHEN OTHERS THEN
             RAISE WARNING 'could not create the partition for %: %', to_char(mo, 'YYYY-MM'), SQLERRM
                 USING HINT = 'Its rows go to the default partition; maintenance moves them later.';
         END;
     END LOOP;
+    IF capped IS NOT NULL THEN
+        RAISE WARNING '% months get no partition: unified.chunks has unified_pg.max_partitions (%) monthly partitions',
+                      cardinality(capped), max_parts
+            USING DETAIL = format('Months: %s%s.', array_to_string(capped[1:12], ', '),
+                                  CASE WHEN cardinality(capped) > 12
+                                       THEN format(' and %s more', cardinality(capped) - 12) ELSE '' END),
+                  HINT = 'Their rows go to the default partition. To give them partitions, raise '
+                         'unified_pg.max_partitions and let maintenance move them, or drop old months.';
+    END IF;
     RETURN n;
 END
 $fn$;
@@ -1485,90 +1582,62 @@ GRANT SELECT, INSERT, UPDATE ON TABLE unified.migrations TO unified_admin;
 GRANT SELECT, INSERT ON TABLE unified.migration_rejects TO unified_admin;
 GRANT SELECT ON TABLE unified.migration_progress TO unified_admin;
 
-REVOKE ALL ON FUNCTION
-    unified.migration_vector_problem(real[], integer),
-    unified.migration_text_vector(text),
-    unified.migration_json_valid(text),
-    unified.migration_detoast(real[]),
-    unified.migration_row_hash(text, bytea),
-    unified.migration_dataset_from_name(text),
-    unified.migration_backend_busy(integer, timestamptz),
-    unified.migration_backend_start(),
-    unified.migration_stored_keys(text, text, text[]),
-    unified.migration_source_info(text, regclass),
-    unified.migration_exprs(jsonb),
-    unified.migration_ms_timestamp(text),
-    unified.migration_batch_sql(jsonb, text),
-    unified.migration_lock_source(unified.migrations),
-    unified.migration_begin(text, regclass, text, uuid, integer),
-    unified.migration_mine(bigint),
-    unified.migration_next_range(unified.migrations, jsonb),
-    unified.migration_range_sql(jsonb, text),
-    unified.migration_next_months(bigint),
-    unified.migration_create_partitions(date[]),
-    unified.migration_raw(jsonb, text),
-    unified.migration_reject(unified.migrations, jsonb, jsonb),
-    unified.migration_one_key(unified.migrations, jsonb, text),
-    unified.migration_dimension(jsonb),
-    unified.migration_message(unified.migrations),
-    unified.migration_finish(unified.migrations, jsonb),
-    unified.migration_batch(bigint),
-    unified.verify_migration(bigint),
-    unified.migration_rollback_begin(bigint, integer),
-    unified.migration_rollback_batch(bigint, integer),
-    unified.migration_source_problem(text, regclass),
-    unified.migration_last_run(regclass),
-    unified.migration_source_verified(integer, bigint),
-    unified.migration_source_failed(integer, text)
-FROM PUBLIC;
-REVOKE ALL ON PROCEDURE
-    unified.migration_run(text, regclass, text, uuid, integer),
-    unified.migrate_claude_chunks(regclass, text, integer),
-    unified.migrate_cognee_data(regclass, uuid, integer),
-    unified.rollback_migration(bigint, integer),
-    unified.migrate_to_unified()
-FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION
-    unified.migration_vector_problem(real[], integer),
-    unified.migration_text_vector(text),
-    unified.migration_json_valid(text),
-    unified.migration_detoast(real[]),
-    unified.migration_row_hash(text, bytea),
-    unified.migration_dataset_from_name(text),
-    unified.migration_backend_busy(integer, timestamptz),
-    unified.migration_backend_start(),
-    unified.migration_stored_keys(text, text, text[]),
-    unified.migration_source_info(text, regclass),
-    unified.migration_exprs(jsonb),
-    unified.migration_ms_timestamp(text),
-    unified.migration_batch_sql(jsonb, text),
-    unified.migration_lock_source(unified.migrations),
-    unified.migration_begin(text, regclass, text, uuid, integer),
-    unified.migration_mine(bigint),
-    unified.migration_next_range(unified.migrations, jsonb),
-    unified.migration_range_sql(jsonb, text),
-    unified.migration_next_months(bigint),
-    unified.migration_create_partitions(date[]),
-    unified.migration_raw(jsonb, text),
-    unified.migration_reject(unified.migrations, jsonb, jsonb),
-    unified.migration_one_key(unified.migrations, jsonb, text),
-    unified.migration_dimension(jsonb),
-    unified.migration_message(unified.migrations),
-    unified.migration_finish(unified.migrations, jsonb),
-    unified.migration_batch(bigint),
-    unified.verify_migration(bigint),
-    unified.migration_rollback_begin(bigint, integer),
-    unified.migration_rollback_batch(bigint, integer),
-    unified.migration_source_problem(text, regclass),
-    unified.migration_last_run(regclass),
-    unified.migration_source_verified(integer, bigint),
-    unified.migration_source_failed(integer, text)
-TO unified_admin;
-GRANT EXECUTE ON PROCEDURE
-    unified.migration_run(text, regclass, text, uuid, integer),
-    unified.migrate_claude_chunks(regclass, text, integer),
-    unified.migrate_cognee_data(regclass, uuid, integer),
-    unified.rollback_migration(bigint, integer),
-    unified.migrate_to_unified()
-TO unified_admin;
+-- Every migration routine is for unified_admin alone: one list, revoked
+-- from PUBLIC and granted to unified_admin.
+DO $grants$
+DECLARE
+    r   record;
+BEGIN
+    FOR r IN SELECT kind, name FROM (VALUES
+        ('FUNCTION', 'unified.migration_vector_problem(real[], integer)'),
+        ('FUNCTION', 'unified.migration_text_vector(text)'),
+        ('FUNCTION', 'unified.migration_json_valid(text)'),
+        ('FUNCTION', 'unified.migration_detoast(real[])'),
+        ('FUNCTION', 'unified.migration_row_hash(text, bytea)'),
+        ('FUNCTION', 'unified.migration_dataset_from_name(text)'),
+        ('FUNCTION', 'unified.migration_backend_busy(integer, timestamptz)'),
+        ('FUNCTION', 'unified.migration_backend_start()'),
+        ('FUNCTION', 'unified.migration_stored_keys(text, text, text[])'),
+        ('FUNCTION', 'unified.migration_source_layout(text)'),
+        ('FUNCTION', 'unified.migration_source_columns(regclass)'),
+        ('FUNCTION', 'unified.migration_check_columns(text, regclass, jsonb)'),
+        ('FUNCTION', 'unified.migration_check_access(regclass)'),
+        ('FUNCTION', 'unified.migration_source_info(text, regclass)'),
+        ('FUNCTION', 'unified.migration_exprs(jsonb)'),
+        ('FUNCTION', 'unified.migration_ms_timestamp(text)'),
+        ('FUNCTION', 'unified.migration_base_sql(jsonb, text)'),
+        ('FUNCTION', 'unified.migration_claude_rows_sql(text)'),
+        ('FUNCTION', 'unified.migration_cognee_rows_sql(text)'),
+        ('FUNCTION', 'unified.migration_batch_sql(jsonb, text)'),
+        ('FUNCTION', 'unified.migration_lock_source(unified.migrations)'),
+        ('FUNCTION', 'unified.migration_begin(text, regclass, text, uuid, integer)'),
+        ('FUNCTION', 'unified.migration_mine(bigint)'),
+        ('FUNCTION', 'unified.migration_next_range(unified.migrations, jsonb)'),
+        ('FUNCTION', 'unified.migration_range_sql(jsonb, text)'),
+        ('FUNCTION', 'unified.migration_next_months(bigint)'),
+        ('FUNCTION', 'unified.migration_create_partitions(date[])'),
+        ('FUNCTION', 'unified.migration_raw(jsonb, text)'),
+        ('FUNCTION', 'unified.migration_reject(unified.migrations, jsonb, jsonb)'),
+        ('FUNCTION', 'unified.migration_one_key(unified.migrations, jsonb, text)'),
+        ('FUNCTION', 'unified.migration_dimension(jsonb)'),
+        ('FUNCTION', 'unified.migration_message(unified.migrations)'),
+        ('FUNCTION', 'unified.migration_finish(unified.migrations, jsonb)'),
+        ('FUNCTION', 'unified.migration_batch(bigint)'),
+        ('FUNCTION', 'unified.verify_migration(bigint)'),
+        ('FUNCTION', 'unified.migration_rollback_begin(bigint, integer)'),
+        ('FUNCTION', 'unified.migration_rollback_batch(bigint, integer)'),
+        ('FUNCTION', 'unified.migration_source_problem(text, regclass)'),
+        ('FUNCTION', 'unified.migration_last_run(regclass)'),
+        ('FUNCTION', 'unified.migration_source_verified(integer, bigint)'),
+        ('FUNCTION', 'unified.migration_source_failed(integer, text)'),
+        ('PROCEDURE', 'unified.migration_run(text, regclass, text, uuid, integer)'),
+        ('PROCEDURE', 'unified.migrate_claude_chunks(regclass, text, integer)'),
+        ('PROCEDURE', 'unified.migrate_cognee_data(regclass, uuid, integer)'),
+        ('PROCEDURE', 'unified.rollback_migration(bigint, integer)'),
+        ('PROCEDURE', 'unified.migrate_to_unified()')
+    ) AS routines(kind, name) LOOP
+        EXECUTE format('REVOKE ALL ON %s %s FROM PUBLIC', r.kind, r.name);
+        EXECUTE format('GRANT EXECUTE ON %s %s TO unified_admin', r.kind, r.name);
+    END LOOP;
+END
+$grants$;
