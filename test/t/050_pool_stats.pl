@@ -283,6 +283,10 @@ $q->query_safe(q{SELECT count(*) FROM unified.chunks
                   WHERE created_at >= date_trunc('month', now()) AND created_at < date_trunc('month', now()) + interval '1 day';});
 $q->query_safe(q{SELECT count(*) FROM unified.chunks WHERE created_at >= '2001-01-01' AND created_at < '2001-02-01';});
 $q->query_safe(q{SELECT count(*) FROM unified.chunks WHERE project_id = 'p';});
+is( $node->safe_psql('postgres',
+		q{SELECT pruning_queries || '/' || unprunable_queries || '/' || partitions_existing || '/' || partitions_skipped
+		    FROM unified.stats_overall()}),
+	'2/1/10/8', 'the pruning counts of a live session are seen');
 $q->quit;
 is( $node->safe_psql('postgres',
 		q{SELECT pruning_queries || '/' || unprunable_queries || '/' || partitions_existing || '/' || partitions_skipped
