@@ -72,6 +72,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS does not track headers: every object is rebuilt when one changes
+# (a stale object with an old struct layout would corrupt shared memory).
+$(OBJS): $(wildcard src/*.h)
+
 # Both suites run in the database make test prepares (PGXS sets its own names).
 CONTRIB_TESTDB = unified_regress
 ISOLATION_TESTDB = unified_regress
