@@ -37,7 +37,8 @@ OBJS = \
 	src/stats_views.o \
 	src/pruning_stats.o \
 	src/migrate.o \
-	src/error_hints.o
+	src/error_hints.o \
+	src/hooks.o
 
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -71,6 +72,10 @@ EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track headers: every object is rebuilt when one changes
+# (a stale object with an old struct layout would corrupt shared memory).
+$(OBJS): $(wildcard src/*.h)
 
 # Both suites run in the database make test prepares (PGXS sets its own names).
 CONTRIB_TESTDB = unified_regress

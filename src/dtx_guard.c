@@ -15,7 +15,8 @@
  *  - DROP EXTENSION unified_pg while a participant is prepared or a
  *    decision is not carried out: the log row would go with it, and a
  *    participant of a committed transaction would later be rolled back as
- *    an orphan.  A ProcessUtility hook refuses the drop and names the
+ *    an orphan.  The ProcessUtility hook (hooks.c) calls
+ *    upg_dtx_guard_utility(), which refuses the drop and names the
  *    transactions.
  *
  *  - One role preparing transactions until max_prepared_transactions is
@@ -85,12 +86,7 @@ typedef struct UpgPrepareLimit
 
 static UpgPrepareLimit *upg_limit = NULL;
 static bool upg_slot_held = false;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-static void upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-							   bool readOnlyTree, ProcessUtilityContext context,
-							   ParamListInfo params, QueryEnvironment *queryEnv,
-							   DestReceiver *dest, QueryCompletion *qc);
 static void upg_check_drop_extension(DropStmt *stmt);
 static void upg_check_finish_prepared(TransactionStmt *stmt);
 static int	upg_unfinished(StringInfo names);
@@ -99,12 +95,10 @@ static void upg_limit_check(void);
 static void upg_limit_release(void);
 static int	upg_limit_effective(void);
 
-/* Install the hook and the PREPARE callback (from _PG_init). */
+/* Install the PREPARE callback (from _PG_init); hooks.c calls the guard. */
 void
 upg_dtx_init(void)
 {
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = upg_ProcessUtility;
 	if (process_shared_preload_libraries_in_progress)
 		RegisterXactCallback(upg_limit_xact_callback, NULL);
 }
@@ -114,12 +108,13 @@ upg_dtx_init(void)
  * ---------------------------------------------------------------------
  */
 
-/* ProcessUtility hook: refuse DROP EXTENSION unified_pg while unfinished. */
-static void
-upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-				   bool readOnlyTree, ProcessUtilityContext context,
-				   ParamListInfo params, QueryEnvironment *queryEnv,
-				   DestReceiver *dest, QueryCompletion *qc)
+/*
+ * Utility guard (called first by the ProcessUtility hook in hooks.c):
+ * refuse DROP EXTENSION unified_pg while unfinished, and COMMIT/ROLLBACK
+ * PREPARED of a participant by its owner.
+ */
+void
+upg_dtx_guard_utility(PlannedStmt *pstmt)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
@@ -127,13 +122,6 @@ upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		upg_check_drop_extension((DropStmt *) parsetree);
 	else if (IsA(parsetree, TransactionStmt))
 		upg_check_finish_prepared((TransactionStmt *) parsetree);
-
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
 }
 
 /* Refuse COMMIT/ROLLBACK PREPARED of a unified: gid to non-superusers. */

@@ -6,8 +6,8 @@
  * table chunks" without naming the column, and a row-level security
  * violation without naming the policy's condition.  Applications hit both
  * for ordinary mistakes (a Claude-Context role setting cognee_dataset_id, a
- * row with neither owner column, a query of a partition), so this
- * emit_log_hook adds a hint to those errors when they have none.  It cannot
+ * row with neither owner column, a query of a partition), so the
+ * emit_log_hook (hooks.c) calls upg_error_hints_add(), which adds a hint to those errors when they have none.  It cannot
  * say which column was refused: PostgreSQL checks a statement's column
  * privileges as one set and keeps no record of the column that failed.
  *
@@ -26,18 +26,7 @@
 
 #include "unified_pg.h"
 
-static emit_log_hook_type prev_emit_log_hook = NULL;
-
-static void upg_error_hints_hook(ErrorData *edata);
 static const char *upg_hint_for(const ErrorData *edata);
-
-/* Install the hook; called from _PG_init. */
-void
-upg_error_hints_init(void)
-{
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = upg_error_hints_hook;
-}
 
 /* Is s, up to a quote, space or the end, exactly name? */
 static bool
@@ -119,9 +108,9 @@ upg_hint_for(const ErrorData *edata)
 	return NULL;
 }
 
-/* emit_log_hook: add the hint to an error that has none. */
-static void
-upg_error_hints_hook(ErrorData *edata)
+/* Add the hint to an error that has none; from the emit_log_hook. */
+void
+upg_error_hints_add(ErrorData *edata)
 {
 	if (edata->elevel >= ERROR && edata->hint == NULL)
 	{
@@ -130,6 +119,4 @@ upg_error_hints_hook(ErrorData *edata)
 		if (hint != NULL)
 			edata->hint = MemoryContextStrdup(edata->assoc_context, hint);
 	}
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
 }

@@ -22,7 +22,8 @@
  * function read.  So the guard covers every query that runs while such an
  * EXPLAIN runs, not only the instrumented plan.
  *
- * Two hooks, because neither sees enough alone:
+ * Two hooks, because neither sees enough alone (both installed by hooks.c,
+ * which calls the two guards below before anything else):
  *
  * - ProcessUtility notes that an EXPLAIN with ANALYZE or BUFFERS runs for
  *   a role the policies restrict (a counter, restored on error).  The
@@ -75,16 +76,7 @@ static int	upg_explain_counts_depth = 0;
 /* the role that ran the outermost of them, for the error message */
 static Oid	upg_explain_role = InvalidOid;
 
-static ProcessUtility_hook_type prev_process_utility_hook = NULL;
-static ExecutorStart_hook_type prev_executor_start_hook = NULL;
-
-static void upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-							   bool readOnlyTree, ProcessUtilityContext context,
-							   ParamListInfo params, QueryEnvironment *queryEnv,
-							   DestReceiver *dest, QueryCompletion *qc);
-static void upg_ExecutorStart(QueryDesc *queryDesc, int eflags);
-
-/* Define unified_pg.restrict_explain and install both hooks; from _PG_init. */
+/* Define unified_pg.restrict_explain; from _PG_init. */
 void
 upg_explain_guard_init(void)
 {
@@ -96,11 +88,6 @@ upg_explain_guard_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
-
-	prev_process_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = upg_ProcessUtility;
-	prev_executor_start_hook = ExecutorStart_hook;
-	ExecutorStart_hook = upg_ExecutorStart;
 }
 
 /*
@@ -130,33 +117,28 @@ upg_explain_shows_counts(Node *stmt)
 
 static bool upg_role_sees_all(void);
 
-/* ProcessUtility hook: note that a restricted EXPLAIN with counts runs. */
-static void
-upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-				   bool readOnlyTree, ProcessUtilityContext context,
-				   ParamListInfo params, QueryEnvironment *queryEnv,
-				   DestReceiver *dest, QueryCompletion *qc)
+/*
+ * Utility guard, entry: note that a restricted EXPLAIN with counts starts.
+ * Returns whether it did; the caller passes that to
+ * upg_explain_guard_utility_leave() when the statement ends, error or not.
+ */
+bool
+upg_explain_guard_utility_enter(PlannedStmt *pstmt)
 {
 	bool		guarded = upg_restrict_explain &&
 		upg_explain_shows_counts(pstmt->utilityStmt) && !upg_role_sees_all();
 
 	if (guarded && upg_explain_counts_depth++ == 0)
 		upg_explain_role = GetUserId();
-	PG_TRY();
-	{
-		if (prev_process_utility_hook)
-			prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
-									  params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		if (guarded)
-			upg_explain_counts_depth--;
-	}
-	PG_END_TRY();
+	return guarded;
+}
+
+/* Utility guard, exit: the restricted EXPLAIN noted by the entry is over. */
+void
+upg_explain_guard_utility_leave(bool guarded)
+{
+	if (guarded)
+		upg_explain_counts_depth--;
 }
 
 /* Does the current role see every row of every table anyway? */
@@ -203,9 +185,12 @@ upg_plan_protected_table(PlannedStmt *plan)
 	return InvalidOid;
 }
 
-/* ExecutorStart hook: under a restricted EXPLAIN, refuse plans over protected tables. */
-static void
-upg_ExecutorStart(QueryDesc *queryDesc, int eflags)
+/*
+ * Executor guard (called by the ExecutorStart hook before the plan
+ * starts): under a restricted EXPLAIN, refuse plans over protected tables.
+ */
+void
+upg_explain_guard_executor_start(QueryDesc *queryDesc)
 {
 	if (upg_explain_counts_depth > 0 &&
 		OidIsValid(upg_plan_protected_table(queryDesc->plannedstmt)))
@@ -216,9 +201,4 @@ upg_ExecutorStart(QueryDesc *queryDesc, int eflags)
 				 errdetail("Its row and buffer counts would reveal rows that row-level security hides."),
 				 errhint("Use EXPLAIN without ANALYZE or BUFFERS, or ask a member of unified_admin to run it; "
 						 "unified_pg.restrict_explain controls this.")));
-
-	if (prev_executor_start_hook)
-		prev_executor_start_hook(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
 }

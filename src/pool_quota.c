@@ -43,18 +43,6 @@
 
 #include "pool_stats.h"
 
-static ClientAuthentication_hook_type prev_ClientAuthentication = NULL;
-
-static void upg_ClientAuthentication(Port *port, int status);
-
-/* Chain ClientAuthentication_hook; called from _PG_init while preloading. */
-void
-upg_quota_install_hook(void)
-{
-	prev_ClientAuthentication = ClientAuthentication_hook;
-	ClientAuthentication_hook = upg_ClientAuthentication;
-}
-
 /* Take a slot of entry if fewer than budget (0: no budget) are held. */
 static bool
 upg_quota_take(int entry, int budget)
@@ -130,12 +118,13 @@ upg_quota_admit(Port *port)
 	upg_stats_session_start(entry, !superuser);
 }
 
-/* ClientAuthentication_hook: admit an authenticated connection to its pool. */
-static void
-upg_ClientAuthentication(Port *port, int status)
+/*
+ * Admit an authenticated connection to its pool; called by the
+ * ClientAuthentication_hook (hooks.c) after the previous hook.
+ */
+void
+upg_quota_client_authenticated(Port *port, int status)
 {
-	if (prev_ClientAuthentication)
-		prev_ClientAuthentication(port, status);
 	if (status != STATUS_OK || upg_stats == NULL)
 		return;
 	upg_quota_admit(port);

@@ -8,15 +8,17 @@
  * session gets the UpgSession at its backend's index.  From then on the
  * hooks (stats_hooks.c) count into that UpgSession only: commits,
  * rollbacks, error aborts, prepares, deadlocks, errors, time in
- * transactions and the statement latency histogram.  Each UpgSession is
- * written by its own backend alone, with plain stores, so the hot path
- * takes no lock and shares no cache line with other sessions.  The one
- * shared write per statement is an atomic increment of one bucket of the
- * pool's current window interval.  When a session ends, it adds its
- * values into its pool's "retired" totals and frees its UpgSession under
- * the stats LWLock, exclusively; a reader sums the retired totals and the
- * live sessions under it in shared mode, so that a session's numbers are
- * seen exactly once and no counter ever goes backwards.
+ * transactions, the statement latency histogram, its window ring and
+ * the partition pruning of unified.chunks.  Each UpgSession is written by
+ * its own backend alone, with plain stores, and is cache-line aligned, so
+ * the hot path takes no lock, makes no atomic read-modify-write and
+ * writes no cache line that another backend writes: eight sessions of one
+ * pool on eight cores do not slow each other down.  When a session ends,
+ * it adds its values into its pool's "retired" totals (and its window
+ * into the pool's window ring) and frees its UpgSession under the stats
+ * LWLock, exclusively; a reader sums the retired totals and the live
+ * sessions under it in shared mode, so that a session's numbers are seen
+ * exactly once and no counter ever goes backwards.
  *
  * Entries are keyed by pool name, not by position in unified_pg.pools, so
  * backends that apply a reload of the setting at different moments still
@@ -32,12 +34,16 @@
  * as zero meanwhile.  So a reset never races with a session's plain
  * stores.
  *
- * The window.  Each pool has a ring of UPG_WINDOW_SLOTS histograms, each
- * counting one interval of unified_pg.stats_window / UPG_WINDOW_SPAN; a
- * slot whose interval has passed is cleared by the first statement of its
- * new interval, under the entry's spinlock (a few hundred stores, once per
- * interval).  Percentiles of the window merge the current interval and
- * the UPG_WINDOW_SPAN before it.
+ * The window.  Each session has a ring of UPG_WINDOW_SLOTS histograms,
+ * each counting one interval of unified_pg.stats_window / UPG_WINDOW_SPAN
+ * (about 22 kB per backend slot); a slot whose interval has passed is
+ * cleared by the session's first statement of its new interval (a few
+ * hundred stores, once per interval): its epoch is set to 0 first and to
+ * the new interval last, with barriers, and a reader that sees the epoch
+ * change while it copies a slot drops the copy.  A session that ends adds
+ * the slots still inside the window to its pool's ring, under the stats
+ * lock.  Percentiles of the window merge, over the pool's ring and its
+ * live sessions, the current interval and the UPG_WINDOW_SPAN before it.
  *
  * Crash and restart.  At a clean shutdown (pg_control says so) the
  * postmaster writes the totals to pg_stat/unified_pg.stat, as
@@ -68,7 +74,7 @@
 #define UPG_STATS_TRANCHE	"unified_pg stats"
 #define UPG_STATS_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/unified_pg.stat"
 #define UPG_STATS_FILE_MAGIC	0x55504731	/* "UPG1" */
-#define UPG_STATS_FILE_VERSION	1
+#define UPG_STATS_FILE_VERSION	2
 
 int			upg_stats_window_s = 300;
 
@@ -98,12 +104,23 @@ upg_stats_define_gucs(void)
 							NULL, NULL, NULL);
 }
 
-/* Bytes of shared memory for the statistics. */
+/* Bytes of shared memory for the statistics (sessions cache-line aligned). */
 static Size
 upg_stats_shmem_size(void)
 {
-	return add_size(offsetof(UpgStatsShared, sessions),
+	return add_size(add_size(offsetof(UpgStatsShared, sessions), PG_CACHE_LINE_SIZE),
 					mul_size(MaxBackends, sizeof(UpgSession)));
+}
+
+/* Clear a window slot to "no interval". */
+static void
+upg_window_slot_init(UpgWindowSlot *slot)
+{
+	int			k;
+
+	pg_atomic_init_u64(&slot->epoch, 0);
+	for (k = 0; k < UPG_HIST_BUCKETS; k++)
+		pg_atomic_init_u32(&slot->counts[k], 0);
 }
 
 /* Reserve the statistics' shared memory and their LWLock. */
@@ -124,8 +141,6 @@ upg_stats_init_area(void)
 	upg_stats->lock = &(GetNamedLWLockTranche(UPG_STATS_TRANCHE))->lock;
 	pg_atomic_init_u64(&upg_stats->generation, 1);
 	pg_atomic_init_u64(&upg_stats->stats_reset, (uint64) GetCurrentTimestamp());
-	for (i = 0; i < UPG_NPRUNE; i++)
-		pg_atomic_init_u64(&upg_stats->pruning[i], 0);
 	for (i = 0; i < UPG_STATS_ENTRIES; i++)
 	{
 		UpgStatsEntry *e = &upg_stats->entries[i];
@@ -138,19 +153,20 @@ upg_stats_init_area(void)
 			pg_atomic_init_u64(&e->retired[j], 0);
 		for (j = 0; j < UPG_HIST_BUCKETS; j++)
 			pg_atomic_init_u64(&e->retired_hist[j], 0);
-		SpinLockInit(&e->window_lock);
 		for (j = 0; j < UPG_WINDOW_SLOTS; j++)
-		{
-			int			k;
-
-			pg_atomic_init_u64(&e->window[j].epoch, 0);
-			for (k = 0; k < UPG_HIST_BUCKETS; k++)
-				pg_atomic_init_u32(&e->window[j].counts[k], 0);
-		}
+			upg_window_slot_init(&e->window[j]);
 	}
 	upg_stats->nsessions = MaxBackends;
 	for (i = 0; i < MaxBackends; i++)
-		pg_atomic_init_u32(&upg_stats->sessions[i].pid, 0);
+	{
+		UpgSession *s = &upg_stats->sessions[i];
+		int			j;
+
+		pg_atomic_init_u32(&s->pid, 0);
+		pg_atomic_init_u64(&s->generation, 0);
+		for (j = 0; j < UPG_WINDOW_SLOTS; j++)
+			upg_window_slot_init(&s->window[j]);
+	}
 
 	strlcpy(upg_stats->entries[UPG_STATS_OTHER].name, UPG_OTHER_POOL_NAME, NAMEDATALEN);
 	pg_atomic_write_u32(&upg_stats->entries[UPG_STATS_OTHER].in_use, 1);
@@ -164,9 +180,11 @@ void
 upg_stats_shmem_startup(void)
 {
 	bool		found;
+	void	   *raw;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	upg_stats = ShmemInitStruct(UPG_STATS_TRANCHE, upg_stats_shmem_size(), &found);
+	raw = ShmemInitStruct(UPG_STATS_TRANCHE, upg_stats_shmem_size(), &found);
+	upg_stats = (UpgStatsShared *) TYPEALIGN(PG_CACHE_LINE_SIZE, raw);
 	if (!found)
 		upg_stats_init_area();
 	LWLockRelease(AddinShmemInitLock);
@@ -257,6 +275,8 @@ upg_stats_session_start(int entry, bool holds_slot)
 		pg_atomic_write_u64(&s->counters[i], 0);
 	for (i = 0; i < UPG_HIST_BUCKETS; i++)
 		pg_atomic_write_u64(&s->hist[i], 0);
+	for (i = 0; i < UPG_WINDOW_SLOTS; i++)
+		pg_atomic_write_u64(&s->window[i].epoch, 0);
 	pg_atomic_write_u64(&s->counters[UPG_C_SESSIONS], 1);
 	pg_write_barrier();
 	pg_atomic_write_u32(&s->pid, (uint32) MyProcPid);
@@ -285,6 +305,8 @@ upg_session_catch_up(UpgSession *s)
 		pg_atomic_write_u64(&s->counters[i], 0);
 	for (i = 0; i < UPG_HIST_BUCKETS; i++)
 		pg_atomic_write_u64(&s->hist[i], 0);
+	for (i = 0; i < UPG_WINDOW_SLOTS; i++)
+		pg_atomic_write_u64(&s->window[i].epoch, 0);
 	pg_write_barrier();
 	pg_atomic_write_u64(&s->generation, generation);
 }
@@ -323,29 +345,29 @@ upg_stats_window_epoch(TimestampTz ts, int *interval_s)
 	return (int) (ts / ((int64) len * USECS_PER_SEC)) + 1;
 }
 
-/* The window slot for interval epoch of entry e, cleared for it if stale. */
+/*
+ * The slot of this session's window for interval epoch, cleared for it if
+ * it held an older interval; NULL for an interval already overwritten.
+ * The epoch reads 0 while the counts are cleared (see the banner).
+ */
 static UpgWindowSlot *
-upg_window_slot(UpgStatsEntry *e, int epoch)
+upg_own_window_slot(UpgSession *s, uint64 epoch)
 {
-	UpgWindowSlot *slot = &e->window[epoch % UPG_WINDOW_SLOTS];
+	UpgWindowSlot *slot = &s->window[epoch % UPG_WINDOW_SLOTS];
 	uint64		have = pg_atomic_read_u64(&slot->epoch);
 	int			i;
 
-	if (likely(have == (uint64) epoch))
+	if (likely(have == epoch))
 		return slot;
-	if (have > (uint64) epoch)
+	if (have > epoch)
 		return NULL;			/* a statement of an interval long gone */
-
-	SpinLockAcquire(&e->window_lock);
-	if (pg_atomic_read_u64(&slot->epoch) < (uint64) epoch)
-	{
-		for (i = 0; i < UPG_HIST_BUCKETS; i++)
-			pg_atomic_write_u32(&slot->counts[i], 0);
-		pg_write_barrier();
-		pg_atomic_write_u64(&slot->epoch, (uint64) epoch);
-	}
-	SpinLockRelease(&e->window_lock);
-	return pg_atomic_read_u64(&slot->epoch) == (uint64) epoch ? slot : NULL;
+	pg_atomic_write_u64(&slot->epoch, 0);
+	pg_write_barrier();
+	for (i = 0; i < UPG_HIST_BUCKETS; i++)
+		pg_atomic_write_u32(&slot->counts[i], 0);
+	pg_write_barrier();
+	pg_atomic_write_u64(&slot->epoch, epoch);
+	return slot;
 }
 
 /*
@@ -371,6 +393,7 @@ upg_stats_record_latency(uint64 us)
 	int			bucket;
 	int			epoch;
 	int			interval_s;
+	uint32		n;
 
 	if (s == NULL)
 		return;
@@ -382,9 +405,63 @@ upg_stats_record_latency(uint64 us)
 
 	epoch = upg_stats_window_epoch(GetCurrentStatementStartTimestamp() + (TimestampTz) us,
 								   &interval_s);
-	slot = upg_window_slot(&upg_stats->entries[s->entry], epoch);
+	slot = upg_own_window_slot(s, (uint64) epoch);
 	if (slot != NULL)
-		pg_atomic_fetch_add_u32(&slot->counts[bucket], 1);
+	{
+		n = pg_atomic_read_u32(&slot->counts[bucket]);
+		pg_atomic_write_u32(&slot->counts[bucket], n + 1);
+	}
+}
+
+/*
+ * The slot of entry e's window for interval epoch, cleared for it if it
+ * held an older interval; NULL for an interval already overwritten.
+ * Caller holds the stats lock exclusively (readers hold it shared).
+ */
+static UpgWindowSlot *
+upg_entry_window_slot(UpgStatsEntry *e, uint64 epoch)
+{
+	UpgWindowSlot *slot = &e->window[epoch % UPG_WINDOW_SLOTS];
+	uint64		have = pg_atomic_read_u64(&slot->epoch);
+	int			i;
+
+	if (have == epoch)
+		return slot;
+	if (have > epoch)
+		return NULL;
+	for (i = 0; i < UPG_HIST_BUCKETS; i++)
+		pg_atomic_write_u32(&slot->counts[i], 0);
+	pg_atomic_write_u64(&slot->epoch, epoch);
+	return slot;
+}
+
+/* Add the session's window slots still inside the window to its pool's. */
+static void
+upg_session_fold_window(UpgSession *s, UpgStatsEntry *e)
+{
+	int			interval_s;
+	int64		now_epoch = upg_stats_window_epoch(GetCurrentTimestamp(), &interval_s);
+	int			i;
+	int			j;
+
+	for (i = 0; i < UPG_WINDOW_SLOTS; i++)
+	{
+		uint64		epoch = pg_atomic_read_u64(&s->window[i].epoch);
+		UpgWindowSlot *to;
+
+		if (epoch == 0 || (int64) epoch < now_epoch - UPG_WINDOW_SPAN)
+			continue;
+		to = upg_entry_window_slot(e, epoch);
+		if (to == NULL)
+			continue;
+		for (j = 0; j < UPG_HIST_BUCKETS; j++)
+		{
+			uint32		c = pg_atomic_read_u32(&s->window[i].counts[j]);
+
+			if (c != 0)
+				pg_atomic_write_u32(&to->counts[j], pg_atomic_read_u32(&to->counts[j]) + c);
+		}
+	}
 }
 
 /* Add a session's values to its pool's totals. */
@@ -408,6 +485,7 @@ upg_session_fold(UpgSession *s, UpgStatsEntry *e)
 		if (c != 0)
 			pg_atomic_fetch_add_u64(&e->retired_hist[i], c);
 	}
+	upg_session_fold_window(s, e);
 }
 
 /*
@@ -444,8 +522,6 @@ upg_stats_reset(void)
 	LWLockAcquire(upg_stats->lock, LW_EXCLUSIVE);
 	pg_atomic_fetch_add_u64(&upg_stats->generation, 1);
 	pg_atomic_write_u64(&upg_stats->stats_reset, (uint64) GetCurrentTimestamp());
-	for (i = 0; i < UPG_NPRUNE; i++)
-		pg_atomic_write_u64(&upg_stats->pruning[i], 0);
 	for (i = 0; i < UPG_STATS_ENTRIES; i++)
 	{
 		UpgStatsEntry *e = &upg_stats->entries[i];
@@ -455,10 +531,8 @@ upg_stats_reset(void)
 			pg_atomic_write_u64(&e->retired[j], 0);
 		for (j = 0; j < UPG_HIST_BUCKETS; j++)
 			pg_atomic_write_u64(&e->retired_hist[j], 0);
-		SpinLockAcquire(&e->window_lock);
 		for (j = 0; j < UPG_WINDOW_SLOTS; j++)
 			pg_atomic_write_u64(&e->window[j].epoch, 0);
-		SpinLockRelease(&e->window_lock);
 	}
 	LWLockRelease(upg_stats->lock);
 }
@@ -484,10 +558,8 @@ typedef struct UpgSavedHeader
 	uint32		version;
 	int32		ncounters;
 	int32		nbuckets;
-	int32		nprune;
 	int32		nentries;
 	TimestampTz stats_reset;
-	uint64		pruning[UPG_NPRUNE];
 } UpgSavedHeader;
 
 /*
@@ -540,10 +612,7 @@ upg_stats_shutdown(int code, Datum arg)
 	h.version = UPG_STATS_FILE_VERSION;
 	h.ncounters = UPG_NCOUNTERS;
 	h.nbuckets = UPG_HIST_BUCKETS;
-	h.nprune = UPG_NPRUNE;
 	h.stats_reset = (TimestampTz) pg_atomic_read_u64(&upg_stats->stats_reset);
-	for (i = 0; i < UPG_NPRUNE; i++)
-		h.pruning[i] = pg_atomic_read_u64(&upg_stats->pruning[i]);
 	for (i = 0; i < UPG_STATS_ENTRIES; i++)
 		if (pg_atomic_read_u32(&upg_stats->entries[i].in_use))
 			h.nentries++;
@@ -633,7 +702,7 @@ upg_stats_load(void)
 	if (fread(&h, sizeof(h), 1, f) != 1 ||
 		h.magic != UPG_STATS_FILE_MAGIC || h.version != UPG_STATS_FILE_VERSION ||
 		h.ncounters != UPG_NCOUNTERS || h.nbuckets != UPG_HIST_BUCKETS ||
-		h.nprune != UPG_NPRUNE || h.nentries < 0 || h.nentries > UPG_STATS_ENTRIES)
+		h.nentries < 0 || h.nentries > UPG_STATS_ENTRIES)
 	{
 		ereport(LOG,
 				(errmsg("ignoring unified_pg statistics file \"%s\" of another layout",
@@ -641,8 +710,6 @@ upg_stats_load(void)
 		goto done;
 	}
 	pg_atomic_write_u64(&upg_stats->stats_reset, (uint64) h.stats_reset);
-	for (i = 0; i < UPG_NPRUNE; i++)
-		pg_atomic_write_u64(&upg_stats->pruning[i], h.pruning[i]);
 	for (i = 0; i < h.nentries; i++)
 	{
 		if (fread(&se, sizeof(se), 1, f) != 1)
@@ -657,12 +724,4 @@ upg_stats_load(void)
 done:
 	FreeFile(f);
 	unlink(UPG_STATS_FILE);
-}
-
-/* Install every statistics hook; called from _PG_init while preloading. */
-void
-upg_stats_install_hooks(void)
-{
-	upg_stats_hooks_install();
-	upg_quota_install_hook();
 }

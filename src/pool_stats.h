@@ -15,6 +15,7 @@
 #define UNIFIED_PG_POOL_STATS_H
 
 #include "port/atomics.h"
+#include "portability/instr_time.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 
@@ -63,10 +64,21 @@ typedef enum UpgCounter
 	UPG_C_SESSIONS,				/* sessions admitted */
 	UPG_C_STATEMENTS,
 	UPG_C_LATENCY_US,			/* sum of statement latencies */
+	/* partition pruning of queries of unified.chunks (pruning_stats.c) */
+	UPG_C_PRUNE_QUERIES,		/* queries that filter on created_at */
+	UPG_C_PRUNE_PARTITIONS,		/* partitions existing, summed over them */
+	UPG_C_PRUNE_SKIPPED,		/* partitions not scanned, summed */
+	UPG_C_PRUNE_UNPRUNABLE,		/* queries that cannot prune */
 	UPG_NCOUNTERS
 } UpgCounter;
 
-/* one interval of the window ring */
+#define UPG_NPRUNE	(UPG_C_PRUNE_UNPRUNABLE - UPG_C_PRUNE_QUERIES + 1)
+
+/*
+ * One interval of a window ring.  epoch 0 means "no interval": the writer
+ * sets it while it clears the counts for a new interval, so that a reader
+ * never adds counts of two intervals.
+ */
 typedef struct UpgWindowSlot
 {
 	pg_atomic_uint64 epoch;		/* interval number counted here; 0 = none */
@@ -83,14 +95,15 @@ typedef struct UpgStatsEntry
 	/* totals of sessions that ended (live ones are in their UpgSession) */
 	pg_atomic_uint64 retired[UPG_NCOUNTERS];
 	pg_atomic_uint64 retired_hist[UPG_HIST_BUCKETS];
-	slock_t		window_lock;	/* serializes rotation of a window slot */
+	/* the window of sessions that ended; written under the stats lock */
 	UpgWindowSlot window[UPG_WINDOW_SLOTS];
 } UpgStatsEntry;
 
 /*
  * One connected session, at the index of its backend.  Written only by
- * the session itself (plain stores through pg_atomic_write_u64, no lock),
+ * the session itself (plain stores through pg_atomic_write_*, no lock),
  * read by anyone; values of an older reset generation count as zero.
+ * Cache-line aligned, so that no two sessions' hot counters share a line.
  */
 typedef struct UpgSession
 {
@@ -100,25 +113,15 @@ typedef struct UpgSession
 	TimestampTz connected_at;
 	pg_atomic_uint64 generation;	/* reset generation of the values below */
 	pg_atomic_uint64 counters[UPG_NCOUNTERS];
-	pg_atomic_uint64 hist[UPG_HIST_BUCKETS];
-} UpgSession;
-
-/* partition pruning of queries of unified.chunks */
-typedef enum UpgPruneCounter
-{
-	UPG_P_QUERIES,				/* queries that filter on created_at */
-	UPG_P_PARTITIONS,			/* partitions existing, summed over them */
-	UPG_P_SKIPPED,				/* partitions not scanned, summed */
-	UPG_P_UNPRUNABLE,			/* queries that cannot prune */
-	UPG_NPRUNE
-} UpgPruneCounter;
+	pg_atomic_uint64 hist[UPG_HIST_BUCKETS];	/* since the reset */
+	UpgWindowSlot window[UPG_WINDOW_SLOTS]; /* the window ring */
+} pg_attribute_aligned(PG_CACHE_LINE_SIZE) UpgSession;
 
 typedef struct UpgStatsShared
 {
 	LWLock	   *lock;			/* entry creation, reset, save and load */
 	pg_atomic_uint64 generation;	/* bumped by every reset */
 	pg_atomic_uint64 stats_reset;	/* TimestampTz of the last reset */
-	pg_atomic_uint64 pruning[UPG_NPRUNE];
 	UpgStatsEntry entries[UPG_STATS_ENTRIES];
 	int			nsessions;
 	UpgSession	sessions[FLEXIBLE_ARRAY_MEMBER];
@@ -141,14 +144,25 @@ extern void upg_stats_session_prepare(void);
 /* the budget slot of this session's pool (pool_quota.c) */
 extern void upg_quota_release(int entry);
 
-/* ---- stats_hooks.c ---- */
-extern void upg_stats_hooks_install(void);
+/* ---- stats_hooks.c: called by the hooks in hooks.c ---- */
+struct QueryDesc;
+extern void upg_stats_callbacks_register(void);
+extern void upg_stats_executor_start(struct QueryDesc *queryDesc, int eflags);
+extern bool upg_stats_executor_enter(struct QueryDesc *queryDesc, bool finish,
+									 instr_time *start);
+extern void upg_stats_executor_leave(void);
+extern void upg_stats_executor_timed(struct QueryDesc *queryDesc, const instr_time *start);
+extern void upg_stats_executor_end(struct QueryDesc *queryDesc);
+extern bool upg_stats_utility_enter(instr_time *start);
+extern void upg_stats_utility_leave(void);
+extern void upg_stats_utility_timed(const instr_time *start);
+extern void upg_stats_emit_log(ErrorData *edata);
 
 /* ---- pool_quota.c ---- */
-extern void upg_quota_install_hook(void);
+struct Port;
+extern void upg_quota_client_authenticated(struct Port *port, int status);
 
 /* ---- pruning_stats.c ---- */
-struct QueryDesc;
 extern void upg_pruning_observe(struct QueryDesc *queryDesc, int eflags);
 
 #endif							/* UNIFIED_PG_POOL_STATS_H */

@@ -16,6 +16,8 @@
  * counted beside it.  Partitions skipped while the query runs (pruning on
  * parameters) count as scanned, so the share is a lower bound.
  *
+ * The counts go to the session's own counters (pool_stats.c), like every
+ * other counter of the hot path, and are summed over pools when read.
  * A query that touches no partitioned table costs one walk of its range
  * table; only a query of a partitioned table looks up its name.
  *
@@ -178,13 +180,12 @@ upg_pruning_observe(QueryDesc *queryDesc, int eflags)
 
 	if (w.filters || nscanned < w.partdesc->nparts)
 	{
-		pg_atomic_fetch_add_u64(&upg_stats->pruning[UPG_P_QUERIES], 1);
-		pg_atomic_fetch_add_u64(&upg_stats->pruning[UPG_P_PARTITIONS], w.partdesc->nparts);
-		pg_atomic_fetch_add_u64(&upg_stats->pruning[UPG_P_SKIPPED],
-								w.partdesc->nparts - nscanned);
+		upg_stats_count(UPG_C_PRUNE_QUERIES, 1);
+		upg_stats_count(UPG_C_PRUNE_PARTITIONS, w.partdesc->nparts);
+		upg_stats_count(UPG_C_PRUNE_SKIPPED, w.partdesc->nparts - nscanned);
 	}
 	else
-		pg_atomic_fetch_add_u64(&upg_stats->pruning[UPG_P_UNPRUNABLE], 1);
+		upg_stats_count(UPG_C_PRUNE_UNPRUNABLE, 1);
 	pfree(w.scanned);
 	RelationClose(rel);
 }

@@ -1,20 +1,37 @@
 /*-------------------------------------------------------------------------
  *
  * stats_hooks.c
- *		The hooks that count: executor, utility, transactions, errors.
+ *		What counts: the statistics' parts of the executor, utility and
+ *		error hooks, and the transaction callback.
  *
- * Every hook returns at once in a process that is not a client session
- * (background workers, autovacuum, parallel workers: upg_my_session is
- * NULL there), so only what clients do is counted, each in the pool its
- * session was given at connection time (pool_quota.c).
+ * The hook functions themselves are in hooks.c, which calls the routines
+ * here after the guards.  Every routine returns at once in a process that
+ * is not a client session (background workers, autovacuum, parallel
+ * workers, a library not preloaded: upg_my_session is NULL there), so only
+ * what clients do is counted, each in the pool its session was given at
+ * connection time (pool_quota.c).
  *
  * Statement latency is that of top-level statements, as
  * pg_stat_statements measures it: executor time of a query (ExecutorRun
- * and ExecutorFinish, through the query's totaltime instrumentation) or
- * the whole run of a utility statement.  Statements run inside functions
- * and procedures are nested (a nesting level kept by the Run, Finish and
- * ProcessUtility hooks) and belong to their top-level statement.  A
- * statement that fails is not timed; it is counted as an error.
+ * and ExecutorFinish) or the whole run of a utility statement.
+ * Statements run inside functions and procedures are nested (a nesting
+ * level kept around ExecutorRun, ExecutorFinish and ProcessUtility) and
+ * belong to their top-level statement.  A statement that fails is not
+ * timed; it is counted as an error.
+ *
+ * The timer.  A top-level query gets an entry in a small array of the
+ * queries being timed (almost always one; an extended-protocol client can
+ * interleave a few portals): its QueryDesc and the executor time so far.
+ * ExecutorRun and ExecutorFinish read the clock before and after and add
+ * the difference, ExecutorEnd records the sum and frees the entry.  That
+ * is two clock reads per call and no allocation, where the executor's
+ * Instrumentation (InstrAlloc, InstrStartNode/StopNode) costs a palloc
+ * and more work per call.  The ExecutorFinish of a plain SELECT (no
+ * data-modifying WITH) runs no triggers and no sub-plans, so it is not
+ * timed.  A query that fails never reaches ExecutorEnd: its entry is
+ * dropped when its subtransaction or transaction aborts.  Should more
+ * queries be open than the array holds, the next ones are timed through
+ * the executor's Instrumentation as before (queryDesc->totaltime).
  *
  * Transactions.  A commit, a PREPARE TRANSACTION and an abort are counted
  * in the transaction callback, which only adds to this session's own
@@ -37,19 +54,24 @@
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "executor/instrument.h"
+#include "portability/instr_time.h"
 #include "storage/ipc.h"
-#include "tcop/utility.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
 #include "pool_stats.h"
 
-static ExecutorStart_hook_type prev_ExecutorStart = NULL;
-static ExecutorRun_hook_type prev_ExecutorRun = NULL;
-static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
-static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-static emit_log_hook_type prev_emit_log_hook = NULL;
+/* most top-level queries timed at once without Instrumentation */
+#define UPG_TIMED_MAX	8
+
+/* a top-level query being timed */
+typedef struct UpgTimedQuery
+{
+	QueryDesc  *query;
+	EState	   *estate;			/* with query, tells a reused address apart */
+	SubTransactionId subid;		/* started in; dropped when that aborts */
+	instr_time	elapsed;		/* executor time so far */
+} UpgTimedQuery;
 
 /* depth of statements inside the current top-level statement */
 static int	upg_nesting_level = 0;
@@ -57,34 +79,19 @@ static int	upg_nesting_level = 0;
 /* an error was reported in the current transaction */
 static bool upg_error_seen = false;
 
-static void upg_ExecutorStart(QueryDesc *queryDesc, int eflags);
-static void upg_ExecutorRun(UPG_EXECUTOR_RUN_ARGS);
-static void upg_ExecutorFinish(QueryDesc *queryDesc);
-static void upg_ExecutorEnd(QueryDesc *queryDesc);
-static void upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-							   bool readOnlyTree, ProcessUtilityContext context,
-							   ParamListInfo params, QueryEnvironment *queryEnv,
-							   DestReceiver *dest, QueryCompletion *qc);
-static void upg_emit_log_hook(ErrorData *edata);
-static void upg_stats_xact_callback(XactEvent event, void *arg);
+static UpgTimedQuery upg_timed[UPG_TIMED_MAX];
+static int	upg_ntimed = 0;
 
-/* Chain every counting hook; called from _PG_init while preloading. */
+static void upg_stats_xact_callback(XactEvent event, void *arg);
+static void upg_stats_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									   SubTransactionId parentSubid, void *arg);
+
+/* Register the transaction callbacks; called from _PG_init while preloading. */
 void
-upg_stats_hooks_install(void)
+upg_stats_callbacks_register(void)
 {
-	prev_ExecutorStart = ExecutorStart_hook;
-	ExecutorStart_hook = upg_ExecutorStart;
-	prev_ExecutorRun = ExecutorRun_hook;
-	ExecutorRun_hook = upg_ExecutorRun;
-	prev_ExecutorFinish = ExecutorFinish_hook;
-	ExecutorFinish_hook = upg_ExecutorFinish;
-	prev_ExecutorEnd = ExecutorEnd_hook;
-	ExecutorEnd_hook = upg_ExecutorEnd;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = upg_ProcessUtility;
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = upg_emit_log_hook;
 	RegisterXactCallback(upg_stats_xact_callback, NULL);
+	RegisterSubXactCallback(upg_stats_subxact_callback, NULL);
 }
 
 /* Is a statement starting now a top-level statement of a session? */
@@ -94,120 +101,157 @@ upg_top_level(void)
 	return upg_my_session != NULL && upg_nesting_level == 0;
 }
 
-/* ExecutorStart: ask for the query's total time; watch partition pruning. */
-static void
-upg_ExecutorStart(QueryDesc *queryDesc, int eflags)
+/* The timer entry of a query, or NULL. */
+static inline UpgTimedQuery *
+upg_timed_find(QueryDesc *queryDesc)
 {
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	int			i;
 
-	if (upg_my_session == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
-		return;
-	if (upg_nesting_level == 0 && queryDesc->totaltime == NULL)
+	for (i = 0; i < upg_ntimed; i++)
+		if (upg_timed[i].query == queryDesc && upg_timed[i].estate == queryDesc->estate)
+			return &upg_timed[i];
+	return NULL;
+}
+
+/* Free entry t (entries are unordered). */
+static inline void
+upg_timed_remove(UpgTimedQuery *t)
+{
+	*t = upg_timed[--upg_ntimed];
+}
+
+/* Start timing a top-level query: an entry, else its Instrumentation. */
+static void
+upg_timed_start(QueryDesc *queryDesc)
+{
+	UpgTimedQuery *t = upg_timed_find(queryDesc);
+
+	if (t == NULL && upg_ntimed < UPG_TIMED_MAX)
+		t = &upg_timed[upg_ntimed++];
+	if (t != NULL)
+	{
+		t->query = queryDesc;
+		t->estate = queryDesc->estate;
+		t->subid = GetCurrentSubTransactionId();
+		INSTR_TIME_SET_ZERO(t->elapsed);
+	}
+	else if (queryDesc->totaltime == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
 
 		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_TIMER, false);
 		MemoryContextSwitchTo(old);
 	}
+}
+
+/* After ExecutorStart: time a top-level query; watch partition pruning. */
+void
+upg_stats_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (upg_my_session == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		return;
+	if (upg_nesting_level == 0)
+		upg_timed_start(queryDesc);
 	upg_pruning_observe(queryDesc, eflags);
 }
 
-/* ExecutorRun: statements run from here on are nested. */
-static void
-upg_ExecutorRun(UPG_EXECUTOR_RUN_ARGS)
+/*
+ * Before ExecutorRun or ExecutorFinish (finish: which one): statements run
+ * from here on are nested.  Returns whether the call is to be timed, with
+ * the clock read into *start.
+ */
+bool
+upg_stats_executor_enter(QueryDesc *queryDesc, bool finish, instr_time *start)
 {
+	bool		timed;
+
+	timed = upg_top_level() &&
+		!(finish && queryDesc->operation == CMD_SELECT &&
+		  !queryDesc->plannedstmt->hasModifyingCTE) &&
+		upg_timed_find(queryDesc) != NULL;
 	upg_nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(UPG_EXECUTOR_RUN_PASS);
-		else
-			standard_ExecutorRun(UPG_EXECUTOR_RUN_PASS);
-	}
-	PG_FINALLY();
-	{
-		upg_nesting_level--;
-	}
-	PG_END_TRY();
+	if (timed)
+		INSTR_TIME_SET_CURRENT(*start);
+	return timed;
 }
 
-/* ExecutorFinish: AFTER triggers and the like are nested too. */
-static void
-upg_ExecutorFinish(QueryDesc *queryDesc)
+/* After ExecutorRun or ExecutorFinish, error or not: leave the nesting. */
+void
+upg_stats_executor_leave(void)
 {
-	upg_nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		upg_nesting_level--;
-	}
-	PG_END_TRY();
+	upg_nesting_level--;
 }
 
-/* ExecutorEnd: count a top-level query's latency. */
-static void
-upg_ExecutorEnd(QueryDesc *queryDesc)
+/* After a timed ExecutorRun or ExecutorFinish that returned: add its time. */
+void
+upg_stats_executor_timed(QueryDesc *queryDesc, const instr_time *start)
 {
-	if (queryDesc->totaltime && upg_top_level())
+	instr_time	now;
+	UpgTimedQuery *t;
+
+	INSTR_TIME_SET_CURRENT(now);
+	t = upg_timed_find(queryDesc);
+	if (t != NULL)
+		INSTR_TIME_ACCUM_DIFF(t->elapsed, now, *start);
+}
+
+/* Before ExecutorEnd: count a top-level query's latency. */
+void
+upg_stats_executor_end(QueryDesc *queryDesc)
+{
+	UpgTimedQuery *t;
+
+	if (upg_my_session == NULL)
+		return;
+	t = upg_ntimed > 0 ? upg_timed_find(queryDesc) : NULL;
+	if (t != NULL)
+	{
+		upg_stats_record_latency((uint64) INSTR_TIME_GET_MICROSEC(t->elapsed));
+		upg_timed_remove(t);
+	}
+	else if (queryDesc->totaltime && upg_nesting_level == 0)
 	{
 		InstrEndLoop(queryDesc->totaltime);
 		upg_stats_record_latency((uint64) (queryDesc->totaltime->total * 1000000.0));
 	}
-	if (prev_ExecutorEnd)
-		prev_ExecutorEnd(queryDesc);
-	else
-		standard_ExecutorEnd(queryDesc);
 }
 
-/* ProcessUtility: time a top-level utility statement; nest what it runs. */
-static void
-upg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-				   bool readOnlyTree, ProcessUtilityContext context,
-				   ParamListInfo params, QueryEnvironment *queryEnv,
-				   DestReceiver *dest, QueryCompletion *qc)
+/*
+ * Before ProcessUtility: what it runs is nested.  Returns whether the
+ * statement is timed (a top-level one), with the clock read into *start.
+ */
+bool
+upg_stats_utility_enter(instr_time *start)
 {
 	bool		timed = upg_top_level();
-	instr_time	start;
-	instr_time	duration;
 
 	if (timed)
-		INSTR_TIME_SET_CURRENT(start);
+		INSTR_TIME_SET_CURRENT(*start);
 	upg_nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		upg_nesting_level--;
-	}
-	PG_END_TRY();
-
-	if (timed)
-	{
-		INSTR_TIME_SET_CURRENT(duration);
-		INSTR_TIME_SUBTRACT(duration, start);
-		upg_stats_record_latency((uint64) INSTR_TIME_GET_MICROSEC(duration));
-	}
+	return timed;
 }
 
-/* emit_log_hook: count errors and deadlocks of this session. */
-static void
-upg_emit_log_hook(ErrorData *edata)
+/* After ProcessUtility, error or not: leave the nesting. */
+void
+upg_stats_utility_leave(void)
+{
+	upg_nesting_level--;
+}
+
+/* After a timed ProcessUtility that returned: count its latency. */
+void
+upg_stats_utility_timed(const instr_time *start)
+{
+	instr_time	duration;
+
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, *start);
+	upg_stats_record_latency((uint64) INSTR_TIME_GET_MICROSEC(duration));
+}
+
+/* From the emit_log_hook: count errors and deadlocks of this session. */
+void
+upg_stats_emit_log(ErrorData *edata)
 {
 	if (upg_my_session != NULL && edata->elevel >= ERROR)
 	{
@@ -216,8 +260,6 @@ upg_emit_log_hook(ErrorData *edata)
 		if (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED)
 			upg_stats_count(UPG_C_DEADLOCKS, 1);
 	}
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
 }
 
 /*
@@ -258,6 +300,8 @@ upg_stats_xact_callback(XactEvent event, void *arg)
 		default:
 			return;
 	}
+	/* queries still being timed now failed; the others ended before commit */
+	upg_ntimed = 0;
 	upg_error_seen = false;
 	upg_stats_count(counter, 1);
 
@@ -265,4 +309,22 @@ upg_stats_xact_callback(XactEvent event, void *arg)
 	start = Max(GetCurrentTransactionStartTimestamp(), upg_stats_counted_since());
 	if (now > start)
 		upg_stats_count(UPG_C_BUSY_US, (uint64) (now - start));
+}
+
+/*
+ * Subtransaction callback: at an abort, forget the queries timed since the
+ * subtransaction began (they failed; subtransaction ids only grow, so
+ * those of its children are larger).  Cannot fail.
+ */
+static void
+upg_stats_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	int			i;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	for (i = upg_ntimed - 1; i >= 0; i--)
+		if (upg_timed[i].subid >= mySubid)
+			upg_timed_remove(&upg_timed[i]);
 }

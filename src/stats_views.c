@@ -6,7 +6,8 @@
  *
  * A reader builds one row per pool of unified_pg.pools (as this backend
  * sees the setting) plus "other".  Counters come from the shared entries
- * (totals of ended sessions, window ring) plus the live sessions; an
+ * (totals of ended sessions, their window ring) plus the live sessions
+ * (their counters and their own window rings); an
  * entry whose name is not configured any more is reported under "other".
  * Live counts (connections, active, idle, idle in transaction, waiting on
  * a lock) come from the server's own backend status and PGPROC wait
@@ -152,12 +153,42 @@ upg_row_of_entry(UpgPoolRow *rows, int nrows, int e)
 	return nrows - 1;
 }
 
+/*
+ * Add the slots of a window ring that hold the current interval or the
+ * UPG_WINDOW_SPAN before it.  A slot whose epoch changes while it is
+ * copied is being cleared for a new interval by its session: it is left
+ * out (it held an interval that has just left the window).
+ */
+static void
+upg_add_window(uint64 *window, UpgWindowSlot *ring, int64 epoch_now)
+{
+	uint32		copy[UPG_HIST_BUCKETS];
+	int			i;
+	int			j;
+
+	for (j = 0; j < UPG_WINDOW_SLOTS; j++)
+	{
+		UpgWindowSlot *slot = &ring[j];
+		int64		epoch = (int64) pg_atomic_read_u64(&slot->epoch);
+
+		if (epoch == 0 || epoch > epoch_now || epoch < epoch_now - UPG_WINDOW_SPAN)
+			continue;
+		pg_read_barrier();
+		for (i = 0; i < UPG_HIST_BUCKETS; i++)
+			copy[i] = pg_atomic_read_u32(&slot->counts[i]);
+		pg_read_barrier();
+		if ((int64) pg_atomic_read_u64(&slot->epoch) != epoch)
+			continue;
+		for (i = 0; i < UPG_HIST_BUCKETS; i++)
+			window[i] += copy[i];
+	}
+}
+
 /* Add the totals of ended sessions and the window ring of entry e. */
 static void
 upg_add_entry(UpgPoolRow *row, UpgStatsEntry *e, int epoch_now)
 {
 	int			i;
-	int			j;
 
 	row->held += pg_atomic_read_u32(&e->held);
 	row->rejected += pg_atomic_read_u64(&e->rejected);
@@ -165,23 +196,13 @@ upg_add_entry(UpgPoolRow *row, UpgStatsEntry *e, int epoch_now)
 		row->counters[i] += pg_atomic_read_u64(&e->retired[i]);
 	for (i = 0; i < UPG_HIST_BUCKETS; i++)
 		row->hist[i] += pg_atomic_read_u64(&e->retired_hist[i]);
-	for (j = 0; j < UPG_WINDOW_SLOTS; j++)
-	{
-		UpgWindowSlot *slot = &e->window[j];
-		int64		epoch = (int64) pg_atomic_read_u64(&slot->epoch);
-
-		if (epoch == 0 || epoch > epoch_now || epoch < epoch_now - UPG_WINDOW_SPAN)
-			continue;
-		pg_read_barrier();
-		for (i = 0; i < UPG_HIST_BUCKETS; i++)
-			row->window[i] += pg_atomic_read_u32(&slot->counts[i]);
-	}
+	upg_add_window(row->window, e->window, epoch_now);
 }
 
 /* Add a live session's values (those of the current generation). */
 static void
 upg_add_session(UpgPoolRow *row, UpgSession *s, uint64 generation,
-				TimestampTz now, TimestampTz reset)
+				TimestampTz now, TimestampTz reset, int epoch_now)
 {
 	TimestampTz from = Max(s->connected_at, reset);
 	int			i;
@@ -195,6 +216,7 @@ upg_add_session(UpgPoolRow *row, UpgSession *s, uint64 generation,
 		row->counters[i] += pg_atomic_read_u64(&s->counters[i]);
 	for (i = 0; i < UPG_HIST_BUCKETS; i++)
 		row->hist[i] += pg_atomic_read_u64(&s->hist[i]);
+	upg_add_window(row->window, s->window, epoch_now);
 }
 
 /* Count the backends of each pool by state, from the server's own status. */
@@ -277,7 +299,7 @@ upg_collect_rows(int *nrows)
 		if (s->entry < 0 || s->entry >= UPG_STATS_ENTRIES || entry_row[s->entry] < 0)
 			continue;
 		row = entry_row[s->entry];
-		upg_add_session(&rows[row], s, generation, now, reset);
+		upg_add_session(&rows[row], s, generation, now, reset, epoch_now);
 		pids[npids].pid = pid;
 		pids[npids].row = row;
 		npids++;
@@ -465,7 +487,7 @@ upg_stats_overall(PG_FUNCTION_ARGS)
 	upg_set_percentile(values, nulls, Anum_so_latency_p95_ms, all.window, 0.95);
 	for (j = 0; j < UPG_NPRUNE; j++)
 		values[Anum_so_pruning_queries + j] =
-			Int64GetDatum((int64) pg_atomic_read_u64(&upg_stats->pruning[j]));
+			Int64GetDatum((int64) all.counters[UPG_C_PRUNE_QUERIES + j]);
 	values[Anum_so_stats_reset] =
 		TimestampTzGetDatum((TimestampTz) pg_atomic_read_u64(&upg_stats->stats_reset));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

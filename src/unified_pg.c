@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * unified_pg.c
- *		Module entry point: GUCs, hook chaining and worker registration.
+ *		Module entry point: GUCs, shared memory and worker registration;
+ *		every executor, utility and log hook is installed by hooks.c.
  *
  * Everything unified_pg does at load time happens here, in this order:
  * define the unified_pg.* settings, reserve the prefix, and then -- only
@@ -54,7 +55,7 @@ _PG_init(void)
 	upg_maintenance_guard_init();
 	upg_explain_guard_init();
 	upg_security_init();
-	upg_error_hints_init();
+	upg_hooks_install();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -70,7 +71,6 @@ _PG_init(void)
 	shmem_startup_hook = upg_shmem_startup_hook;
 
 	upg_register_worker();
-	upg_stats_install_hooks();
 }
 
 /*

@@ -164,6 +164,11 @@ extern void upg_maintenance_guard_init(void);
 /* ---- explain_guard.c: unified_pg.restrict_explain ---- */
 extern bool upg_restrict_explain;
 extern void upg_explain_guard_init(void);
+struct PlannedStmt;
+struct QueryDesc;
+extern bool upg_explain_guard_utility_enter(struct PlannedStmt *pstmt);
+extern void upg_explain_guard_utility_leave(bool guarded);
+extern void upg_explain_guard_executor_start(struct QueryDesc *queryDesc);
 
 /* ---- security.c: tenant grants bound to their role ---- */
 extern void upg_security_init(void);
@@ -216,6 +221,7 @@ extern void upg_require_log_database(void);
 /* ---- dtx_guard.c: DROP EXTENSION and the per-role prepared limit ---- */
 extern int	upg_max_prepared_per_role;
 extern void upg_dtx_init(void);
+extern void upg_dtx_guard_utility(struct PlannedStmt *pstmt);
 extern void upg_limit_shmem_request(void);
 extern void upg_limit_shmem_startup(void);
 extern char *upg_participant_roles_string;
@@ -344,11 +350,13 @@ extern UpgNumericRealResult upg_numeric_to_real(struct NumericData *num, float *
 /* ---- statistics (pool_stats.c and friends; internals in src/pool_stats.h) ---- */
 extern int	upg_stats_window_s;
 extern void upg_stats_define_gucs(void);
-extern void upg_stats_install_hooks(void);
 extern void upg_stats_shmem_request(void);
 extern void upg_stats_shmem_startup(void);
 
 /* ---- error_hints.c: hints for the errors applications get ---- */
-extern void upg_error_hints_init(void);
+extern void upg_error_hints_add(ErrorData *edata);
+
+/* ---- hooks.c: every server hook, installed once ---- */
+extern void upg_hooks_install(void);
 
 #endif							/* UNIFIED_PG_H */

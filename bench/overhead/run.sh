@@ -14,9 +14,12 @@
 # BENCH_SECONDS each, for every variant in an order that rotates from round
 # to round.  Prints each round's TPS and the backends' CPU time per
 # transaction (from the postmaster's reaped-children CPU counters, which
-# moves far less than TPS when other work shares the machine), then per
-# workload the median over rounds of upg/bare and pgss/bare (paired by
-# round).  Targets: upg keeps >= 98 % of bare TPS and costs less than pgss.
+# moves far less than TPS when other work shares the machine), the CPU
+# time the unified_pg background workers (resolver, maintenance) spent
+# during the upg runs, per transaction, and the machine's load average;
+# then per workload the median over rounds of upg/bare and pgss/bare
+# (paired by round).  Targets: upg keeps >= 98 % of bare TPS and costs
+# less than pgss.
 #
 #   bench/overhead/run.sh        BENCH_ROUNDS=5 BENCH_SECONDS=10 BENCH_CLIENTS=8 BENCH_PORT=5641
 #
@@ -77,6 +80,21 @@ start() {
     running=1
     # warm shared_buffers (empty after the restart) before measuring
     as_pg "${pg_env[@]}" "$BINDIR/pgbench" -n -S -c "$CLIENTS" -j 2 -T 2 bench >/dev/null 2>&1
+    backends_gone
+}
+
+# Wait until the backends of the last pgbench run have exited and been
+# reaped.  pgbench returns as soon as it has closed its connections; a
+# backend still exiting then would put its whole run's CPU time into the
+# next run's reading (this once made select-only, which follows the
+# warm-up, look 10 to 27 % more expensive per transaction).
+backends_gone() {
+    local pm i
+    pm=$(head -1 "$DATA/postmaster.pid")
+    for i in $(seq 1 100); do
+        ps -o args= --ppid "$pm" | grep -q -e 'postgres: postgres bench' -e defunct || return 0
+        sleep 0.05
+    done
 }
 
 pg_env=(env PGHOST="$SOCK" PGPORT="$PORT" PGUSER=postgres PGAPPNAME=claude-context)
@@ -96,39 +114,54 @@ reaped_cpu() {
     awk '{ print $16 + $17 }' "/proc/$pid/stat"
 }
 
-# run VARIANT WORKLOAD: one pgbench run; prints its TPS and the backends'
-# CPU microseconds per transaction (much less sensitive than TPS to what
-# else the machine runs).
+# CPU time (clock ticks) used so far by the unified_pg background workers
+# (0 for the other variants, which have none).
+worker_cpu() {
+    local pm pid t=0
+    pm=$(head -1 "$DATA/postmaster.pid")
+    for pid in $(ps -o pid=,args= --ppid "$pm" | awk '/unified_pg (resolver|maintenance)/ { print $1 }'); do
+        t=$((t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+
+# run VARIANT WORKLOAD: one pgbench run; prints its TPS, the backends' CPU
+# microseconds per transaction (much less sensitive than TPS to what else
+# the machine runs) and the background workers' CPU microseconds per
+# transaction.
 run() {
-    local flags="" out cpu0 cpu1 n tps
+    local flags="" out cpu0 cpu1 w0 w1 n tps
     [ "$2" = select ] && flags="-S"
     cpu0=$(reaped_cpu)
+    w0=$(worker_cpu)
     out=$(as_pg "${pg_env[@]}" "$BINDIR/pgbench" -n $flags -c "$CLIENTS" -j 2 -T "$SECS" bench 2>/dev/null)
-    sleep 0.2    # let the postmaster reap the backends
+    w1=$(worker_cpu)
+    backends_gone
     cpu1=$(reaped_cpu)
     n=$(printf '%s\n' "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
     tps=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
-    awk -v t="$tps" -v c=$((cpu1 - cpu0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
-        'BEGIN { printf "%s %.2f\n", t, c * 1000000 / hz / n }'
+    awk -v t="$tps" -v c=$((cpu1 - cpu0)) -v w=$((w1 - w0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%s %.2f %.3f\n", t, c * 1000000 / hz / n, w * 1000000 / hz / n }'
 }
 
 variants=(bare upg pgss)
-declare -A result cpu
+declare -A result cpu wcpu
 say "==> $ROUNDS rounds, ${SECS}s per run, $CLIENTS clients"
-printf '%-6s %-8s %10s %10s %10s   %8s %8s %8s\n' round workload "bare tps" "upg tps" "pgss tps" \
-    "bare us" "upg us" "pgss us"
+printf '%-6s %-8s %10s %10s %10s   %8s %8s %8s %9s   %s\n' round workload "bare tps" "upg tps" "pgss tps" \
+    "bare us" "upg us" "pgss us" "upg bgw" "load average"
 for r in $(seq 1 "$ROUNDS"); do
     order=("${variants[@]:$(( (r - 1) % 3 ))}" "${variants[@]:0:$(( (r - 1) % 3 ))}")
     for v in "${order[@]}"; do
         start "$v"
         for w in select tpcb; do
-            read -r result[$r,$v,$w] cpu[$r,$v,$w] < <(run "$v" "$w")
+            read -r result[$r,$v,$w] cpu[$r,$v,$w] wcpu[$r,$v,$w] < <(run "$v" "$w")
         done
     done
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
     for w in select tpcb; do
-        printf '%-6s %-8s %10.0f %10.0f %10.0f   %8s %8s %8s\n' "$r" "$w" \
+        printf '%-6s %-8s %10.0f %10.0f %10.0f   %8s %8s %8s %9s   %s\n' "$r" "$w" \
             "${result[$r,bare,$w]}" "${result[$r,upg,$w]}" "${result[$r,pgss,$w]}" \
-            "${cpu[$r,bare,$w]}" "${cpu[$r,upg,$w]}" "${cpu[$r,pgss,$w]}"
+            "${cpu[$r,bare,$w]}" "${cpu[$r,upg,$w]}" "${cpu[$r,pgss,$w]}" "${wcpu[$r,upg,$w]}" "$load"
     done
 done
 
@@ -156,3 +189,4 @@ for w in select tpcb; do
     printf '%-8s %10.3f %10.3f %12.3f %12.3f %8s\n' "$w" "$u" "$p" "$uc" "$pc" "$met"
 done
 say "(ratios against bare; target: upg tps >= 0.98 and above pgss tps)"
+say "(us: backend CPU per transaction; upg bgw: the unified_pg workers' CPU per transaction)"

@@ -5,6 +5,7 @@
 # pruning, reset, and a malformed unified_pg.pools refused on reload.
 use strict;
 use warnings;
+use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -197,6 +198,84 @@ is($node->safe_psql('postgres',
 		q{SELECT count FROM unified.pool_latency_histogram WHERE pool = 'cognee' AND le_ms = 'Infinity'}),
 	'100', 'while the cumulative histogram keeps every statement');
 
+# ---- the window merges live sessions and those that ended -----------------
+# Each session counts its window in its own ring; one that ends adds its
+# ring to the pool's.  Read while one session is still connected.
+$node->safe_psql('postgres', 'SELECT unified.reset_stats()');
+my $w1 = session('cognee');
+my $w2 = session('cognee');
+$w1->query_safe('SELECT pg_sleep(0.020);') for 1 .. 30;
+$w2->query_safe('SELECT pg_sleep(0.100);') for 1 .. 10;
+$w2->quit;
+$p = pool('cognee');
+is($p->{statements}, 40, 'statements of a live and an ended session are counted');
+for my $c ([ 'p50', 20 ], [ 'p95', 100 ], [ 'p99', 100 ])
+{
+	my ($k, $want) = @$c;
+	my $got = $p->{"latency_${k}_ms"};
+	ok(abs($got - $want) <= 0.10 * $want,
+		"window $k over a live and an ended session: $got ms is within 10 % of $want ms");
+}
+$w1->quit;
+$p = pool('cognee');
+ok(abs($p->{latency_p50_ms} - 20) <= 2 && abs($p->{latency_p95_ms} - 100) <= 10,
+	'and the same once both have ended');
+
+# ---- the timer: interleaved portals, failed queries, many open portals -------
+# Through the extended protocol (asyncpg): cursors fetched a row at a time,
+# interleaved, so each query's executor time is the sum of several
+# ExecutorRun calls; failed queries inside savepoints; then more cursors
+# open at once than the timer keeps without Instrumentation.
+$node->safe_psql('postgres', 'SELECT unified.reset_stats()');
+my $py = $node->basedir . '/portals.py';
+open(my $fh, '>', $py) or die;
+print $fh <<'PY';
+import asyncio, sys
+import asyncpg
+
+async def interleave(con, n, rows, sleep):
+    q = f"SELECT pg_sleep({sleep}) FROM generate_series(1, {rows})"
+    curs = [await con.cursor(q) for _ in range(n)]
+    for _ in range(rows):
+        for c in curs:
+            await c.fetch(1)
+
+async def main(host, port):
+    con = await asyncpg.connect(host=host, port=int(port), user=sys.argv[3], database='postgres',
+                                server_settings={'application_name': 'unified'})
+    async with con.transaction():
+        await interleave(con, 2, 5, 0.02)       # two queries of 100 ms
+    async with con.transaction():
+        for _ in range(20):
+            try:
+                async with con.transaction():
+                    await con.execute("SELECT 1 / (random() * 0)::int")
+            except asyncpg.DivisionByZeroError:
+                pass
+        await interleave(con, 10, 3, 0.01)      # ten queries of 30 ms
+    await con.close()
+
+asyncio.run(main(*sys.argv[1:3]))
+PY
+close $fh;
+my ($pyout, $pyerr) = ('', '');
+IPC::Run::run([ '/usr/bin/python3', $py, $node->host, $node->port, scalar getpwuid($<) ],
+	'>', \$pyout, '2>', \$pyerr) or die "portals.py failed: $pyerr";
+
+# statements of pool unified with a latency between lo and hi ms
+sub statements_between
+{
+	my ($lo, $hi) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT coalesce(max(count) FILTER (WHERE le_ms <= $hi), 0) - coalesce(max(count) FILTER (WHERE le_ms <= $lo), 0)
+		  FROM unified.pool_latency_histogram WHERE pool = 'unified'});
+}
+is(statements_between(90, 130), 2,
+	'two interleaved portals of 5 x 20 ms: each timed at about 100 ms, the sum of its fetches');
+is(statements_between(27, 45), 10,
+	'ten open portals of 3 x 10 ms, after 20 failed queries: each timed at about 30 ms');
+is(pool('unified')->{errors}, 20, 'the failed queries are counted as errors');
+
 # ---- partition pruning of real queries ------------------------------------
 $node->safe_psql('postgres', 'SELECT unified.reset_stats()');
 my $q = session('claude-context');
@@ -204,6 +283,10 @@ $q->query_safe(q{SELECT count(*) FROM unified.chunks
                   WHERE created_at >= date_trunc('month', now()) AND created_at < date_trunc('month', now()) + interval '1 day';});
 $q->query_safe(q{SELECT count(*) FROM unified.chunks WHERE created_at >= '2001-01-01' AND created_at < '2001-02-01';});
 $q->query_safe(q{SELECT count(*) FROM unified.chunks WHERE project_id = 'p';});
+is( $node->safe_psql('postgres',
+		q{SELECT pruning_queries || '/' || unprunable_queries || '/' || partitions_existing || '/' || partitions_skipped
+		    FROM unified.stats_overall()}),
+	'2/1/10/8', 'the pruning counts of a live session are seen');
 $q->quit;
 is( $node->safe_psql('postgres',
 		q{SELECT pruning_queries || '/' || unprunable_queries || '/' || partitions_existing || '/' || partitions_skipped
