@@ -425,6 +425,8 @@ BEGIN
         END IF;
         t := clock_timestamp();
         BEGIN
+            -- the global vector layout's side rows go first (72_vector_global.sql)
+            PERFORM unified.vector_global_forget_partition(format('unified.%I', p.relname)::regclass);
             EXECUTE format('ALTER TABLE unified.chunks DETACH PARTITION unified.%I', p.relname);
             locked_at := coalesce(locked_at, t);
             EXECUTE format('DELETE FROM unified.chunk_keys k USING unified.%I d'

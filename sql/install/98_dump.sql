@@ -84,7 +84,8 @@ BEGIN
     END LOOP;
     -- the vector indexes made by enable_vector_index (70_operations.sql)
     FOR def IN SELECT unified.vector_index_definition(v.dimensions, only_parent)
-                 FROM unified.vector_index_config v ORDER BY v.dimensions LOOP
+                 FROM unified.vector_index_config v WHERE v.layout = 'partitioned'
+                ORDER BY v.dimensions LOOP
         IF def IS NULL THEN
             RAISE EXCEPTION 'the backup has vector indexes, but the vector extension is not created'
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -93,6 +94,8 @@ BEGIN
         EXECUTE def;
         n := n + 1;
     END LOOP;
+    -- the side tables of the global layout, from the restored chunks (72_vector_global.sql)
+    n := n + unified.vector_global_restore();
     DELETE FROM unified.restore_pending;
     RETURN n;
 END
