@@ -123,8 +123,6 @@ BEGIN
                    ' CONSTRAINT %I PRIMARY KEY (id, created_at))',
                    t, vector_schema, CASE WHEN dimensions > 2000 THEN 'halfvec' ELSE 'vector' END,
                    dimensions, t || '_pkey');
-    -- derived data: dropped with the extension, left out of dumps
-    EXECUTE format('ALTER EXTENSION unified_pg ADD TABLE unified.%I', t);
     EXECUTE format('COMMENT ON TABLE unified.%I IS %L', t,
                    format('Embeddings of %s dimensions of unified.chunks with one HNSW index (enable_vector_index, layout global)',
                           dimensions));
@@ -134,6 +132,10 @@ BEGIN
     EXECUTE format('GRANT SELECT ON TABLE unified.%I TO claude_user, cognee_user, unified_admin', t);
     -- TRUNCATE unified.chunks must name the side table too (see the banner)
     EXECUTE format('GRANT TRUNCATE ON TABLE unified.%I TO unified_admin', t);
+    -- Derived data: dropped with the extension, left out of dumps.  Added
+    -- last, so that its privileges are recorded as the initial ones
+    -- (pg_init_privs) and pg_dump does not dump them either.
+    EXECUTE format('ALTER EXTENSION unified_pg ADD TABLE unified.%I', t);
     RETURN format('unified.%I', t)::regclass;
 END
 $fn$;
@@ -308,28 +310,43 @@ END
 $fn$;
 
 -- After a restore (finish_restore): build the global layouts of the
--- restored configuration again; returns how many.
+-- restored configuration whose side tables are missing; returns how many,
+-- or NULL when none is missing.  The foreign key needs the primary key of
+-- unified.chunks, which is valid only once the post-data section has
+-- attached the partitions' indexes: before that it warns, builds nothing
+-- and returns 0, and finish_restore() is to be run again after post-data.
 CREATE FUNCTION unified.vector_global_restore()
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
+    dims    integer[];
     d       integer;
-    n       integer := 0;
     vs      name := unified.pgvector_schema();
 BEGIN
-    FOR d IN SELECT v.dimensions FROM unified.vector_index_config v
-              WHERE v.layout = 'global' ORDER BY v.dimensions LOOP
-        IF vs IS NULL THEN
-            RAISE EXCEPTION 'the backup has vector indexes, but the vector extension is not created'
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Install pgvector, CREATE EXTENSION vector, then run finish_restore() again.';
-        END IF;
+    SELECT array_agg(v.dimensions ORDER BY v.dimensions) INTO dims
+      FROM unified.vector_index_config v
+     WHERE v.layout = 'global' AND unified.vector_global_table(v.dimensions) IS NULL;
+    IF dims IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF vs IS NULL THEN
+        RAISE EXCEPTION 'the backup has vector indexes, but the vector extension is not created'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Install pgvector, CREATE EXTENSION vector, then run finish_restore() again.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_constraint con JOIN pg_index x ON x.indexrelid = con.conindid
+                    WHERE con.conrelid = 'unified.chunks'::regclass AND con.contype = 'p' AND x.indisvalid) THEN
+        RAISE WARNING 'the global vector layout for % dimensions is not built yet', array_to_string(dims, ', ')
+            USING DETAIL = 'Its foreign key needs the primary key of unified.chunks on every partition, which the post-data section completes.',
+                  HINT = 'Run SELECT unified.finish_restore() again after pg_restore --section=post-data.';
+        RETURN 0;
+    END IF;
+    FOREACH d IN ARRAY dims LOOP
         PERFORM unified.vector_global_enable(d, vs);
-        n := n + 1;
     END LOOP;
-    RETURN n;
+    RETURN cardinality(dims);
 END
 $fn$;
 

@@ -58,6 +58,11 @@ DECLARE
     only_parent boolean;
 BEGIN
     IF NOT EXISTS (SELECT FROM unified.restore_pending) THEN
+        -- the second call, after post-data, for the global vector layout
+        n := unified.vector_global_restore();
+        IF n IS NOT NULL THEN
+            RETURN n;
+        END IF;
         RAISE EXCEPTION 'no restore is pending'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'finish_restore() is needed only after CREATE EXTENSION ran with unified_pg.restoring = on.';
@@ -94,8 +99,9 @@ BEGIN
         EXECUTE def;
         n := n + 1;
     END LOOP;
-    -- the side tables of the global layout, from the restored chunks (72_vector_global.sql)
-    n := n + unified.vector_global_restore();
+    -- the side tables of the global layout, from the restored chunks, or
+    -- a warning to call again after post-data (72_vector_global.sql)
+    n := n + coalesce(unified.vector_global_restore(), 0);
     DELETE FROM unified.restore_pending;
     RETURN n;
 END

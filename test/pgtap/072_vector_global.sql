@@ -8,7 +8,7 @@
 -- default partition, its detach by maintenance, TRUNCATE; disabling.
 -- Skipped, with the reason, when pgvector is not installed.
 BEGIN;
-SELECT plan(51);
+SELECT plan(54);
 
 SELECT EXISTS (SELECT FROM pg_available_extension_versions
                 WHERE name = 'vector'
@@ -170,6 +170,39 @@ SELECT is((SELECT count(*) FROM unified.chunk_vectors_16 v
 SELECT is((SELECT count(*) FROM unified.chunk_vectors_16), (SELECT count(*) FROM unified.chunks WHERE cardinality(embedding) = 16),
           'the side table and unified.chunks agree after every kind of write');
 
+-- ------------------------------------------------------------ hostile search_path
+-- The sync trigger is SECURITY DEFINER: an application role that plants
+-- operators and functions named like the ones it uses, first on its
+-- search_path, must not have them run by it (each raises if called).
+CREATE SCHEMA evil_g AUTHORIZATION tap_g_claude;
+SET ROLE tap_g_claude;
+CREATE FUNCTION evil_g.planted(w text) RETURNS boolean LANGUAGE plpgsql AS
+    $$BEGIN RAISE EXCEPTION 'planted % was called', w; END$$;
+CREATE FUNCTION evil_g.cardinality(anyarray) RETURNS integer LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil_g.planted('cardinality'); RETURN 16; END$$;
+CREATE FUNCTION evil_g.int8_eq(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil_g.planted('bigint ='); RETURN true; END$$;
+CREATE FUNCTION evil_g.ts_eq(timestamptz, timestamptz) RETURNS boolean LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil_g.planted('timestamptz ='); RETURN true; END$$;
+CREATE FUNCTION evil_g.text_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS
+    $$BEGIN PERFORM evil_g.planted('text ='); RETURN true; END$$;
+CREATE OPERATOR evil_g.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil_g.int8_eq);
+CREATE OPERATOR evil_g.= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil_g.ts_eq);
+CREATE OPERATOR evil_g.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil_g.text_eq);
+SET search_path = pg_temp, evil_g, pg_catalog, public;
+INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content, embedding)
+SELECT 'claude_context', 'cc_g', 'g-evil', 'proj-g-big', 'evil', v FROM queries WHERE q OPERATOR(pg_catalog.=) 2;
+UPDATE unified.chunks SET embedding = (SELECT v FROM queries WHERE q OPERATOR(pg_catalog.=) 3)
+ WHERE source_id OPERATOR(pg_catalog.=) 'g-evil';
+DELETE FROM unified.chunks WHERE source_id OPERATOR(pg_catalog.=) 'g8';
+RESET search_path;
+RESET ROLE;
+SELECT is((SELECT v.embedding = (q.v)::public.vector FROM unified.chunk_vectors_16 v JOIN unified.chunks c USING (id, created_at), queries q
+            WHERE c.source_id = 'g-evil' AND q.q = 3), true,
+          'with a hostile search_path the sync trigger still copies inserts and updates, with the real operators');
+SELECT is((SELECT count(*) FROM unified.chunk_vectors_16), (SELECT count(*) FROM unified.chunks WHERE cardinality(embedding) = 16),
+          'and deletes');
+
 -- ------------------------------------------------------------ partitions
 SELECT is(unified.create_monthly_partition('2001-01-01'), 'unified.chunks_2001_01',
           'a month made for rows of the default partition');
@@ -178,6 +211,8 @@ SELECT is((SELECT count(*) FROM unified.chunk_vectors_16 v JOIN unified.chunks_2
           'rows moved out of the default partition keep their side rows');
 SELECT throws_ok('ALTER TABLE unified.chunks DETACH PARTITION unified.chunks_2002_02', '23503', NULL,
     'PostgreSQL refuses to detach a month whose rows still have side rows');
+SELECT throws_ok('DROP TABLE unified.chunks_2002_02', '2BP01', NULL,
+    'or to drop it');
 CREATE TEMP TABLE feb AS SELECT id, created_at FROM unified.chunks_2002_02;
 SELECT ok(unified.run_maintenance(premake => 0, retention => '20 years') -> 'detached' @> '[{"partition": "unified.chunks_2001_01"}]',
           'maintenance detaches the old months (retention)');
@@ -208,7 +243,7 @@ SELECT is((SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.sear
           (SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.search_chunks_exact(:'q1', 10, NULL, NULL, NULL, NULL, NULL)),
           'searches of 16 dimensions are exact again');
 \else
-SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 51);
+SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 54);
 \endif
 
 SELECT * FROM finish();
