@@ -135,6 +135,10 @@ BEGIN
                        deflt, cols, part, cols)
             USING lo, hi;
         GET DIAGNOSTICS moved = ROW_COUNT;
+        IF moved > 0 THEN
+            -- the global vector layout's side rows follow (72_vector_global.sql)
+            PERFORM unified.vector_global_move(format('unified.%I', part)::regclass);
+        END IF;
     END IF;
 
     EXECUTE format('ALTER TABLE unified.chunks ATTACH PARTITION unified.%I FOR VALUES FROM (%L) TO (%L)',

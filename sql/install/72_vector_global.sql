@@ -32,8 +32,9 @@
 -- set-based statement each, as for unified.chunk_keys; an UPDATE rewrites
 -- only the side rows whose embedding or owner columns changed), and
 -- maintenance deletes a month's side rows before it detaches or drops the
--- month (unified.vector_global_forget_partition).  Rows moved between
--- partitions by maintenance keep their (id, created_at) and their side row.
+-- month (unified.vector_global_forget_partition).  Rows that maintenance
+-- moves out of the default partition keep their (id, created_at) and get
+-- their side rows back (unified.vector_global_move).
 --
 -- No orphan can survive a commit, whatever writes the rows (a bug, a
 -- partition written directly by its owner, an interleaving of sessions):
@@ -309,6 +310,52 @@ BEGIN
 END
 $fn$;
 
+-- Maintenance, after it moved rows of a month out of the default partition
+-- into "part" (not attached yet): the moved chunks keep their key, but to
+-- PostgreSQL they were deleted from the default partition, and the foreign
+-- key's check of that deletion (which looks for the key in that partition
+-- only) would fail at commit while side rows still reference it.  So take
+-- their side rows out, run that check now, and put them back (the
+-- foreign key checks the new rows at commit, once the month is attached).
+-- Returns how many.  Internal.
+CREATE FUNCTION unified.vector_global_move(part regclass)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    d       integer;
+    t       name;
+    n       bigint;
+    total   bigint := 0;
+    vs      name := unified.pgvector_schema();
+BEGIN
+    IF part IS NULL THEN
+        RAISE EXCEPTION 'part must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR d IN SELECT v.dimensions FROM unified.vector_index_config v
+              WHERE v.layout = 'global' ORDER BY v.dimensions LOOP
+        CONTINUE WHEN unified.vector_global_table(d) IS NULL;
+        t := unified.vector_table_name(d);
+        EXECUTE format('DELETE FROM unified.%I v USING %s m WHERE v.id OPERATOR(pg_catalog.=) m.id'
+                       ' AND v.created_at OPERATOR(pg_catalog.=) m.created_at', t, part);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        CONTINUE WHEN n = 0;
+        EXECUTE format('SET CONSTRAINTS unified.%I IMMEDIATE', t || '_chunk_fkey');
+        EXECUTE format('SET CONSTRAINTS unified.%I DEFERRED', t || '_chunk_fkey');
+        EXECUTE format('INSERT INTO unified.%I (id, created_at, source, source_collection, project_id,'
+                       ' cognee_dataset_id, embedding)'
+                       ' SELECT m.id, m.created_at, m.source, m.source_collection, m.project_id,'
+                       '  m.cognee_dataset_id, (m.embedding)::%I.%s(%s)'
+                       ' FROM %s m WHERE pg_catalog.cardinality(m.embedding) OPERATOR(pg_catalog.=) %s',
+                       t, vs, CASE WHEN d > 2000 THEN 'halfvec' ELSE 'vector' END, d, part, d);
+        total := total + n;
+    END LOOP;
+    RETURN total;
+END
+$fn$;
+
 -- After a restore (finish_restore): build the global layouts of the
 -- restored configuration whose side tables are missing; returns how many,
 -- or NULL when none is missing.  The foreign key needs the primary key of
@@ -418,6 +465,7 @@ REVOKE ALL ON FUNCTION
     unified.chunk_vectors_sync(),
     unified.vector_global_disable(integer),
     unified.vector_global_forget_partition(regclass),
+    unified.vector_global_move(regclass),
     unified.vector_global_restore(),
     unified.search_chunks_global(real[], integer, text, uuid, text, jsonb, real, name)
   FROM PUBLIC;

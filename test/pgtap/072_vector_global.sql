@@ -8,7 +8,7 @@
 -- default partition, its detach by maintenance, TRUNCATE; disabling.
 -- Skipped, with the reason, when pgvector is not installed.
 BEGIN;
-SELECT plan(54);
+SELECT plan(57);
 
 SELECT EXISTS (SELECT FROM pg_available_extension_versions
                 WHERE name = 'vector'
@@ -169,6 +169,10 @@ SELECT is((SELECT count(*) FROM unified.chunk_vectors_16 v
           0::bigint, 'deleted chunks leave no side rows behind');
 SELECT is((SELECT count(*) FROM unified.chunk_vectors_16), (SELECT count(*) FROM unified.chunks WHERE cardinality(embedding) = 16),
           'the side table and unified.chunks agree after every kind of write');
+-- The foreign key is checked at commit, which this test never reaches:
+-- SET CONSTRAINTS ... IMMEDIATE checks it now.
+SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'the foreign key holds after those writes');
+SET CONSTRAINTS ALL DEFERRED;
 
 -- ------------------------------------------------------------ hostile search_path
 -- The sync trigger is SECURITY DEFINER: an application role that plants
@@ -209,6 +213,8 @@ SELECT is(unified.create_monthly_partition('2001-01-01'), 'unified.chunks_2001_0
 SELECT is((SELECT count(*) FROM unified.chunk_vectors_16 v JOIN unified.chunks_2001_01 c USING (id, created_at)),
           (SELECT count(*) FROM unified.chunks_2001_01 WHERE cardinality(embedding) = 16),
           'rows moved out of the default partition keep their side rows');
+SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'and the foreign key holds after the move');
+SET CONSTRAINTS ALL DEFERRED;
 SELECT throws_ok('ALTER TABLE unified.chunks DETACH PARTITION unified.chunks_2002_02', '23503', NULL,
     'PostgreSQL refuses to detach a month whose rows still have side rows');
 SELECT throws_ok('DROP TABLE unified.chunks_2002_02', '2BP01', NULL,
@@ -220,6 +226,8 @@ SELECT is((SELECT count(*) FROM unified.chunk_vectors_16 v JOIN feb USING (id, c
           'their side rows went in the same transaction');
 SELECT is((SELECT count(*) FROM unified.chunk_vectors_16), (SELECT count(*) FROM unified.chunks WHERE cardinality(embedding) = 16),
           'and the side table matches unified.chunks again');
+SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'the foreign key holds after the detach');
+SET CONSTRAINTS ALL DEFERRED;
 SELECT throws_ok('TRUNCATE unified.chunks', '0A000', NULL, 'TRUNCATE of unified.chunks alone is refused (the foreign key)');
 SAVEPOINT t;
 TRUNCATE unified.chunks, unified.chunk_vectors_16;
@@ -243,7 +251,7 @@ SELECT is((SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.sear
           (SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.search_chunks_exact(:'q1', 10, NULL, NULL, NULL, NULL, NULL)),
           'searches of 16 dimensions are exact again');
 \else
-SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 54);
+SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 57);
 \endif
 
 SELECT * FROM finish();

@@ -123,6 +123,24 @@ is($node->safe_psql('postgres',
 		   WHERE c.source_id IN ('n1', 'n2')}),
 	'n1=[1,0.7,0],n2=[1,0.7,0]', "the last writer's embedding");
 
+# 4. Maintenance, committing: rows of a month without a partition wait in
+#    the default one; making the month moves them with their side rows;
+#    retention detaches the month, and its side rows go with it.
+$node->safe_psql('postgres', q{
+	INSERT INTO unified.chunks (source, source_id, project_id, content, embedding, created_at)
+	SELECT 'claude_context', 'old_' || g, 'p', 'old', ARRAY[1, g, 0]::real[], '2019-02-01'::timestamptz + g * interval '1 hour'
+	  FROM generate_series(1, 20) g});
+is($node->safe_psql('postgres', q{SELECT unified.create_monthly_partition('2019-02-01')}), 'unified.chunks_2019_02',
+	'the month is made and its rows moved out of the default partition (committed)');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM unified.chunks_2019_02}), '20', 'all of them');
+is($node->safe_psql('postgres', $agree), '0 missing or stale, 0 orphaned, 25 side rows',
+	'they kept their side rows');
+is($node->safe_psql('postgres',
+		q{SELECT r->'detached'->0->>'partition' FROM unified.run_maintenance(premake => 0, retention => '1 year') r}),
+	'unified.chunks_2019_02', 'retention detaches the month (committed)');
+is($node->safe_psql('postgres', $agree), '0 missing or stale, 0 orphaned, 5 side rows',
+	'and its side rows went with it');
+
 $up->quit;
 $del->quit;
 $node->stop;
