@@ -371,7 +371,9 @@ async def bench_layout_upsert(admin, emb, bodies):
     (and of re-indexed ones, new content and embedding) in batches of BATCH,
     with no vector index, the partitioned layout and the global one, the
     layouts taking turns block by block over the same growing table."""
-    base_rows, block, rounds = 20000, 1000, 3
+    base_rows = int(os.environ.get("BENCH_LAYOUT_BASE", "20000"))
+    block = int(os.environ.get("BENCH_LAYOUT_BLOCK", "1000"))
+    rounds = 3
     await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
     await admin.execute("TRUNCATE unified.chunks")
     await admin.execute(f"""

@@ -10,9 +10,10 @@
 -- with one HNSW index over all of them:
 --
 --   (id, created_at)        the chunk's primary key, and a foreign key to it
---   source, source_collection, project_id, cognee_dataset_id
+--   source, source_collection, project_id, cognee_dataset_id, metadata
 --                           copied from the chunk: what the row-level
---                           security policies and the search filters read
+--                           security policies and the search filters read,
+--                           so that the index scan alone filters
 --   embedding               vector(d), or halfvec(d) above 2,000 dimensions
 --
 -- Nobody can see more through the side table than through unified.chunks:
@@ -119,9 +120,12 @@ BEGIN
     EXECUTE format('CREATE TABLE unified.%I ('
                    ' id bigint NOT NULL, created_at timestamptz NOT NULL,'
                    ' source text NOT NULL, source_collection text NOT NULL,'
-                   ' project_id text, cognee_dataset_id uuid,'
+                   ' project_id text, cognee_dataset_id uuid, metadata jsonb NOT NULL,'
                    ' embedding %I.%s(%s) NOT NULL,'
-                   ' CONSTRAINT %I PRIMARY KEY (id, created_at))',
+                   ' CONSTRAINT %I PRIMARY KEY (id, created_at))'
+                   -- room for HOT updates: a metadata or owner change then
+                   -- leaves the HNSW index alone
+                   ' WITH (fillfactor = 80)',
                    t, vector_schema, CASE WHEN dimensions > 2000 THEN 'halfvec' ELSE 'vector' END,
                    dimensions, t || '_pkey');
     EXECUTE format('COMMENT ON TABLE unified.%I IS %L', t,
@@ -164,9 +168,9 @@ BEGIN
     IF unified.vector_global_table(dimensions) IS NULL THEN
         PERFORM unified.vector_global_create(dimensions, vector_schema);
         EXECUTE format('INSERT INTO unified.%I (id, created_at, source, source_collection, project_id,'
-                       ' cognee_dataset_id, embedding)'
+                       ' cognee_dataset_id, metadata, embedding)'
                        ' SELECT c.id, c.created_at, c.source, c.source_collection, c.project_id,'
-                       '  c.cognee_dataset_id, (c.embedding)::%I.%s(%s)'
+                       '  c.cognee_dataset_id, c.metadata, (c.embedding)::%I.%s(%s)'
                        ' FROM unified.chunks c WHERE pg_catalog.cardinality(c.embedding) OPERATOR(pg_catalog.=) %s',
                        t, vector_schema, typ, dimensions, dimensions);
         EXECUTE format('CREATE INDEX %I ON unified.%I USING hnsw (embedding %I.%I)',
@@ -208,12 +212,12 @@ DECLARE
     t       name := unified.vector_table_name(d);
     vs      name := unified.pgvector_schema();
     cast_to text;
-    cols    CONSTANT text := 'id, created_at, source, source_collection, project_id, cognee_dataset_id, embedding';
+    cols    CONSTANT text := 'id, created_at, source, source_collection, project_id, cognee_dataset_id, metadata, embedding';
     sel     text;
 BEGIN
     cast_to := format('%I.%s(%s)', vs, CASE WHEN d > 2000 THEN 'halfvec' ELSE 'vector' END, d);
     sel := format('SELECT n.id, n.created_at, n.source, n.source_collection, n.project_id, n.cognee_dataset_id,'
-                  ' (n.embedding)::%s FROM new_rows n'
+                  ' n.metadata, (n.embedding)::%s FROM new_rows n'
                   ' WHERE pg_catalog.cardinality(n.embedding) OPERATOR(pg_catalog.=) %s', cast_to, d);
     IF TG_OP = 'INSERT' THEN
         EXECUTE format('INSERT INTO unified.%I (%s) %s', t, cols, sel);
@@ -227,16 +231,21 @@ BEGIN
                        '  AND NOT EXISTS (SELECT FROM new_rows n WHERE n.id OPERATOR(pg_catalog.=) o.id'
                        '   AND n.created_at OPERATOR(pg_catalog.=) o.created_at'
                        '   AND pg_catalog.cardinality(n.embedding) OPERATOR(pg_catalog.=) %s)', t, d);
-        -- new and changed rows; unchanged ones are not written again
+        -- New and changed rows; unchanged ones are not written again.  An
+        -- unchanged embedding keeps its stored value, so that a metadata or
+        -- owner change can be a HOT update, which leaves the index alone.
         EXECUTE format('INSERT INTO unified.%I AS v (%s) %s'
-                       ' ON CONFLICT ON CONSTRAINT %I DO UPDATE SET embedding = excluded.embedding,'
+                       ' ON CONFLICT ON CONSTRAINT %I DO UPDATE SET'
+                       '  embedding = CASE WHEN v.embedding OPERATOR(%I.=) excluded.embedding'
+                       '                   THEN v.embedding ELSE excluded.embedding END,'
                        '  source = excluded.source, source_collection = excluded.source_collection,'
-                       '  project_id = excluded.project_id, cognee_dataset_id = excluded.cognee_dataset_id'
+                       '  project_id = excluded.project_id, cognee_dataset_id = excluded.cognee_dataset_id,'
+                       '  metadata = excluded.metadata'
                        ' WHERE NOT v.embedding OPERATOR(%I.=) excluded.embedding'
-                       '  OR (v.source, v.source_collection, v.project_id, v.cognee_dataset_id)'
+                       '  OR (v.source, v.source_collection, v.project_id, v.cognee_dataset_id, v.metadata)'
                        '   IS DISTINCT FROM (excluded.source, excluded.source_collection,'
-                       '    excluded.project_id, excluded.cognee_dataset_id)',
-                       t, cols, sel, t || '_pkey', vs);
+                       '    excluded.project_id, excluded.cognee_dataset_id, excluded.metadata)',
+                       t, cols, sel, t || '_pkey', vs, vs);
     END IF;
     RETURN NULL;
 END
@@ -345,9 +354,9 @@ BEGIN
         EXECUTE format('SET CONSTRAINTS unified.%I IMMEDIATE', t || '_chunk_fkey');
         EXECUTE format('SET CONSTRAINTS unified.%I DEFERRED', t || '_chunk_fkey');
         EXECUTE format('INSERT INTO unified.%I (id, created_at, source, source_collection, project_id,'
-                       ' cognee_dataset_id, embedding)'
+                       ' cognee_dataset_id, metadata, embedding)'
                        ' SELECT m.id, m.created_at, m.source, m.source_collection, m.project_id,'
-                       '  m.cognee_dataset_id, (m.embedding)::%I.%s(%s)'
+                       '  m.cognee_dataset_id, m.metadata, (m.embedding)::%I.%s(%s)'
                        ' FROM %s m WHERE pg_catalog.cardinality(m.embedding) OPERATOR(pg_catalog.=) %s',
                        t, vs, CASE WHEN d > 2000 THEN 'halfvec' ELSE 'vector' END, d, part, d);
         total := total + n;
@@ -397,11 +406,16 @@ BEGIN
 END
 $fn$;
 
--- The HNSW path of the global layout: the nearest side rows by the one
--- index, joined back to unified.chunks (whose policies apply again), with
--- iterative scans so that policies and filters never leave it short of k.
--- The project, dataset and collection filters are read from the side
--- table, inside the index scan; the metadata filter from the chunk.  One
+-- The HNSW path of the global layout, in two steps.  1: the 2k nearest side
+-- rows by the one index, every filter (project, dataset, collection,
+-- metadata) and the policies applied inside the index scan, with iterative
+-- scans so that they never leave it short; a query on one small table,
+-- planned in a fraction of a millisecond.  Twice k because iterative scans
+-- return rows in approximate order only (relaxed_order), so the first k
+-- may miss some of the k nearest.  2: those chunks from unified.chunks,
+-- whose own policies apply again, the k with the least exact distance;
+-- a static query, so PL/pgSQL keeps its plan (planning a join
+-- with every partition on each call would cost more than the search).  One
 -- graph is searched instead of one per partition, so its candidate list
 -- can afford to be longer: ef_search 100 (recall@10 >= 0.95 at 100,000
 -- chunks, BENCHMARKS.md), at least k.
@@ -416,35 +430,48 @@ SET search_path = pg_catalog, unified, pg_temp
 SET hnsw.iterative_scan = relaxed_order
 SET hnsw.ef_search = 100
 AS $fn$
+#variable_conflict use_column
 DECLARE
     dims    integer := cardinality(q);
     typ     text := CASE WHEN dims > 2000 THEN 'halfvec' ELSE 'vector' END;
+    ids     bigint[];
+    cats    timestamptz[];
 BEGIN
     IF lim > 100 THEN
         PERFORM set_config('hnsw.ef_search', least(lim, 1000)::text, true);
     END IF;
-    RETURN QUERY EXECUTE format(
-        'SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,'
-        ' s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata,'
-        ' 1 OPERATOR(pg_catalog.-) s.d'
-        ' FROM (SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
-        '  c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,'
-        '  unified.cosine_distance(c.embedding, $1) AS d'
-        '  FROM unified.%I v JOIN unified.chunks c ON c.id OPERATOR(pg_catalog.=) v.id'
-        '   AND c.created_at OPERATOR(pg_catalog.=) v.created_at'
-        '  WHERE %s'
-        '  ORDER BY v.embedding OPERATOR(%I.<=>) ($1)::%I.%s(%s) LIMIT $2) s'
-        ' WHERE s.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
-        '  AND ($7 IS NULL OR 1 OPERATOR(pg_catalog.-) s.d OPERATOR(pg_catalog.>=) $7)'
-        ' ORDER BY s.d, s.id',
+    EXECUTE format(
+        'SELECT pg_catalog.array_agg(s.id), pg_catalog.array_agg(s.created_at)'
+        ' FROM (SELECT v.id, v.created_at FROM unified.%I v WHERE %s'
+        '  ORDER BY v.embedding OPERATOR(%I.<=>) ($1)::%I.%s(%s) LIMIT $2 OPERATOR(pg_catalog.*) 2) s',
         unified.vector_table_name(dims),
         concat_ws(' AND ', 'true',
             CASE WHEN p_project IS NOT NULL THEN 'v.project_id OPERATOR(pg_catalog.=) $3' END,
             CASE WHEN p_dataset IS NOT NULL THEN 'v.cognee_dataset_id OPERATOR(pg_catalog.=) $4' END,
             CASE WHEN p_collection IS NOT NULL THEN 'v.source_collection OPERATOR(pg_catalog.=) $5' END,
-            CASE WHEN p_filter IS NOT NULL THEN 'c.metadata OPERATOR(pg_catalog.@>) $6' END),
+            CASE WHEN p_filter IS NOT NULL THEN 'v.metadata OPERATOR(pg_catalog.@>) $6' END),
         vector_schema, vector_schema, typ, dims)
-    USING q, lim, p_project, p_dataset, p_collection, p_filter, p_min_score;
+    INTO ids, cats
+    USING q, lim, p_project, p_dataset, p_collection, p_filter;
+    RETURN QUERY
+    SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,
+           s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata,
+           1 - s.d
+      FROM (SELECT c.*, unified.cosine_distance(c.embedding, q) AS d
+              FROM unnest(ids, cats) AS t(id, created_at)
+              -- one primary-key probe per candidate, into its month only
+              -- (LIMIT keeps the planner from turning this into a join
+              -- that scans unified.chunks)
+              CROSS JOIN LATERAL (
+                  SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id,
+                         c.cognee_dataset_id, c.content, c.relative_path, c.start_line, c.end_line,
+                         c.file_extension, c.metadata, c.embedding
+                    FROM unified.chunks c
+                   WHERE c.id = t.id AND c.created_at = t.created_at LIMIT 1) c
+            OFFSET 0) s
+     WHERE s.d <> 'NaN'::float8 AND (p_min_score IS NULL OR 1 - s.d >= p_min_score)
+     ORDER BY s.d, s.id
+     LIMIT lim;
 END
 $fn$;
 

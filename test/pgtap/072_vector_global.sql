@@ -8,7 +8,7 @@
 -- default partition, its detach by maintenance, TRUNCATE; disabling.
 -- Skipped, with the reason, when pgvector is not installed.
 BEGIN;
-SELECT plan(57);
+SELECT plan(58);
 
 SELECT EXISTS (SELECT FROM pg_available_extension_versions
                 WHERE name = 'vector'
@@ -115,7 +115,7 @@ SELECT is((SELECT count(*) FROM unified.chunk_vectors_16), (SELECT count(*) FROM
           'it sees in the side table exactly the rows it sees in unified.chunks');
 SELECT is((SELECT count(*) FROM unified.search_chunks(:'q1', 10, cognee_dataset_id => '00000000-0000-0000-0000-0000000000c1')),
           0::bigint, 'nor finds them through search_chunks');
-SELECT throws_ok($$INSERT INTO unified.chunk_vectors_16 VALUES (1, now(), 'claude_context', '', 'proj-g-big', NULL, (ARRAY(SELECT 0.5::real FROM generate_series(1, 16)))::public.vector)$$,
+SELECT throws_ok($$INSERT INTO unified.chunk_vectors_16 (id, created_at, source, source_collection, project_id, metadata, embedding) VALUES (1, now(), 'claude_context', '', 'proj-g-big', '{}', (ARRAY(SELECT 0.5::real FROM generate_series(1, 16)))::public.vector)$$,
     '42501', NULL, 'an application role cannot insert into the side table');
 SELECT throws_ok($$UPDATE unified.chunk_vectors_16 SET project_id = 'proj-g-small'$$, '42501', NULL,
     'nor update it');
@@ -148,10 +148,15 @@ CREATE TEMP TABLE before_meta AS
 SELECT v.id, v.xmin::text AS x FROM unified.chunk_vectors_16 v JOIN unified.chunks c USING (id, created_at)
  WHERE c.source_id IN ('g6', 'g7');
 SET ROLE tap_g_claude;
-UPDATE unified.chunks SET metadata = '{"touched": true}', content = 'touched' WHERE source_id IN ('g6', 'g7');
+UPDATE unified.chunks SET content = 'touched', relative_path = 'touched.py' WHERE source_id IN ('g6', 'g7');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM unified.chunk_vectors_16 v JOIN before_meta b ON b.id = v.id AND b.x = v.xmin::text),
-          2::bigint, 'an update that changes neither the embedding nor the owner does not rewrite the side rows');
+          2::bigint, 'an update that changes neither the embedding, the owner nor metadata does not rewrite the side rows');
+SET ROLE tap_g_claude;
+UPDATE unified.chunks SET metadata = '{"touched": true}' WHERE source_id IN ('g6', 'g7');
+SELECT is((SELECT count(*) FROM unified.search_chunks(:'q1', 10, filter => '{"touched": true}')), 2::bigint,
+          'a metadata update follows: the metadata filter finds the rows');
+RESET ROLE;
 SET ROLE tap_g_claude;
 UPDATE unified.chunks SET embedding = '{1,2,3,4,5,6,7,8}' WHERE source_id = 'g6';
 UPDATE unified.chunks SET embedding = NULL WHERE source_id = 'g7';
@@ -162,7 +167,7 @@ UPDATE unified.chunks SET embedding = :'q1'::real[] WHERE source_id = 'g6';
 SELECT is((SELECT count(*) FROM unified.chunk_vectors_16 v JOIN unified.chunks c USING (id, created_at)
             WHERE c.source_id = 'g6'), 1::bigint, 'and comes back with 16 dimensions');
 SELECT is(unified.delete_chunks('claude_context', 'cc_g', ARRAY['g-new', 'g6']), 2::bigint, 'delete_chunks');
-SELECT is(unified.delete_file_chunks('proj-g-big', 'f7.py'), 80::bigint, 'delete_file_chunks');
+SELECT is(unified.delete_file_chunks('proj-g-big', 'f7.py'), 79::bigint, 'delete_file_chunks (g7 moved to touched.py)');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM unified.chunk_vectors_16 v
             WHERE NOT EXISTS (SELECT FROM unified.chunks c WHERE c.id = v.id AND c.created_at = v.created_at)),
@@ -251,7 +256,7 @@ SELECT is((SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.sear
           (SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.search_chunks_exact(:'q1', 10, NULL, NULL, NULL, NULL, NULL)),
           'searches of 16 dimensions are exact again');
 \else
-SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 57);
+SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 58);
 \endif
 
 SELECT * FROM finish();
