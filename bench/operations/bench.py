@@ -358,11 +358,17 @@ async def bench_hnsw(admin, size):
     b_global = time.perf_counter() - t0
     await admin.execute(f"VACUUM ANALYZE unified.chunk_vectors_{DIMS}")
     ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
+    # the global layout uses the caller's hnsw.ef_search when it is above 100
+    claude200 = await connect("bench_claude")
+    await claude200.execute("SET hnsw.ef_search = 200")
+    ours200 = await claude200.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
     say(f"    build: global layout {b_global:6.1f} s (copy into unified.chunk_vectors_{DIMS} and one index)")
     out = await hnsw_round([("search_chunks (global, ef_search 100)", ours, "array"),
+                            ("search_chunks (global, ef_search 200)", ours200, "array"),
                             (plain40, base, "vector"), (plain100, base100, "vector")], exact, qs)
     hnsw_report(out, [plain40, plain100])
     await claude.close()
+    await claude200.close()
     await admin100.close()
 
 

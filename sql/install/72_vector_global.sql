@@ -417,8 +417,8 @@ $fn$;
 -- a static query, so PL/pgSQL keeps its plan (planning a join
 -- with every partition on each call would cost more than the search).  One
 -- graph is searched instead of one per partition, so its candidate list
--- can afford to be longer: ef_search 100 (recall@10 >= 0.95 at 100,000
--- chunks, BENCHMARKS.md), at least k.
+-- can afford to be longer: ef_search 100 (pgvector's default is 40), or
+-- 2k, or the caller's hnsw.ef_search if larger (BENCHMARKS.md).
 CREATE FUNCTION unified.search_chunks_global(q real[], lim integer, p_project text,
                                              p_dataset uuid, p_collection text,
                                              p_filter jsonb, p_min_score real, vector_schema name)
@@ -428,7 +428,6 @@ RETURNS TABLE (id bigint, source text, source_collection text, source_id text, p
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, unified, pg_temp
 SET hnsw.iterative_scan = relaxed_order
-SET hnsw.ef_search = 100
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -436,10 +435,12 @@ DECLARE
     typ     text := CASE WHEN dims > 2000 THEN 'halfvec' ELSE 'vector' END;
     ids     bigint[];
     cats    timestamptz[];
+    -- no SET clause for it: the caller's value is read here, and put back
+    -- below (an error undoes the change with the (sub)transaction)
+    ef      text := current_setting('hnsw.ef_search', true);
 BEGIN
-    IF lim > 100 THEN
-        PERFORM set_config('hnsw.ef_search', least(lim, 1000)::text, true);
-    END IF;
+    PERFORM set_config('hnsw.ef_search',
+                       least(greatest(100, 2 * lim, coalesce(ef, '40')::integer), 1000)::text, true);
     EXECUTE format(
         'SELECT pg_catalog.array_agg(s.id), pg_catalog.array_agg(s.created_at)'
         ' FROM (SELECT v.id, v.created_at FROM unified.%I v WHERE %s'
@@ -453,6 +454,7 @@ BEGIN
         vector_schema, vector_schema, typ, dims)
     INTO ids, cats
     USING q, lim, p_project, p_dataset, p_collection, p_filter;
+    PERFORM set_config('hnsw.ef_search', coalesce(ef, '40'), true);
     RETURN QUERY
     SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,
            s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata,

@@ -8,7 +8,7 @@
 -- default partition, its detach by maintenance, TRUNCATE; disabling.
 -- Skipped, with the reason, when pgvector is not installed.
 BEGIN;
-SELECT plan(58);
+SELECT plan(59);
 
 SELECT EXISTS (SELECT FROM pg_available_extension_versions
                 WHERE name = 'vector'
@@ -94,6 +94,10 @@ SELECT cmp_ok((SELECT avg((SELECT count(*) FROM unified.search_chunks(qs.v, 10) 
 SELECT is((SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.search_chunks(:'q1', 10)),
           (SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.search_chunks_global(:'q1', 10, NULL, NULL, NULL, NULL, NULL, 'public')),
           'search_chunks takes the global path');
+SET hnsw.ef_search = 50;
+SELECT is((SELECT count(*) || ' ' || current_setting('hnsw.ef_search') FROM unified.search_chunks(:'q1', 10)), '10 50',
+          'the search leaves the caller''s hnsw.ef_search as it was');
+RESET hnsw.ef_search;
 SELECT is((SELECT count(*) FROM unified.search_chunks(:'q1', 10, filter => '{"rare": true}')), 10::bigint,
           'a metadata filter keeping 1 % of the rows still gets k = 10 results (iterative scan)');
 SELECT is((SELECT count(*) FROM unified.search_chunks(:'q1', 10, project_id => 'proj-g-small')), 10::bigint,
@@ -256,7 +260,7 @@ SELECT is((SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.sear
           (SELECT array_agg(source_id ORDER BY score DESC, id) FROM unified.search_chunks_exact(:'q1', 10, NULL, NULL, NULL, NULL, NULL)),
           'searches of 16 dimensions are exact again');
 \else
-SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 58);
+SELECT skip('pgvector 0.8 or later is not installed on this server (scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz; it found neither)', 59);
 \endif
 
 SELECT * FROM finish();
