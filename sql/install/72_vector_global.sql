@@ -441,10 +441,11 @@ DECLARE
     cats    timestamptz[];
     -- no SET clause for it: the caller's value is read here, and put back
     -- below (an error undoes the change with the (sub)transaction)
+    -- (a placeholder before pgvector is loaded: any text, or none)
     ef      text := current_setting('hnsw.ef_search', true);
+    ef_n    integer := CASE WHEN ef ~ '^[0-9]{1,4}$' THEN ef::integer ELSE 40 END;
 BEGIN
-    PERFORM set_config('hnsw.ef_search',
-                       least(greatest(100, 2 * lim, coalesce(ef, '40')::integer), 1000)::text, true);
+    PERFORM set_config('hnsw.ef_search', least(greatest(100, 2 * lim, ef_n), 1000)::text, true);
     EXECUTE format(
         'SELECT pg_catalog.array_agg(s.id), pg_catalog.array_agg(s.created_at)'
         ' FROM (SELECT v.id, v.created_at FROM unified.%I v WHERE %s'
@@ -458,7 +459,7 @@ BEGIN
         vector_schema, vector_schema, typ, dims)
     INTO ids, cats
     USING q, lim, p_project, p_dataset, p_collection, p_filter;
-    PERFORM set_config('hnsw.ef_search', coalesce(ef, '40'), true);
+    PERFORM set_config('hnsw.ef_search', ef_n::text, true);
     RETURN QUERY
     SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,
            s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata,

@@ -619,6 +619,8 @@ INSERT INTO cases VALUES
     ('unified.vector_global_restore()', current_user, 'SELECT unified.vector_global_restore()', 'ok'),
     ('unified.search_chunks_global(real[],integer,text,uuid,text,jsonb,real,name)', 'tap_h_claude', $c$SELECT count(*) FROM unified.search_chunks_global('{1,0}', 1, NULL, NULL, NULL, NULL, NULL, 'x"; DROP TABLE unified.chunks; --')$c$, '42P01'),
     ('unified.search_chunks_global(real[],integer,text,uuid,text,jsonb,real,name)', 'tap_h_claude', $c$SELECT count(*) FROM unified.search_chunks_global('{1,0}', 1, 'x''; --', NULL, NULL, '{"a": 1}', NULL, 'public')$c$, '42P01'),
+    -- hnsw.ef_search is only a placeholder without pgvector: any text
+    ('unified.search_chunks_global(real[],integer,text,uuid,text,jsonb,real,name)', 'tap_h_claude', $c$SELECT set_config('hnsw.ef_search', 'x''; --', false), count(*) FROM unified.search_chunks_global('{1,0}', 1, NULL, NULL, NULL, NULL, NULL, 'public')$c$, '42P01'),
     -- Pool statistics: the applications read pool_stats and the histogram;
     -- resetting, the SLOs and the health check are unified_admin's.
     ('unified.pool_stats_internal()', 'tap_h_claude', 'SELECT * FROM unified.pool_stats_internal()', 'ok'),
