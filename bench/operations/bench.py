@@ -22,7 +22,7 @@ BATCH = int(os.environ.get("BENCH_BATCH", "100"))
 DIMS = int(os.environ.get("BENCH_DIMS", "768"))
 QUERIES = int(os.environ.get("BENCH_QUERIES", "50"))
 HNSW_SIZES = [int(x) for x in os.environ.get("BENCH_HNSW_SIZES", "20000 100000").split()]
-PHASES = os.environ.get("BENCH_PHASES", "upsert search storage hnsw").split()
+PHASES = os.environ.get("BENCH_PHASES", "upsert search storage hnsw layout_upsert").split()
 SEARCH_ROWS = int(os.environ.get("BENCH_SEARCH_ROWS", "50000"))
 POOL = 2000  # distinct embeddings; chunk i uses embedding i % POOL
 
@@ -280,11 +280,47 @@ async def bench_storage(admin):
     await admin.execute("DROP TABLE st_x, st_src")
 
 
+async def hnsw_queries(admin, centers):
+    return [r["q"] for r in await admin.fetch(f"""
+        SELECT ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x)::text AS q
+          FROM generate_series(1, {QUERIES + 3}) g JOIN hnsw_centers c ON c.c = 1 + (g * 37) % {centers}""")]
+
+
+async def hnsw_round(candidates, exact, qs):
+    """Run every query through every candidate, rotating their order query
+    by query; return {name: (times ms, recalls)} after 3 warm-up queries."""
+    out = {name: ([], []) for name, _, _ in candidates}
+    for n, q in enumerate(qs):
+        vec = "[" + q[1:-1] + "]"
+        order = candidates[n % len(candidates):] + candidates[:n % len(candidates)]
+        got = {}
+        for name, st, kind in order:
+            t0 = time.perf_counter()
+            got[name] = {r["id"] for r in await st.fetch(q if kind == "array" else vec)}
+            dt = (time.perf_counter() - t0) * 1000
+            if n >= 3:
+                out[name][0].append(dt)
+        truth = {r["id"] for r in await exact.fetch(q)}
+        if n >= 3:
+            for name in got:
+                out[name][1].append(len(got[name] & truth) / 10)
+    return out
+
+
+def hnsw_report(out, base):
+    for name, (t, r) in out.items():
+        say(f"    {name:40s} p50 {statistics.median(t):6.2f} ms  p95 {p(t, 0.95):6.2f} ms  recall@10 {statistics.mean(r):.3f}")
+    for name, (t, r) in out.items():
+        if name.startswith("search_chunks"):
+            for b in base:
+                say(f"    p95 ratio {name} / {b}: {p(t, 0.95) / p(out[b][0], 0.95):.2f}  (targets: ratio <= 1.5, recall >= 0.95)")
+
+
 async def bench_hnsw(admin, size):
     centers = 100
     await admin.execute("SET maintenance_work_mem = '1GB'")
+    await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
     await admin.execute("TRUNCATE unified.chunks")
-    await admin.execute(f"DROP INDEX IF EXISTS unified.chunks_embedding_{DIMS}_cosine_idx")
     await admin.execute("DROP TABLE IF EXISTS items, hnsw_centers")
     await admin.execute(f"""
         SELECT setseed(0.5);
@@ -312,34 +348,88 @@ async def bench_hnsw(admin, size):
     ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
     exact = await claude.prepare("SELECT id FROM unified.search_chunks_exact($1::text::real[], 10, NULL, NULL, NULL, NULL, NULL)")
     # the backend does not set hnsw.ef_search: pgvector's default, 40, which
-    # search_chunks uses too (per partition)
+    # the partitioned layout uses too (per partition); the global layout
+    # uses 100, so the plain table is measured at both
     base = await admin.prepare("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10")
-    qs = await admin.fetch(f"""SELECT ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x)::text AS q
-                                 FROM generate_series(1, {QUERIES + 3}) g JOIN hnsw_centers c ON c.c = 1 + (g * 37) % {centers}""")
-    t_ours, t_base, r_ours, r_base = [], [], [], []
-    for n, row in enumerate(qs):
-        q = row["q"]
-        vec = "[" + q[1:-1] + "]"
-        pair = [("ours", ours, q), ("base", base, vec)]
-        if n % 2:
-            pair.reverse()
-        got = {}
-        for name, st, a in pair:
-            t0 = time.perf_counter()
-            got[name] = {r["id"] for r in await st.fetch(a)}
-            dt = (time.perf_counter() - t0) * 1000
-            if n >= 3:
-                (t_ours if name == "ours" else t_base).append(dt)
-        truth = {r["id"] for r in await exact.fetch(q)}
-        if n >= 3:
-            r_ours.append(len(got["ours"] & truth) / 10)
-            r_base.append(len(got["base"] & truth) / 10)
+    admin100 = await connect()
+    await admin100.execute("SET hnsw.ef_search = 100")
+    base100 = await admin100.prepare("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10")
+    qs = await hnsw_queries(admin, centers)
+    plain40, plain100 = "plain table, one index (ef_search 40)", "plain table, one index (ef_search 100)"
+    say(f"  HNSW, {size} chunks of {DIMS} dims in {centers} clusters, 12 monthly partitions, {QUERIES} queries, k = 10:")
+    say(f"    build: partitioned {b_ours:6.1f} s ({parts} partition indexes), plain table's index {b_base:6.1f} s")
+    out = await hnsw_round([("search_chunks (partitioned, ef_search 40)", ours, "array"),
+                            (plain40, base, "vector"), (plain100, base100, "vector")], exact, qs)
+    hnsw_report(out, [plain40, plain100])
+
+    await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
+    t0 = time.perf_counter()
+    await admin.execute(f"SELECT unified.enable_vector_index({DIMS}, layout => 'global')")
+    b_global = time.perf_counter() - t0
+    await admin.execute(f"VACUUM ANALYZE unified.chunk_vectors_{DIMS}")
+    ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
+    # the global layout uses the caller's hnsw.ef_search when it is above 100
+    claude200 = await connect("bench_claude")
+    await claude200.execute("SET hnsw.ef_search = 200")
+    ours200 = await claude200.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
+    say(f"    build: global layout {b_global:6.1f} s (copy into unified.chunk_vectors_{DIMS} and one index)")
+    out = await hnsw_round([("search_chunks (global, ef_search 100)", ours, "array"),
+                            ("search_chunks (global, ef_search 200)", ours200, "array"),
+                            (plain40, base, "vector"), (plain100, base100, "vector")], exact, qs)
+    hnsw_report(out, [plain40, plain100])
     await claude.close()
-    say(f"  HNSW, {size} chunks of {DIMS} dims in {centers} clusters, 12 monthly partitions ({parts} partition indexes):")
-    say(f"    build: enable_vector_index {b_ours:6.1f} s, plain table's index {b_base:6.1f} s")
-    say(f"    search_chunks (HNSW, iterative)  p50 {statistics.median(t_ours):6.2f} ms  p95 {p(t_ours, 0.95):6.2f} ms  recall@10 {statistics.mean(r_ours):.3f}")
-    say(f"    plain pgvector table, one index  p50 {statistics.median(t_base):6.2f} ms  p95 {p(t_base, 0.95):6.2f} ms  recall@10 {statistics.mean(r_base):.3f}")
-    say(f"    p95 ratio {p(t_ours, 0.95) / p(t_base, 0.95):.2f}  (targets: ratio <= 1.5, recall >= 0.95)")
+    await claude200.close()
+    await admin100.close()
+
+
+async def bench_layout_upsert(admin, emb, bodies):
+    """What each vector layout costs upsert_chunks: blocks of new chunks
+    (and of re-indexed ones, new content and embedding) in batches of BATCH,
+    with no vector index, the partitioned layout and the global one, the
+    layouts taking turns block by block over the same growing table."""
+    base_rows = int(os.environ.get("BENCH_LAYOUT_BASE", "20000"))
+    block = int(os.environ.get("BENCH_LAYOUT_BLOCK", "1000"))
+    rounds = 3
+    await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
+    await admin.execute("TRUNCATE unified.chunks")
+    await admin.execute(f"""
+        SELECT setseed(0.75);
+        INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content, embedding)
+        SELECT 'claude_context', 'code_chunks_u', 'base' || i, 'proj-u', 'chunk ' || i,
+               ARRAY(SELECT random()::real - 0.5 FROM generate_series(1, {DIMS}) WHERE i > 0)
+          FROM generate_series(1, {base_rows}) i""")
+    await admin.execute("VACUUM ANALYZE unified.chunks")
+    claude = await connect("bench_claude")
+    ours = await claude.prepare("SELECT inserted, updated FROM unified.upsert_chunks($1::text::jsonb)")
+    layouts = ("none", "partitioned", "global")
+    total = {(l, k): 0.0 for l in layouts for k in ("insert", "update")}
+    nxt = 10_000_000
+    for r in range(rounds):
+        for l in (layouts if r % 2 == 0 else tuple(reversed(layouts))):
+            await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
+            if l != "none":
+                await admin.execute(f"SELECT unified.enable_vector_index({DIMS}, layout => '{l}')")
+            # a block of new chunks, then the same chunks re-indexed
+            for kind in ("insert", "update"):
+                for start in range(nxt, nxt + block, BATCH):
+                    cs = [chunk(i, emb, bodies, 1 if kind == "update" else 0) for i in range(start, start + BATCH)]
+                    if kind == "update":
+                        for c in cs:
+                            c["vector"] = emb[(int(c["id"][6:], 16) + 7) % POOL]
+                    payload = upsert_json(cs, True)
+                    t0 = time.perf_counter()
+                    await ours.fetchrow(payload)
+                    total[(l, kind)] += time.perf_counter() - t0
+            nxt += block
+    await claude.close()
+    n = block * rounds
+    say(f"  upsert_chunks by vector layout: {n} new and {n} re-indexed chunks ({DIMS} dims) per layout, "
+        f"batches of {BATCH}, over {base_rows}+ chunks, layouts taking turns in blocks of {block}:")
+    for l in layouts:
+        say(f"    {l:12s} insert {n / total[(l, 'insert')]:7.0f} chunks/s   re-index {n / total[(l, 'update')]:7.0f} chunks/s")
+    for kind in ("insert", "update"):
+        say(f"    {kind}: global / partitioned throughput {total[('partitioned', kind)] / total[('global', kind)]:.2f}, "
+            f"global / none {total[('none', kind)] / total[('global', kind)]:.2f}")
 
 
 async def main():
@@ -362,6 +452,9 @@ async def main():
         say("==> pgvector HNSW")
         for size in HNSW_SIZES:
             await bench_hnsw(admin, size)
+    if "layout_upsert" in PHASES:
+        say("==> upsert cost of the vector layouts")
+        await bench_layout_upsert(admin, emb, bodies)
     await admin.close()
 
 

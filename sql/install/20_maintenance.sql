@@ -135,6 +135,10 @@ BEGIN
                        deflt, cols, part, cols)
             USING lo, hi;
         GET DIAGNOSTICS moved = ROW_COUNT;
+        IF moved > 0 THEN
+            -- the global vector layout's side rows follow (72_vector_global.sql)
+            PERFORM unified.vector_global_move(format('unified.%I', part)::regclass);
+        END IF;
     END IF;
 
     EXECUTE format('ALTER TABLE unified.chunks ATTACH PARTITION unified.%I FOR VALUES FROM (%L) TO (%L)',
@@ -425,6 +429,8 @@ BEGIN
         END IF;
         t := clock_timestamp();
         BEGIN
+            -- the global vector layout's side rows go first (72_vector_global.sql)
+            PERFORM unified.vector_global_forget_partition(format('unified.%I', p.relname)::regclass);
             EXECUTE format('ALTER TABLE unified.chunks DETACH PARTITION unified.%I', p.relname);
             locked_at := coalesce(locked_at, t);
             EXECUTE format('DELETE FROM unified.chunk_keys k USING unified.%I d'

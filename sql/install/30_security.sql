@@ -347,51 +347,97 @@ CREATE TRIGGER chunks_sharing_guard BEFORE UPDATE ON unified.chunks
 ALTER TABLE unified.chunks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE unified.chunks FORCE ROW LEVEL SECURITY;
 
--- Claude-Context: rows with a project_id in the caller's scope.
-CREATE POLICY claude_select ON unified.chunks AS PERMISSIVE FOR SELECT TO claude_user
-    USING (project_id IS NOT NULL
+-- The policies are data, in one place: unified.chunk_policies() lists
+-- them and unified.apply_chunk_policies() creates them on a table.  They
+-- are made on unified.chunks here, and on every table that copies rows'
+-- ownership from it (the side tables of enable_vector_index's global
+-- layout, 72_vector_global.sql), so that a row is visible to exactly the
+-- same roles wherever it is stored.  Each expression names only columns
+-- those tables share: source, project_id and cognee_dataset_id.
+CREATE FUNCTION unified.chunk_policies()
+RETURNS TABLE (policy name, command text, role name, using_expr text, check_expr text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT p.policy::name, p.command, p.role::name, p.using_expr, p.check_expr
+      FROM (VALUES
+        -- Claude-Context: rows with a project_id in the caller's scope.
+        ('claude_select', 'SELECT', 'claude_user',
+         $p$project_id IS NOT NULL
            AND ((SELECT unified.visible_projects()) IS NULL
-                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
-CREATE POLICY claude_insert ON unified.chunks AS PERMISSIVE FOR INSERT TO claude_user
-    WITH CHECK (source = 'claude_context' AND project_id IS NOT NULL AND cognee_dataset_id IS NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[]))$p$, NULL),
+        ('claude_insert', 'INSERT', 'claude_user', NULL,
+         $p$source = 'claude_context' AND project_id IS NOT NULL AND cognee_dataset_id IS NULL
                 AND ((SELECT unified.visible_projects()) IS NULL
-                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
-CREATE POLICY claude_update ON unified.chunks AS PERMISSIVE FOR UPDATE TO claude_user
-    USING (source = 'claude_context' AND project_id IS NOT NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[]))$p$),
+        ('claude_update', 'UPDATE', 'claude_user',
+         $p$source = 'claude_context' AND project_id IS NOT NULL
            AND ((SELECT unified.visible_projects()) IS NULL
-                OR project_id = ANY ((SELECT unified.visible_projects())::text[])))
-    WITH CHECK (source = 'claude_context' AND project_id IS NOT NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[]))$p$,
+         $p$source = 'claude_context' AND project_id IS NOT NULL
                 AND ((SELECT unified.visible_projects()) IS NULL
-                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
-CREATE POLICY claude_delete ON unified.chunks AS PERMISSIVE FOR DELETE TO claude_user
-    USING (source = 'claude_context' AND project_id IS NOT NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[]))$p$),
+        ('claude_delete', 'DELETE', 'claude_user',
+         $p$source = 'claude_context' AND project_id IS NOT NULL
            AND ((SELECT unified.visible_projects()) IS NULL
-                OR project_id = ANY ((SELECT unified.visible_projects())::text[])));
-
--- Cognee: rows with a cognee_dataset_id in the caller's scope.
-CREATE POLICY cognee_select ON unified.chunks AS PERMISSIVE FOR SELECT TO cognee_user
-    USING (cognee_dataset_id IS NOT NULL
+                OR project_id = ANY ((SELECT unified.visible_projects())::text[]))$p$, NULL),
+        -- Cognee: rows with a cognee_dataset_id in the caller's scope.
+        ('cognee_select', 'SELECT', 'cognee_user',
+         $p$cognee_dataset_id IS NOT NULL
            AND ((SELECT unified.visible_datasets()) IS NULL
-                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
-CREATE POLICY cognee_insert ON unified.chunks AS PERMISSIVE FOR INSERT TO cognee_user
-    WITH CHECK (source = 'cognee' AND cognee_dataset_id IS NOT NULL AND project_id IS NULL
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[]))$p$, NULL),
+        ('cognee_insert', 'INSERT', 'cognee_user', NULL,
+         $p$source = 'cognee' AND cognee_dataset_id IS NOT NULL AND project_id IS NULL
                 AND ((SELECT unified.visible_datasets()) IS NULL
-                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
-CREATE POLICY cognee_update ON unified.chunks AS PERMISSIVE FOR UPDATE TO cognee_user
-    USING (source = 'cognee' AND cognee_dataset_id IS NOT NULL
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[]))$p$),
+        ('cognee_update', 'UPDATE', 'cognee_user',
+         $p$source = 'cognee' AND cognee_dataset_id IS NOT NULL
            AND ((SELECT unified.visible_datasets()) IS NULL
-                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])))
-    WITH CHECK (source = 'cognee' AND cognee_dataset_id IS NOT NULL
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[]))$p$,
+         $p$source = 'cognee' AND cognee_dataset_id IS NOT NULL
                 AND ((SELECT unified.visible_datasets()) IS NULL
-                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
-CREATE POLICY cognee_delete ON unified.chunks AS PERMISSIVE FOR DELETE TO cognee_user
-    USING (source = 'cognee' AND cognee_dataset_id IS NOT NULL
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[]))$p$),
+        ('cognee_delete', 'DELETE', 'cognee_user',
+         $p$source = 'cognee' AND cognee_dataset_id IS NOT NULL
            AND ((SELECT unified.visible_datasets()) IS NULL
-                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[])));
+                OR cognee_dataset_id = ANY ((SELECT unified.visible_datasets())::uuid[]))$p$, NULL),
+        -- unified_admin: everything, including shared rows.
+        ('admin_all', 'ALL', 'unified_admin', 'true', 'true')
+      ) AS p(policy, command, role, using_expr, check_expr)
+$fn$;
 
--- unified_admin: everything, including shared rows.
-CREATE POLICY admin_all ON unified.chunks AS PERMISSIVE FOR ALL TO unified_admin
-    USING (true) WITH CHECK (true);
+COMMENT ON FUNCTION unified.chunk_policies() IS
+    'The row-level security policies of unified.chunks, as data (applied by apply_chunk_policies)';
+
+-- Create the policies of chunk_policies() on rel; returns how many.
+-- Internal: run by the install script and by enable_vector_index.
+CREATE FUNCTION unified.apply_chunk_policies(rel regclass)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    p       record;
+    n       integer := 0;
+BEGIN
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'rel must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR p IN SELECT * FROM unified.chunk_policies() LOOP
+        EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR %s TO %I%s%s',
+                       p.policy, rel, p.command, p.role,
+                       CASE WHEN p.using_expr IS NOT NULL THEN format(' USING (%s)', p.using_expr) ELSE '' END,
+                       CASE WHEN p.check_expr IS NOT NULL THEN format(' WITH CHECK (%s)', p.check_expr) ELSE '' END);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION unified.chunk_policies(), unified.apply_chunk_policies(regclass) FROM PUBLIC;
+
+SELECT unified.apply_chunk_policies('unified.chunks');
 
 -- ---------------------------------------------------------------------------
 -- Privileges.  Nothing in schema unified is granted to PUBLIC except

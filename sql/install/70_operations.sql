@@ -444,14 +444,30 @@ SELECT (pg_catalog.regexp_match(c.relname, '^chunks_embedding_([0-9]+)_cosine_id
                  OPERATOR(pg_catalog.>) 2000 THEN 'halfvec' ELSE 'vector' END AS type,
        c.oid::regclass AS index,
        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
-           AS partitions
+           AS partitions,
+       'partitioned'::text AS layout
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_index x ON x.indexrelid OPERATOR(pg_catalog.=) c.oid
  WHERE x.indrelid OPERATOR(pg_catalog.=) 'unified.chunks'::regclass
-   AND c.relname OPERATOR(pg_catalog.~) '^chunks_embedding_[0-9]+_cosine_idx$';
+   AND c.relname OPERATOR(pg_catalog.~) '^chunks_embedding_[0-9]+_cosine_idx$'
+UNION ALL
+-- the global layout (72_vector_global.sql): one index on a side table
+SELECT (pg_catalog.regexp_match(t.relname, '^chunk_vectors_([0-9]+)$'))[1]::integer,
+       'cosine'::text,
+       CASE WHEN (pg_catalog.regexp_match(t.relname, '^chunk_vectors_([0-9]+)$'))[1]::integer
+                 OPERATOR(pg_catalog.>) 2000 THEN 'halfvec' ELSE 'vector' END,
+       c.oid::regclass,
+       NULL::bigint,
+       'global'::text
+  FROM pg_catalog.pg_class t
+  JOIN pg_catalog.pg_index x ON x.indrelid OPERATOR(pg_catalog.=) t.oid
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.indexrelid
+ WHERE t.relnamespace OPERATOR(pg_catalog.=) 'unified'::regnamespace
+   AND t.relname OPERATOR(pg_catalog.~) '^chunk_vectors_[0-9]+$'
+   AND c.relname OPERATOR(pg_catalog.~) '^chunk_vectors_[0-9]+_embedding_idx$';
 
 COMMENT ON VIEW unified.vector_indexes IS
-    'HNSW indexes of unified.chunks by embedding dimensions, and how many partitions have them';
+    'HNSW indexes serving search_chunks by embedding dimensions: per partition (and on how many) or global';
 
 -- Check a query vector and k for a search; return the vector's dimensions.
 CREATE FUNCTION unified.search_check(query real[], k integer, filter jsonb)
@@ -621,7 +637,10 @@ DECLARE
     dims    integer := unified.search_check(q, lim, p_filter);
     vs      name := unified.pgvector_schema();
 BEGIN
-    IF vs IS NOT NULL AND dims <= 4000
+    IF vs IS NOT NULL AND dims <= 4000 AND unified.vector_global_table(dims) IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM unified.search_chunks_global(q, lim, p_project, p_dataset,
+                                                               p_collection, p_filter, p_min_score, vs);
+    ELSIF vs IS NOT NULL AND dims <= 4000
        AND to_regclass(format('unified.%I', unified.vector_index_name(dims))) IS NOT NULL THEN
         RETURN QUERY SELECT * FROM unified.search_chunks_hnsw(q, lim, p_project, p_dataset,
                                                              p_collection, p_filter, p_min_score, vs);
@@ -765,7 +784,10 @@ AS $fn$
      WHERE x.vs IS NOT NULL
 $fn$;
 
-CREATE FUNCTION unified.enable_vector_index(dimensions integer, metric text DEFAULT 'cosine')
+-- layout 'partitioned' (the default): one index per partition, as above;
+-- 'global': one index over all months in a side table (72_vector_global.sql).
+CREATE FUNCTION unified.enable_vector_index(dimensions integer, metric text DEFAULT 'cosine',
+                                            layout text DEFAULT 'partitioned')
 RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -774,8 +796,8 @@ AS $fn$
 DECLARE
     vs      name;
 BEGIN
-    IF dimensions IS NULL OR metric IS NULL THEN
-        RAISE EXCEPTION 'dimensions and metric must not be NULL'
+    IF dimensions IS NULL OR metric IS NULL OR layout IS NULL THEN
+        RAISE EXCEPTION 'dimensions, metric and layout must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF metric <> 'cosine' THEN
@@ -789,6 +811,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Embeddings with more dimensions are searched exactly.';
     END IF;
+    PERFORM unified.vector_layout_check(dimensions, layout);
 
     vs := unified.pgvector_schema();
     IF vs IS NULL THEN
@@ -809,6 +832,9 @@ BEGIN
         END IF;
     END IF;
 
+    IF layout = 'global' THEN
+        RETURN unified.vector_global_enable(dimensions, vs);
+    END IF;
     EXECUTE unified.vector_index_definition(dimensions, false);
     INSERT INTO unified.vector_index_config (dimensions, metric) VALUES (dimensions, metric)
         ON CONFLICT ON CONSTRAINT vector_index_config_pkey DO NOTHING;
@@ -831,6 +857,9 @@ BEGIN
         RAISE EXCEPTION 'dimensions must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF unified.vector_global_disable(dimensions) THEN
+        RETURN true;
+    END IF;
     DELETE FROM unified.vector_index_config c WHERE c.dimensions = disable_vector_index.dimensions;
     idx := to_regclass(format('unified.%I', unified.vector_index_name(dimensions)));
     IF idx IS NULL THEN
@@ -842,10 +871,10 @@ END
 $fn$;
 
 COMMENT ON FUNCTION unified.disable_vector_index(integer) IS
-    'Drop the HNSW index made by enable_vector_index for these dimensions';
+    'Drop the HNSW index made by enable_vector_index for these dimensions, in either layout';
 
-COMMENT ON FUNCTION unified.enable_vector_index(integer, text) IS
-    'Create the HNSW index (pgvector) that serves search_chunks for embeddings of these dimensions';
+COMMENT ON FUNCTION unified.enable_vector_index(integer, text, text) IS
+    'Create the HNSW index (pgvector) that serves search_chunks for embeddings of these dimensions: per partition or global';
 
 -- ---------------------------------------------------------------------------
 -- Privileges.  The operations run as the caller; the helpers they call need
@@ -871,7 +900,7 @@ REVOKE ALL ON FUNCTION
     unified.search_chunks(real[], integer, text, uuid, text, jsonb, real),
     unified.hybrid_search_run(real[], text, integer, text, uuid, text, jsonb, real),
     unified.hybrid_search(real[], text, integer, text, uuid, text, jsonb, real),
-    unified.enable_vector_index(integer, text)
+    unified.enable_vector_index(integer, text, text)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     unified.cosine_distance(real[], real[]),
@@ -896,7 +925,7 @@ GRANT EXECUTE ON FUNCTION
   TO claude_user, cognee_user, unified_admin;
 REVOKE ALL ON FUNCTION unified.vector_index_definition(integer, boolean),
     unified.disable_vector_index(integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION unified.enable_vector_index(integer, text),
+GRANT EXECUTE ON FUNCTION unified.enable_vector_index(integer, text, text),
     unified.disable_vector_index(integer) TO unified_admin;
 REVOKE ALL ON TABLE unified.vector_indexes FROM PUBLIC;
 GRANT SELECT ON TABLE unified.vector_indexes TO unified_admin;

@@ -58,6 +58,11 @@ DECLARE
     only_parent boolean;
 BEGIN
     IF NOT EXISTS (SELECT FROM unified.restore_pending) THEN
+        -- the second call, after post-data, for the global vector layout
+        n := unified.vector_global_restore();
+        IF n IS NOT NULL THEN
+            RETURN n;
+        END IF;
         RAISE EXCEPTION 'no restore is pending'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'finish_restore() is needed only after CREATE EXTENSION ran with unified_pg.restoring = on.';
@@ -84,7 +89,8 @@ BEGIN
     END LOOP;
     -- the vector indexes made by enable_vector_index (70_operations.sql)
     FOR def IN SELECT unified.vector_index_definition(v.dimensions, only_parent)
-                 FROM unified.vector_index_config v ORDER BY v.dimensions LOOP
+                 FROM unified.vector_index_config v WHERE v.layout = 'partitioned'
+                ORDER BY v.dimensions LOOP
         IF def IS NULL THEN
             RAISE EXCEPTION 'the backup has vector indexes, but the vector extension is not created'
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -93,6 +99,9 @@ BEGIN
         EXECUTE def;
         n := n + 1;
     END LOOP;
+    -- the side tables of the global layout, from the restored chunks, or
+    -- a warning to call again after post-data (72_vector_global.sql)
+    n := n + coalesce(unified.vector_global_restore(), 0);
     DELETE FROM unified.restore_pending;
     RETURN n;
 END

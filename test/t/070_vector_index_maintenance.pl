@@ -70,6 +70,18 @@ is( $node->safe_psql('postgres', q{
 		 ORDER BY (c.embedding)::public.vector(3) OPERATOR(public.<=>) '[1,1,0]'::public.vector(3) LIMIT 3}) =~ /Index Scan using/ ? 1 : 0,
 	1, 'and the moved month answers through its index');
 
+# The global layout for embeddings of 2 dimensions, beside the partitioned
+# index of 3: pg_dump leaves its side table out, finish_restore builds it
+# again from the restored chunks.
+$node->safe_psql('postgres', q{
+	INSERT INTO unified.chunks (source, source_id, project_id, content, embedding, created_at)
+	SELECT 'claude_context', 'two_' || g, 'p', 'two', ARRAY[1, g]::real[], '2019-02-01'::timestamptz + g * interval '1 hour'
+	  FROM generate_series(1, 50) g;
+	SELECT unified.enable_vector_index(2, layout => 'global')});
+my $query2 = q{SELECT string_agg(source_id, ',' ORDER BY score DESC, source_id)
+                 FROM unified.search_chunks('{1,1}', 2)};
+is($node->safe_psql('postgres', $query2), 'two_1,two_2', 'the global layout searches');
+
 # pg_dump and the documented restore keep the vector index on every
 # partition; the restored database searches through it.
 my $dump = $node->basedir . '/vec.dump';
@@ -90,6 +102,12 @@ is( $node->safe_psql('dst', q{
 		     = (SELECT count(*) FROM pg_inherits WHERE inhparent = 'unified.chunks'::regclass)}),
 	't', 'the restored vector index is on every partition');
 is($node->safe_psql('dst', $query), 'old_1,old_2,old_3', 'and the restored database searches through it');
+is($node->safe_psql('dst', 'SELECT unified.finish_restore()'), '1',
+	'run again after post-data, finish_restore builds the global layout');
+is( $node->safe_psql('dst', q{
+		SELECT (SELECT count(*) FROM unified.chunk_vectors_2) || ' ' || (SELECT layout FROM unified.vector_indexes WHERE dimensions = 2)}),
+	'50 global', 'finish_restore builds the global layout again from the restored chunks');
+is($node->safe_psql('dst', $query2), 'two_1,two_2', 'and the restored database searches through its index');
 
 $node->stop;
 done_testing();
