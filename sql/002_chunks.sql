@@ -42,6 +42,8 @@ INSERT INTO unified.chunks (source, source_id, project_id, content, created_at) 
 INSERT INTO unified.chunks (source, source_id, project_id, content, start_line, end_line, created_at) VALUES ('claude_context', 'x6', 'p', 'c', 10, 2, '2019-01-01 00:00:00+00');
 INSERT INTO unified.chunks (source, source_id, project_id, content, embedding, created_at) VALUES ('claude_context', 'x7', 'p', 'c', '{{1,2},{3,4}}', '2019-01-01 00:00:00+00');
 INSERT INTO unified.chunks (source, source_id, project_id, content, embedding, created_at) VALUES ('claude_context', 'x8', 'p', 'c', '{1,NULL}', '2019-01-01 00:00:00+00');
+INSERT INTO unified.chunks (source, source_id, project_id, content, embedding, created_at) VALUES ('claude_context', 'x8n', 'p', 'c', '{1,NaN}', '2019-01-01 00:00:00+00');
+INSERT INTO unified.chunks (source, source_id, project_id, content, embedding, created_at) VALUES ('claude_context', 'x8i', 'p', 'c', '{-Infinity,1}', '2019-01-01 00:00:00+00');
 INSERT INTO unified.chunks (source, source_id, project_id, content, metadata, created_at) VALUES ('claude_context', 'x9', 'p', 'c', '[1,2]', '2019-01-01 00:00:00+00');
 -- Refused: wrong types.
 INSERT INTO unified.chunks (source, source_id, cognee_dataset_id, content, created_at) VALUES ('cognee', 'x10', 'not-a-uuid', 'c', '2019-01-01 00:00:00+00');

@@ -65,7 +65,10 @@ CREATE TABLE unified.chunks (
     CONSTRAINT chunks_embedding_check
         CHECK (pg_catalog.array_ndims(embedding) = 1
            AND pg_catalog.cardinality(embedding) <= 16000
-           AND pg_catalog.array_position(embedding, NULL) IS NULL),
+           AND pg_catalog.array_position(embedding, NULL) IS NULL
+           -- NaN and infinities are not embeddings (and would make every
+           -- pgvector index build over them fail)
+           AND NOT embedding OPERATOR(pg_catalog.&&) '{NaN,Infinity,-Infinity}'::real[]),
     CONSTRAINT chunks_metadata_check
         CHECK (pg_catalog.jsonb_typeof(metadata) = 'object')
 ) PARTITION BY RANGE (created_at);

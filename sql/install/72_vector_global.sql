@@ -135,8 +135,12 @@ BEGIN
     PERFORM unified.apply_chunk_policies(format('unified.%I', t)::regclass);
     EXECUTE format('REVOKE ALL ON TABLE unified.%I FROM PUBLIC', t);
     EXECUTE format('GRANT SELECT ON TABLE unified.%I TO claude_user, cognee_user, unified_admin', t);
-    -- TRUNCATE unified.chunks must name the side table too (see the banner)
+    -- TRUNCATE unified.chunks must name the side table too (see the banner);
+    -- the side table alone may not be emptied
     EXECUTE format('GRANT TRUNCATE ON TABLE unified.%I TO unified_admin', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON unified.%I'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION unified.chunk_vectors_truncated(%s)',
+                   t || '_truncate', t, dimensions);
     -- Derived data: dropped with the extension, left out of dumps.  Added
     -- last, so that its privileges are recorded as the initial ones
     -- (pg_init_privs) and pg_dump does not dump them either.
@@ -205,6 +209,31 @@ $fn$;
 -- SECURITY DEFINER: application roles cannot write the side table
 -- themselves; what is copied are their own rows, already checked by the
 -- policies of unified.chunks.
+-- AFTER TRUNCATE of a side table (which fires once every table of the
+-- statement is emptied): refuse it unless unified.chunks lost its
+-- embeddings of that dimension in the same statement, so that the side
+-- table never silently stops serving searches of rows that exist.
+CREATE FUNCTION unified.chunk_vectors_truncated()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    d       integer := TG_ARGV[0]::integer;
+BEGIN
+    IF EXISTS (SELECT FROM unified.chunks c WHERE pg_catalog.cardinality(c.embedding) OPERATOR(pg_catalog.=) d) THEN
+        RAISE EXCEPTION 'cannot truncate %.% alone', TG_TABLE_SCHEMA, TG_TABLE_NAME
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('unified.chunks has embeddings of %s dimensions, which searches find through it.', d),
+                  HINT = format('TRUNCATE unified.chunks, %I.%I together (or unified.chunks CASCADE); to rebuild it, '
+                                'unified.disable_vector_index(%s) then unified.enable_vector_index(%s, layout => ''global'').',
+                                TG_TABLE_SCHEMA, TG_TABLE_NAME, d, d);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
 CREATE FUNCTION unified.chunk_vectors_sync()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -497,6 +526,7 @@ REVOKE ALL ON FUNCTION
     unified.vector_global_create(integer, name),
     unified.vector_global_enable(integer, name),
     unified.chunk_vectors_sync(),
+    unified.chunk_vectors_truncated(),
     unified.vector_global_disable(integer),
     unified.vector_global_forget_partition(regclass),
     unified.vector_global_move(regclass),

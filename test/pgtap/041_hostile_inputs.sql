@@ -603,6 +603,8 @@ INSERT INTO cases VALUES
     ('unified.vector_global_enable(integer,name)', current_user, $c$SELECT unified.vector_global_enable(8, 'x"; DROP TABLE unified.chunks; --')$c$, '3F000'),
     ('unified.chunk_vectors_sync()', 'tap_h_claude', 'SELECT unified.chunk_vectors_sync()', '42501'),
     ('unified.chunk_vectors_sync()', current_user, 'SELECT unified.chunk_vectors_sync()', '0A000'),
+    ('unified.chunk_vectors_truncated()', 'tap_h_admin', 'SELECT unified.chunk_vectors_truncated()', '42501'),
+    ('unified.chunk_vectors_truncated()', current_user, 'SELECT unified.chunk_vectors_truncated()', '0A000'),
     ('unified.vector_global_disable(integer)', 'tap_h_claude', 'SELECT unified.vector_global_disable(8)', '42501'),
     ('unified.vector_global_disable(integer)', 'tap_h_admin', 'SELECT unified.vector_global_disable(8)', '42501'),
     ('unified.vector_global_disable(integer)', current_user, 'SELECT unified.vector_global_disable(-1)', 'ok'),

@@ -8,7 +8,7 @@
 BEGIN;
 -- The revoke functions warn when a role loses its last grant; expected here.
 SET LOCAL client_min_messages = error;
-SELECT plan(36);
+SELECT plan(37);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -239,6 +239,9 @@ SELECT is(pg_temp.got('admin schedule'), '55000: pg_cron is loaded but its exten
 SELECT ok((SELECT prosecdef AND 'search_path=pg_catalog, unified, pg_temp' = ANY (proconfig)
              FROM pg_proc WHERE oid = 'unified.chunk_vectors_sync()'::regprocedure),
     'chunk_vectors_sync (the global vector layout''s trigger) is SECURITY DEFINER with a pinned search_path');
+SELECT ok((SELECT prosecdef AND 'search_path=pg_catalog, unified, pg_temp' = ANY (proconfig)
+             FROM pg_proc WHERE oid = 'unified.chunk_vectors_truncated()'::regprocedure),
+    'chunk_vectors_truncated (the side tables'' TRUNCATE guard) is SECURITY DEFINER with a pinned search_path');
 SELECT ok((SELECT prosecdef FROM pg_proc WHERE oid = 'unified.schedule_maintenance(text,integer,interval)'::regprocedure),
     'schedule_maintenance is SECURITY DEFINER, so unified_admin needs no privilege on pg_cron');
 SELECT is(pg_temp.got('super partition'), 'ok = unified.chunks_2042_03',

@@ -8,7 +8,7 @@
 -- default partition, its detach by maintenance, TRUNCATE; disabling.
 -- Skipped, with the reason, when pgvector is not installed.
 BEGIN;
-SELECT plan(59);
+SELECT plan(61);
 
 SELECT EXISTS (SELECT FROM pg_available_extension_versions
                 WHERE name = 'vector'
@@ -242,6 +242,9 @@ SAVEPOINT t;
 TRUNCATE unified.chunks, unified.chunk_vectors_16;
 SELECT is((SELECT count(*) FROM unified.chunk_vectors_16), 0::bigint, 'TRUNCATE naming both empties both');
 ROLLBACK TO SAVEPOINT t;
+SELECT throws_ok('TRUNCATE unified.chunk_vectors_16', '0A000', 'cannot truncate unified.chunk_vectors_16 alone',
+                 'TRUNCATE of the side table alone is refused: searches would silently miss the chunks');
+SELECT ok((SELECT count(*) FROM unified.chunk_vectors_16) > 0, 'and the side table keeps its rows');
 
 -- ------------------------------------------------------------ halfvec, disabling
 SET ROLE tap_g_admin;
