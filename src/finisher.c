@@ -728,11 +728,26 @@ upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_
 			continue;
 		}
 		CHECK_FOR_INTERRUPTS();
-		upg_step_start(&step);
-		if (shared_flush)
-			upg_share_flush(UPG_SHARED_FLUSH_DELAY_US);
-		(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
-		upg_step_commit(&step, false);
+		if (in_procedure)
+		{
+			upg_step_start(&step);
+			if (shared_flush)
+				upg_share_flush(UPG_SHARED_FLUSH_DELAY_US);
+			(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
+			upg_step_commit(&step, false);
+		}
+		else
+		{
+			/*
+			 * A worker is the bootstrap superuser already, and COMMIT
+			 * PREPARED needs neither SPI nor a snapshot: with thousands
+			 * prepared after a restart, each snapshot would list them all.
+			 */
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
+			CommitTransactionCommand();
+		}
 		done[index[i]] = true;
 		if (*pause && pause_point != NULL)
 		{
