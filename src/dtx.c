@@ -23,10 +23,13 @@
  *	3. votes:	every listed participant must have an eligible vote
  *				(prepared by a member of its bound role); otherwise abort
  *				everything and name the participant;
- *	4. decide:	UPDATE 'pending' -> 'committing', recording each vote's
+ *	4. arm:		hand the votes out: those of other databases to their
+ *				finishers, half of this database's to its finisher when that
+ *				one is idle; the finishers wait for the go;
+ *	   decide:	UPDATE 'pending' -> 'committing', recording each vote's
  *				prepared xid;
- *	5. finish:	COMMIT PREPARED every vote (through finishers for other
- *				databases), ROLLBACK PREPARED anything else under the
+ *	5. finish:	let the finishers go, COMMIT PREPARED our share of the votes
+ *				at the same time, ROLLBACK PREPARED anything else under the
  *				transaction's prefix;
  *	6. complete: UPDATE 'committing' -> 'committed', release the lock.
  *
@@ -38,10 +41,19 @@
  * committed, we flush the decision ourselves before returning.
  * begin_distributed commits asynchronously when it is the only write of
  * its transaction (the first PREPARE of a participant flushes it), and
- * completion is never flushed.  So beyond the participants' PREPAREs and
- * COMMIT PREPAREDs, a distributed transaction waits for no flush.
+ * completion is never flushed.  The COMMIT PREPAREDs run concurrently, in
+ * us and in finishers, each with commit_delay set so that the first to
+ * flush waits for the others' records: one flush for all of them, which
+ * is the decision's.  The finishers get the go only once the decision's
+ * commit record is in WAL (upg_finish_go), so every COMMIT PREPARED record
+ * follows the decision in WAL and no flush can make a participant's commit
+ * durable without the decision.  So beyond the participants' PREPAREs, a
+ * distributed transaction waits for one flush.
  *
- * Crash reasoning: a crash before the decision reaches disk leaves
+ * Crash reasoning: a finisher armed with votes that never gets the go
+ * (the coordinator failed or died before or right after deciding) gives
+ * them up unfinished; the resolver commits them if the decision is
+ * durable.  A crash before the decision reaches disk leaves
  * 'pending' (or no row at all, if even the begin was lost) and only
  * prepared participants: nothing was committed, and the resolver rolls
  * them back (after the timeout, or at once when there is no row).  Once

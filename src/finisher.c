@@ -21,6 +21,18 @@
  * UPG_FINISHER_LANES lanes, because every COMMIT PREPARED waits for its
  * own WAL flush and flushes of concurrent processes are shared.
  *
+ * A coordinator's commit also uses the finisher of its own database: it
+ * hands it half of this database's votes (only if it is idle: a busy one
+ * would make the coordinator wait; then the coordinator commits them all)
+ * and the other databases' votes to theirs, *armed*, before its decision.
+ * An armed request waits for UPG_GO_NOW, which the coordinator sets once
+ * its decision's commit record is in WAL; then everyone's COMMIT PREPARED
+ * runs at once with commit_delay (UPG_SHARED_FLUSH_DELAY_US, and
+ * commit_siblings 0), so that the first to flush covers them all.  A
+ * finisher stops waiting when its requester is gone or has not decided
+ * within UPG_ARMED_WAIT_MS, marking the request abandoned; the requester
+ * then finishes those votes itself.
+ *
  * A request is a DSM segment with a table of contents (shm_toc, magic
  * UPG_FINISH_MAGIC): the job (database, commit or roll back, count), the
  * items (gid, expected xid, status written by the finisher) and a shm_mq
