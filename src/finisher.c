@@ -220,6 +220,7 @@ typedef struct UpgFinishRequest
 	uint64		generation;
 	BackgroundWorkerHandle *started;	/* set if we started the finisher */
 	bool		if_idle;		/* only hand it to an idle, running finisher */
+	bool		deferred;		/* armed, but its finisher was busy: submit at go */
 	bool		submitted;
 	bool		over;			/* the finisher is done with it, or gone */
 	UpgFinishJob *job;
@@ -362,6 +363,17 @@ upg_finish_start(UpgParticipant *parts, int n, bool commit, bool armed, int elev
 			UpgFinishRequest *req = &b->reqs[r];
 			int			i;
 
+			/*
+			 * An armed request holds its finisher until the go: with a busy
+			 * finisher (other coordinators queued there) that would make
+			 * them all wait for our decision; hand it out at the go instead.
+			 */
+			if (armed && !req->if_idle &&
+				upg_finisher_state(req->dboid, req->lane) == UPG_FINISHER_BUSY)
+			{
+				req->deferred = true;
+				continue;
+			}
 			req->submitted = upg_submit(req, b->parts, commit, armed, elevel);
 			/* a busy finisher of this database: we finish its share ourselves */
 			if (!req->submitted && req->if_idle)
@@ -404,6 +416,12 @@ upg_finish_go(UpgFinishBatch *b)
 		UpgFinishRequest *req = &b->reqs[r];
 		uint32		expected = UPG_GO_WAIT;
 
+		if (req->deferred)
+		{
+			req->deferred = false;
+			req->submitted = upg_submit(req, b->parts, b->commit, false, b->elevel);
+			continue;
+		}
 		if (!req->submitted || req->job == NULL)
 			continue;
 		if (pg_atomic_compare_exchange_u32(&req->job->go, &expected, UPG_GO_NOW))
