@@ -10,6 +10,9 @@
 #   bash bench/run-all.sh                     every benchmark
 #   BENCH_ONLY="overhead rls" bash bench/run-all.sh
 #   BENCH_PORT=5671 ...                       first port; each benchmark gets the next one
+#   BENCH_QUICK=1 bash bench/run-all.sh       every benchmark at a small size (about 15 minutes
+#                                             on 2 cores): checks they all run; the ratios
+#                                             are rougher than at the default sizes
 #
 # Every other BENCH_* variable is passed to the benchmarks (BENCH_SECONDS,
 # BENCH_ROUNDS, ...; see each run.sh).  Each benchmark builds, installs and
@@ -18,6 +21,16 @@
 # if a benchmark failed; the others still run.
 source "$(dirname "$0")/../scripts/lib.sh"
 set +e
+
+# BENCH_QUICK=1: small sizes for whatever is not set explicitly.
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    : "${BENCH_ROUNDS:=1}" "${BENCH_SECONDS:=3}" "${BENCH_RUNS:=1}" "${BENCH_ROWS:=20000}"
+    : "${BENCH_DRAIN_ROWS:=5000}" "${BENCH_MONTHS:=200}" "${BENCH_PLANS:=10}" "${BENCH_SCALE:=2}"
+    : "${BENCH_CHUNKS:=5000}" "${BENCH_HNSW_SIZES:=5000}" "${BENCH_QUERIES:=10}"
+    : "${BENCH_RECOVERY_PARTICIPANTS:=200}"
+    export BENCH_ROUNDS BENCH_SECONDS BENCH_RUNS BENCH_ROWS BENCH_DRAIN_ROWS BENCH_MONTHS BENCH_PLANS \
+        BENCH_SCALE BENCH_CHUNKS BENCH_HNSW_SIZES BENCH_QUERIES BENCH_RECOVERY_PARTICIPANTS
+fi
 
 OUT=${BENCH_MARKDOWN:-$UPG_ROOT/BENCHMARKS.md}
 RESULTS=$UPG_ROOT/bench/results

@@ -13,7 +13,10 @@
 # and UPG_DB.  On an existing run directory the port and database it was
 # made with stay unless UPG_PORT or UPG_DB say otherwise; then the new
 # values are written into its postgresql.conf and a running server is
-# restarted (both are postmaster settings).
+# restarted (both are postmaster settings).  UPG_RUN_INSTALL=no skips
+# installing packages and building: the server then uses the unified_pg
+# already installed in $PG_CONFIG's PostgreSQL (the test of this script
+# runs it that way, as the postgres OS user).
 source "$(dirname "$0")/lib.sh"
 # every path below is absolute; the server user may not be able to enter
 # the directory make was started in (e.g. a checkout under /root)
@@ -66,10 +69,12 @@ reconfigure() {
 }
 
 start() {
-    bash "$UPG_ROOT/scripts/deps.sh"
-    take_install_lock
-    build_and_install
-    flock -u 9
+    if [ "${UPG_RUN_INSTALL:-yes}" != no ]; then
+        bash "$UPG_ROOT/scripts/deps.sh"
+        take_install_lock
+        build_and_install
+        flock -u 9
+    fi
 
     local bindir run data sock psql
     bindir=$(pg_bindir)

@@ -146,9 +146,10 @@ upg_check_finish_prepared(TransactionStmt *stmt)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("prepared transaction \"%s\" is a participant of a distributed transaction", stmt->gid),
-			 errdetail("Participants are committed and rolled back only by unified_pg, so that all of a "
-					   "distributed transaction ends the same way."),
+			 errmsg("only unified_pg may finish prepared transaction \"%s\"", stmt->gid),
+			 errdetail("Gids beginning with \"unified:\" name participants of distributed transactions, which "
+					   "only unified_pg commits and rolls back, so that all of a distributed transaction ends "
+					   "the same way."),
 			 errhint("The role that began it can call unified.commit_distributed or unified.abort_distributed; "
 					 "the resolver rolls back participants that belong to no transaction.")));
 }

@@ -90,7 +90,7 @@ upg_maintenance_guard_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("unified_pg.max_partitions",
-							"Monthly partitions beyond which maintenance makes none for rows in the default partition.",
+							"Monthly partitions beyond which maintenance and migration make none for rows in the default partition.",
 							"The current and premade months are always made; "
 							"unified.create_monthly_partition() is not limited.",
 							&upg_max_partitions,

@@ -23,8 +23,16 @@
  *	  from TOAST once.  A 768-dimension vector is stored out of line, and
  *	  every function that looks at it (the check above, the CHECK
  *	  constraints of unified.chunks) would otherwise fetch it again.
+ *	- unified.migration_lock_relations: the source and every relation
+ *	  below it (inheritance children, partitions) locked by OID in SHARE
+ *	  UPDATE EXCLUSIVE mode, the weakest lock that conflicts with the DDL
+ *	  that could plant code in them (CREATE INDEX, ALTER TABLE ... ADD
+ *	  CONSTRAINT, ATTACH PARTITION, RENAME) while readers and writers of
+ *	  the source go on.  SQL's LOCK TABLE takes a name, which the source's
+ *	  owner can make point elsewhere, and refuses foreign tables and
+ *	  materialized views.
  *
- * It holds no locks and keeps no state.
+ * Only the last holds locks (until the transaction ends); none keeps state.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,12 +40,18 @@
 
 #include <math.h>
 
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "fmgr.h"
 #include "utils/array.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "unified_pg.h"
 
@@ -45,6 +59,7 @@ PG_FUNCTION_INFO_V1(upg_migration_vector_problem);
 PG_FUNCTION_INFO_V1(upg_migration_text_vector);
 PG_FUNCTION_INFO_V1(upg_migration_json_valid);
 PG_FUNCTION_INFO_V1(upg_migration_detoast);
+PG_FUNCTION_INFO_V1(upg_migration_lock_relations);
 
 /* The largest embedding unified.chunks accepts (chunks_embedding_check). */
 #define UPG_MAX_EMBEDDING_DIMENSIONS 16000
@@ -201,4 +216,45 @@ Datum
 upg_migration_detoast(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_ARRAYTYPE_P(PG_GETARG_ARRAYTYPE_P(0));
+}
+
+/*
+ * SQL: unified.migration_lock_relations(source regclass) returns regclass[]:
+ * the source and every relation that inherits from it or is one of its
+ * partitions, at any depth, the source first, each locked in SHARE UPDATE
+ * EXCLUSIVE mode until the end of the transaction.  42501 unless the
+ * caller may SELECT from the source, checked before the lock is taken, so
+ * that no role can hold a table it cannot read (and keep VACUUM from it).
+ */
+Datum
+upg_migration_lock_relations(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	List	   *rels;
+	ListCell   *lc;
+	Datum	   *elems;
+	int			n = 0;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source relation with OID %u does not exist", relid)));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read source %s", get_rel_name(relid))));
+	LockRelationOid(relid, ShareUpdateExclusiveLock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+	{
+		UnlockRelationOid(relid, ShareUpdateExclusiveLock);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source relation with OID %u does not exist", relid)));
+	}
+	/* the source is locked already; its descendants are locked here */
+	rels = find_all_inheritors(relid, ShareUpdateExclusiveLock, NULL);
+	elems = palloc(sizeof(Datum) * list_length(rels));
+	foreach(lc, rels)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT));
 }

@@ -9,12 +9,13 @@
 # statement per file of 20 chunks); single-row INSERTs from pgbench at 1
 # and 8 clients; deleting a file's chunks (re-index).
 #
-#   bash bench/chunks/run.sh            (ROWS=100000 by default)
+#   bash bench/chunks/run.sh   BENCH_ROWS=100000 BENCH_RUNS=3 BENCH_SECONDS=10
+#   (ROWS, RUNS and PGBENCH_SECONDS, without BENCH_, are still read)
 source "$(dirname "$0")/../lib.sh"
 
-ROWS=${ROWS:-100000}
-RUNS=${RUNS:-3}
-PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}
+ROWS=${BENCH_ROWS:-${ROWS:-100000}}
+RUNS=${BENCH_RUNS:-${RUNS:-3}}
+PGBENCH_SECONDS=${BENCH_SECONDS:-${PGBENCH_SECONDS:-10}}
 
 bench_start_server
 bench_sql <<'SQL'

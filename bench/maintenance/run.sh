@@ -3,8 +3,8 @@
 #
 #   bash bench/maintenance/run.sh          (as root or the postgres user)
 #
-# Starts a throwaway server with unified_pg preloaded (the extension must be
-# installed: make && make install), runs every measurement against a
+# Builds and installs the extension, starts a throwaway server with
+# unified_pg preloaded (bench/lib.sh), runs every measurement against a
 # baseline taken in the same run, prints a table and stops the server.
 # Needs pg_partman (postgresql-15-partman) for the comparison.
 #   1. create 120 monthly partitions: run_maintenance(premake => 119) vs
@@ -13,34 +13,20 @@
 #   3. draining 100k rows (12 months) out of the default partition vs
 #      inserting those rows
 #   4. pruning on 24 months with 1M rows: partitions scanned per app query
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-source scripts/lib.sh
+BENCH_PORT=${BENCH_PORT:-5597}
+source "$(dirname "$0")/../lib.sh"
 
+bash "$UPG_ROOT/scripts/deps.sh" --bench
 ROWS=${BENCH_ROWS:-1000000}
 DRAIN_ROWS=${BENCH_DRAIN_ROWS:-100000}
-PORT=${BENCH_PORT:-5597}
+bench_start_server "$(printf "%s\n" "shared_preload_libraries = 'unified_pg'" \
+    "unified_pg.maintenance_interval = 0" "shared_buffers = '256MB'" "max_wal_size = '4GB'")"
+PORT=$BENCH_PORT
 BINDIR=$(pg_bindir)
-WORK=$(mktemp -d /tmp/upg-bench.XXXXXX)
-chmod 755 "$WORK"
-is_root && chown postgres: "$WORK"
-trap 'as_pg "$BINDIR/pg_ctl" -D "$WORK/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+WORK=$BENCH_WORK
+SOCK=$BENCH_WORK/sock
 
-as_pg "$BINDIR/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-cat <<CONF | as_pg tee -a "$WORK/data/postgresql.conf" >/dev/null
-port = $PORT
-unix_socket_directories = '$WORK'
-listen_addresses = ''
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'bench'
-unified_pg.maintenance_interval = 0
-shared_buffers = '256MB'
-max_wal_size = '4GB'
-CONF
-as_pg "$BINDIR/pg_ctl" -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-as_pg "$BINDIR/createdb" -h "$WORK" -p "$PORT" -U postgres bench
-
-q() { as_pg "$BINDIR/psql" -X -q -t -A -h "$WORK" -p "$PORT" -U postgres -d bench -v ON_ERROR_STOP=1 "$@"; }
+q() { as_pg "$BINDIR/psql" -X -q -t -A -h "$SOCK" -p "$PORT" -U postgres -d bench -v ON_ERROR_STOP=1 "$@"; }
 # ms of wall time a SQL script takes, measured inside the server
 ms() {
     q -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $1; RAISE NOTICE 'ms=%', round(extract(epoch FROM clock_timestamp() - t) * 1000, 1); END \$\$" 2>&1 \
@@ -49,7 +35,7 @@ ms() {
 pgbench_ms() {
     printf '%s\n' "$1" >"$WORK/pgb.sql"
     chmod 644 "$WORK/pgb.sql"
-    as_pg "$BINDIR/pgbench" -n -h "$WORK" -p "$PORT" -U postgres -f "$WORK/pgb.sql" -t "${2:-200}" bench 2>/dev/null \
+    as_pg "$BINDIR/pgbench" -n -h "$SOCK" -p "$PORT" -U postgres -f "$WORK/pgb.sql" -t "${2:-200}" bench 2>/dev/null \
         | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

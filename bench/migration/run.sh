@@ -15,13 +15,14 @@
 # starts from an empty unified.chunks after a CHECKPOINT; the rounds
 # interleave the methods.  ORIGINAL=0 leaves the slow baseline out.
 #
-#   bash bench/migration/run.sh            (ROWS=500000 DIM=768 ROUNDS=1)
+#   bash bench/migration/run.sh   BENCH_ROWS=500000 BENCH_DIM=768 BENCH_ROUNDS=1 BENCH_ORIGINAL=1
+#   (ROWS, DIM, ROUNDS and ORIGINAL, without BENCH_, are still read)
 source "$(dirname "$0")/../lib.sh"
 
-ROWS=${ROWS:-500000}
-DIM=${DIM:-768}
-ROUNDS=${ROUNDS:-1}
-ORIGINAL=${ORIGINAL:-1}
+ROWS=${BENCH_ROWS:-${ROWS:-500000}}
+DIM=${BENCH_DIM:-${DIM:-768}}
+ROUNDS=${BENCH_ROUNDS:-${ROUNDS:-1}}
+ORIGINAL=${BENCH_ORIGINAL:-${ORIGINAL:-1}}
 SRC=public.code_chunks_be7c4a11
 
 bench_start_server "synchronous_commit = on"

@@ -18,48 +18,21 @@
 #
 # It builds and installs the extension and holds the machine-wide install
 # lock while it runs, so that no other checkout replaces the library.
-source "$(dirname "$0")/../../scripts/lib.sh"
+BENCH_PORT=${BENCH_PORT:-5561}
+source "$(dirname "$0")/../lib.sh"
 
 ROUNDS=${BENCH_ROUNDS:-5}
 SECONDS_PER=${BENCH_SECONDS:-5}
 CLIENTS=${BENCH_CLIENTS:-1}
-PORT=${BENCH_PORT:-5561}
 
 bash "$UPG_ROOT/scripts/deps.sh"
-take_install_lock
-build_and_install
-
+bench_start_server "$(printf "%s\n" "shared_preload_libraries = 'unified_pg'" \
+    "max_wal_size = '4GB'" "synchronous_commit = off" "jit = off")"
+PORT=$BENCH_PORT
 BINDIR=$(pg_bindir)
-WORK=$(mktemp -d /tmp/unified_pg-bench.XXXXXX)
-chmod 755 "$WORK"
-is_root && chown postgres: "$WORK"
-DATA=$WORK/data
-SOCK=$WORK/sock
-started=0
-cleanup() {
-    [ "$started" = 1 ] && as_pg "$BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-as_pg mkdir -p "$SOCK"
-as_pg "$BINDIR/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<CONF
-port = $PORT
-unix_socket_directories = '$SOCK'
-listen_addresses = ''
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'bench'
-shared_buffers = '1GB'
-max_wal_size = '4GB'
-checkpoint_timeout = '30min'
-synchronous_commit = off
-jit = off
-CONF
-as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null
-started=1
+WORK=$BENCH_WORK
+SOCK=$BENCH_WORK/sock
 psql_() { as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres "$@"; }
-as_pg "$BINDIR/createdb" -h "$SOCK" -p "$PORT" -U postgres bench
 
 say "==> loading 1,000,000 chunks"
 t0=$(date +%s)

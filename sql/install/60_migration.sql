@@ -108,6 +108,7 @@ CREATE TABLE unified.migration_sources (
     batch_size          integer NOT NULL DEFAULT 1000,
     enabled             boolean NOT NULL DEFAULT true,
     added_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    added_by            name NOT NULL DEFAULT CURRENT_USER,
     last_migration_id   bigint,
     last_status         text,
     CONSTRAINT migration_sources_pkey PRIMARY KEY (id),
@@ -187,6 +188,24 @@ COMMENT ON TABLE unified.migration_rejects IS
     'Source rows a migration could not store: key, reason, the raw row as JSON';
 
 SELECT pg_catalog.pg_extension_config_dump('unified.migration_sources', '');
+
+-- Who registered a source (or changed what it names): migrate_to_unified,
+-- which a superuser may run, reads a source only if that role may, so
+-- that registering a table by OID cannot read one its registrar cannot.
+CREATE FUNCTION unified.migration_sources_author()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+BEGIN
+    NEW.added_by := current_user;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE TRIGGER migration_sources_author
+    BEFORE INSERT OR UPDATE OF kind, source, project_id, dataset_id ON unified.migration_sources
+    FOR EACH ROW EXECUTE FUNCTION unified.migration_sources_author();
 SELECT pg_catalog.pg_extension_config_dump('unified.migrations', '');
 SELECT pg_catalog.pg_extension_config_dump('unified.migration_rejects', '');
 
@@ -219,6 +238,13 @@ CREATE FUNCTION unified.migration_detoast(vector real[])
 RETURNS real[]
 AS 'MODULE_PATHNAME', 'upg_migration_detoast'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- The source and every relation below it (children, partitions), locked
+-- by OID against DDL until the transaction ends (C, src/migrate.c).
+CREATE FUNCTION unified.migration_lock_relations(source regclass)
+RETURNS regclass[]
+AS 'MODULE_PATHNAME', 'upg_migration_lock_relations'
+LANGUAGE C VOLATILE STRICT;
 
 -- A 64-bit hash of a chunk's key and content hash; summed, it is an
 -- order-independent checksum of a set of chunks.
@@ -301,27 +327,266 @@ AS $fn$
                           LIMIT 1) AS found;
 $fn$;
 
--- Check that "source" can be migrated as "kind" by the caller; return
--- what the migration needs to know of it.  Reads only the catalogs.
--- Errors: 22004 NULL, 42P01 gone, 42809 not a table, 42703 columns
--- missing, 42804 columns of types that are not accepted, 42501 no SELECT
--- privilege, 55000 row-level security that would apply to the caller.
-CREATE FUNCTION unified.migration_source_info(kind text, source regclass)
+-- The columns a source of this kind needs, and the types accepted for
+-- each column it may have, by name as format_type() spells them
+-- (pgvector's by type name).
+CREATE FUNCTION unified.migration_source_layout(kind text, OUT required text[], OUT accepted jsonb)
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT CASE kind
+               WHEN 'claude_context' THEN ARRAY['id', 'content', 'relative_path', 'start_line', 'end_line',
+                                                'file_extension', 'metadata', 'vector']
+               ELSE ARRAY['id', 'payload', 'vector'] END,
+           CASE kind
+               WHEN 'claude_context' THEN jsonb_build_object(
+                   'id', '["text", "character varying"]'::jsonb,
+                   'content', '["text", "character varying"]'::jsonb,
+                   'relative_path', '["text", "character varying"]'::jsonb,
+                   'start_line', '["smallint", "integer", "bigint"]'::jsonb,
+                   'end_line', '["smallint", "integer", "bigint"]'::jsonb,
+                   'file_extension', '["text", "character varying"]'::jsonb,
+                   'metadata', '["text", "character varying", "json", "jsonb"]'::jsonb,
+                   'vector', '["real[]", "double precision[]", "text", "character varying", "vector", "halfvec"]'::jsonb,
+                   'created_at', '["timestamp with time zone", "timestamp without time zone"]'::jsonb,
+                   'project_id', '["text", "character varying"]'::jsonb)
+               ELSE jsonb_build_object(
+                   'id', '["uuid", "text", "character varying"]'::jsonb,
+                   'payload', '["json", "jsonb"]'::jsonb,
+                   'vector', '["real[]", "double precision[]", "text", "character varying", "vector", "halfvec"]'::jsonb)
+           END;
+$fn$;
+
+-- The source's columns as {name: {type, typmod}}.  Type names only for
+-- types known to be harmless: built-in ones (OID below
+-- FirstNormalObjectId) and pgvector's own; any other is "untrusted ...".
+CREATE FUNCTION unified.migration_source_columns(source regclass)
 RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT coalesce(jsonb_object_agg(a.attname, jsonb_build_object(
+               'type', CASE WHEN t.oid < 16384 THEN format_type(a.atttypid, NULL)
+                            WHEN t.typname IN ('vector', 'halfvec') AND EXISTS (
+                                 SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                                  WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
+                                    AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                                    AND e.extname = 'vector') THEN t.typname::text
+                            ELSE 'untrusted ' || format_type(a.atttypid, a.atttypmod) END,
+               'typmod', a.atttypmod)), '{}')
+      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = source::oid AND a.attnum > 0 AND NOT a.attisdropped;
+$fn$;
+
+-- Raise unless the source's columns (cols, as migration_source_columns
+-- gives them) fit the kind: 42703 columns missing, 42804 columns of types
+-- that are not accepted.
+CREATE FUNCTION unified.migration_check_columns(kind text, source regclass, cols jsonb)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    v_layout    record;
+    v_missing   text[];
+    v_wrong     text[];
+    v_col       text;
+BEGIN
+    SELECT * INTO v_layout FROM unified.migration_source_layout(kind);
+    SELECT array_agg(r ORDER BY o) INTO v_missing
+      FROM unnest(v_layout.required) WITH ORDINALITY AS x(r, o) WHERE NOT cols ? r;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'source % lacks required columns: %', source, array_to_string(v_missing, ', ')
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = format('A %s source needs the columns %s.',
+                                  CASE kind WHEN 'claude_context' THEN 'Claude-Context' ELSE 'Cognee' END,
+                                  array_to_string(v_layout.required, ', ')),
+                  HINT = 'Nothing was migrated.';
+    END IF;
+    FOR v_col IN SELECT k FROM jsonb_object_keys(v_layout.accepted) AS k ORDER BY k LOOP
+        IF cols ? v_col AND NOT (v_layout.accepted -> v_col) ? (cols -> v_col ->> 'type') THEN
+            v_wrong := v_wrong || format('%s is %s, not one of %s', v_col,
+                                         regexp_replace(cols -> v_col ->> 'type', '^untrusted ', ''),
+                                         (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(v_layout.accepted -> v_col) AS x));
+        END IF;
+    END LOOP;
+    -- Any other column of an untrusted type would be read too (the raw
+    -- row of a reject is to_jsonb of the whole row, which calls a cast to
+    -- json when the type's owner made one).
+    SELECT v_wrong || array_agg(format('%s is %s', k, substring(v ->> 'type' FROM 11)) ORDER BY k) INTO v_wrong
+      FROM jsonb_each(cols) AS c(k, v)
+     WHERE NOT v_layout.accepted ? k AND v ->> 'type' LIKE 'untrusted %';
+    IF v_wrong IS NOT NULL THEN
+        RAISE EXCEPTION 'source % has columns of types that cannot be migrated: %', source, array_to_string(v_wrong, '; ')
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Domains and types other than the built-in ones and pgvector''s are not read, so that no code of the source''s owner runs.';
+    END IF;
+END
+$fn$;
+
+-- Raise unless the caller may read every row of the source with no code
+-- of its owner running: 42501 a foreign table (the source or below it)
+-- that the caller does not own, 55000 row-level security that would apply
+-- to the caller.  rels: the source and the relations below it.
+CREATE FUNCTION unified.migration_check_access(source regclass, rels regclass[])
+RETURNS void
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
+    v_foreign   record;
+BEGIN
+    -- A foreign table reads its server's table (or view) under the
+    -- caller's user mapping: its owner chooses what runs there, and as whom.
+    SELECT c.oid::regclass AS rel, pg_get_userbyid(c.relowner) AS owner INTO v_foreign
+      FROM pg_class c
+     WHERE c.oid = ANY (rels) AND c.relkind = 'f' AND c.relowner <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'source % reads foreign table % of %', source, v_foreign.rel, v_foreign.owner
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A foreign table runs what its owner points it at on the remote server, under your user mapping.',
+                  HINT = 'Create the foreign table yourself (IMPORT FOREIGN SCHEMA) and migrate that one.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_class c
+                WHERE c.oid = source::oid AND c.relrowsecurity
+                  AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE')))
+       AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = current_user AND (r.rolsuper OR r.rolbypassrls)) THEN
+        RAISE EXCEPTION 'source % has row-level security that would apply to %', source, current_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Its policies would hide rows and run their expressions with your rights.',
+                  HINT = 'Disable row-level security on the source, or migrate as a role that bypasses it.';
+    END IF;
+END
+$fn$;
+
+-- Raise (55000) when reading the source could run code that its owner (or
+-- anyone but a superuser) wrote: the planner evaluates index expressions
+-- and predicates, CHECK constraints, partition keys and the expressions of
+-- extended statistics of the source and of the relations below it, and the
+-- executor calls their operator classes.  Built-in objects and those owned by a superuser (an
+-- extension's: pgvector's operator classes for an HNSW index) are fine.
+CREATE FUNCTION unified.migration_check_code(source regclass, rels regclass[])
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    v_found text[];
+BEGIN
+    WITH objs AS (
+        SELECT 'pg_class'::regclass AS classid, r AS objid FROM unnest(rels) AS r
+        UNION ALL
+        SELECT 'pg_class'::regclass, x.indexrelid FROM pg_index x WHERE x.indrelid = ANY (rels)
+        UNION ALL
+        SELECT 'pg_constraint'::regclass, c.oid FROM pg_constraint c WHERE c.conrelid = ANY (rels)
+        UNION ALL
+        SELECT 'pg_statistic_ext'::regclass, x.oid FROM pg_statistic_ext x WHERE x.stxrelid = ANY (rels)
+    ), uses AS (
+        SELECT DISTINCT d.classid, d.objid, d.refclassid, d.refobjid
+          FROM pg_depend d JOIN objs o ON o.classid = d.classid AND o.objid = d.objid
+         WHERE d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass,
+                                'pg_opclass'::regclass, 'pg_opfamily'::regclass)
+           AND d.refobjid >= 16384
+    )
+    SELECT array_agg(format('%s uses %s', pg_describe_object(u.classid, u.objid, 0),
+                            pg_describe_object(u.refclassid, u.refobjid, 0)) ORDER BY u.objid, u.refobjid)
+      INTO v_found
+      FROM uses u
+     WHERE NOT EXISTS (
+               SELECT FROM pg_roles r
+                WHERE r.rolsuper
+                  AND r.oid = CASE u.refclassid
+                                  WHEN 'pg_proc'::regclass THEN (SELECT p.proowner FROM pg_proc p WHERE p.oid = u.refobjid)
+                                  WHEN 'pg_operator'::regclass THEN (SELECT o.oprowner FROM pg_operator o WHERE o.oid = u.refobjid)
+                                  WHEN 'pg_opclass'::regclass THEN (SELECT c.opcowner FROM pg_opclass c WHERE c.oid = u.refobjid)
+                                  ELSE (SELECT f.opfowner FROM pg_opfamily f WHERE f.oid = u.refobjid) END);
+    IF v_found IS NOT NULL THEN
+        RAISE EXCEPTION 'source % has indexes or constraints that would run code of its owner: %',
+                        source, array_to_string(v_found[1:5], '; ')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Reading a table plans with its index expressions and predicates, CHECK constraints and '
+                           'partition keys, and scans with their operator classes, with your rights.',
+                  HINT = 'Drop those indexes or constraints, or let the source''s owner copy it into a plain table to migrate.';
+    END IF;
+END
+$fn$;
+
+-- A view in this session's temporary schema over the source, by OID: the
+-- batches read the source through it, so that a schema renamed (which
+-- takes no lock on the tables in it) cannot make the source's name lead to
+-- another relation between the checks and the reads.  Returns its name;
+-- unified.migration_unpin_sources() drops it before the transaction ends
+-- (it would keep the source's owner from dropping the source).
+CREATE FUNCTION unified.migration_pin_source(source regclass)
+RETURNS text
+LANGUAGE plpgsql
+STRICT
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    v_view  text := 'upg_migration_source_' || source::oid;
+    v_name  text;
+BEGIN
+    SELECT format('%I.%I', n.nspname, c.relname) INTO v_name
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source::oid;
+    IF to_regclass('pg_temp.' || v_view) IS NOT NULL THEN
+        EXECUTE format('DROP VIEW pg_temp.%I', v_view);
+    END IF;
+    EXECUTE format('CREATE TEMPORARY VIEW %I AS SELECT * FROM %s', v_view, v_name);
+    -- the name was looked up again: it must still be the source
+    IF EXISTS (SELECT FROM pg_rewrite w JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                WHERE w.ev_class = ('pg_temp.' || v_view)::regclass
+                  AND d.refclassid = 'pg_class'::regclass
+                  AND d.refobjid NOT IN (source::oid, ('pg_temp.' || v_view)::regclass::oid)) THEN
+        RAISE EXCEPTION 'source % was replaced while it was being checked', source
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Its schema was renamed and another relation took its name; nothing was read.';
+    END IF;
+    RETURN 'pg_temp.' || quote_ident(v_view);
+END
+$fn$;
+
+-- Drop this session's views over migration sources.
+CREATE FUNCTION unified.migration_unpin_sources()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    v   text;
+BEGIN
+    FOR v IN SELECT c.relname FROM pg_class c
+              WHERE c.relnamespace = pg_my_temp_schema() AND c.relkind = 'v'
+                AND c.relname LIKE 'upg\_migration\_source\_%' LOOP
+        EXECUTE format('DROP VIEW pg_temp.%I', v);
+    END LOOP;
+END
+$fn$;
+
+-- Check that "source" can be migrated as "kind" by the caller; return
+-- what the migration needs to know of it, "name" being the pinned view to
+-- read it through (migration_pin_source).  Locks the source and the
+-- relations below it first (migration_lock_relations), so that nothing
+-- checked here changes before the transaction ends; reads only the
+-- catalogs.  Errors: 22004 NULL, 22023 a kind that is not one, 42P01 gone,
+-- 42809 not a table, 42501 no SELECT privilege, and those of
+-- migration_check_columns, migration_check_access and migration_check_code.
+CREATE FUNCTION unified.migration_source_info(kind text, source regclass)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
     v_rel       record;
+    v_rels      regclass[];
     v_cols      jsonb;
-    v_required  text[];
-    v_accepted  jsonb;
-    v_missing   text[];
-    v_wrong     text[];
-    v_col       text;
     v_dbname    text;
-    v_info      jsonb;
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -330,7 +595,7 @@ BEGIN
         RAISE EXCEPTION 'kind must be claude_context or cognee, not %', coalesce(quote_literal(kind), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT c.oid, c.relname, n.nspname, c.relkind, c.relowner, c.relrowsecurity, c.relforcerowsecurity
+    SELECT c.oid, c.relname, n.nspname, c.relkind
       INTO v_rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = source::oid;
@@ -346,87 +611,19 @@ BEGIN
                   HINT = 'Migrate from a table, partitioned table, materialized view or foreign table.';
     END IF;
 
-    -- Accepted types per column, by OID (and pgvector's, by extension).
-    v_accepted := CASE kind
-        WHEN 'claude_context' THEN jsonb_build_object(
-            'id', '["text", "character varying"]'::jsonb,
-            'content', '["text", "character varying"]'::jsonb,
-            'relative_path', '["text", "character varying"]'::jsonb,
-            'start_line', '["smallint", "integer", "bigint"]'::jsonb,
-            'end_line', '["smallint", "integer", "bigint"]'::jsonb,
-            'file_extension', '["text", "character varying"]'::jsonb,
-            'metadata', '["text", "character varying", "json", "jsonb"]'::jsonb,
-            'vector', '["real[]", "double precision[]", "text", "character varying", "vector", "halfvec"]'::jsonb,
-            'created_at', '["timestamp with time zone", "timestamp without time zone"]'::jsonb,
-            'project_id', '["text", "character varying"]'::jsonb)
-        ELSE jsonb_build_object(
-            'id', '["uuid", "text", "character varying"]'::jsonb,
-            'payload', '["json", "jsonb"]'::jsonb,
-            'vector', '["real[]", "double precision[]", "text", "character varying", "vector", "halfvec"]'::jsonb)
-        END;
-    v_required := CASE kind
-        WHEN 'claude_context' THEN ARRAY['id', 'content', 'relative_path', 'start_line', 'end_line',
-                                         'file_extension', 'metadata', 'vector']
-        ELSE ARRAY['id', 'payload', 'vector'] END;
-
-    -- Type names only for types we know to be harmless: built-in ones
-    -- (OID below FirstNormalObjectId) and pgvector's own.
-    SELECT jsonb_object_agg(a.attname, jsonb_build_object(
-               'type', CASE WHEN t.oid < 16384 THEN format_type(a.atttypid, NULL)
-                            WHEN t.typname IN ('vector', 'halfvec') AND EXISTS (
-                                 SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
-                                  WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
-                                    AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-                                    AND e.extname = 'vector') THEN t.typname::text
-                            ELSE 'untrusted ' || format_type(a.atttypid, a.atttypmod) END,
-               'typmod', a.atttypmod))
-      INTO v_cols
-      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-     WHERE a.attrelid = source::oid AND a.attnum > 0 AND NOT a.attisdropped;
-    v_cols := coalesce(v_cols, '{}');
-
-    SELECT array_agg(r ORDER BY o) INTO v_missing
-      FROM unnest(v_required) WITH ORDINALITY AS x(r, o) WHERE NOT v_cols ? r;
-    IF v_missing IS NOT NULL THEN
-        RAISE EXCEPTION 'source % lacks required columns: %', source, array_to_string(v_missing, ', ')
-            USING ERRCODE = 'undefined_column',
-                  DETAIL = format('A %s source needs the columns %s.',
-                                  CASE kind WHEN 'claude_context' THEN 'Claude-Context' ELSE 'Cognee' END,
-                                  array_to_string(v_required, ', ')),
-                  HINT = 'Nothing was migrated.';
-    END IF;
-    FOR v_col IN SELECT k FROM jsonb_object_keys(v_accepted) AS k ORDER BY k LOOP
-        IF v_cols ? v_col AND NOT (v_accepted -> v_col) ? (v_cols -> v_col ->> 'type') THEN
-            v_wrong := v_wrong || format('%s is %s, not one of %s', v_col,
-                                         regexp_replace(v_cols -> v_col ->> 'type', '^untrusted ', ''),
-                                         (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(v_accepted -> v_col) AS x));
-        END IF;
-    END LOOP;
-    -- Any other column of an untrusted type would be read too (the raw
-    -- row of a reject is to_jsonb of the whole row, which calls a cast to
-    -- json when the type's owner made one).
-    SELECT v_wrong || array_agg(format('%s is %s', k, substring(v ->> 'type' FROM 11)) ORDER BY k) INTO v_wrong
-      FROM jsonb_each(v_cols) AS c(k, v)
-     WHERE NOT v_accepted ? k AND v ->> 'type' LIKE 'untrusted %';
-    IF v_wrong IS NOT NULL THEN
-        RAISE EXCEPTION 'source % has columns of types that cannot be migrated: %', source, array_to_string(v_wrong, '; ')
-            USING ERRCODE = 'datatype_mismatch',
-                  HINT = 'Domains and types other than the built-in ones and pgvector''s are not read, so that no code of the source''s owner runs.';
-    END IF;
-
+    v_cols := unified.migration_source_columns(source);
+    PERFORM unified.migration_check_columns(kind, source, v_cols);
     IF NOT has_table_privilege(source, 'SELECT') THEN
         RAISE EXCEPTION 'permission denied to read source %', source
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('Grant SELECT on it to %s.', quote_ident(current_user));
+                  HINT = format('Grant SELECT on it (and USAGE on its schema) to %s.', quote_ident(current_user));
     END IF;
-    IF v_rel.relrowsecurity
-       AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = current_user AND (r.rolsuper OR r.rolbypassrls))
-       AND (v_rel.relforcerowsecurity OR NOT pg_has_role(v_rel.relowner, 'USAGE')) THEN
-        RAISE EXCEPTION 'source % has row-level security that would apply to %', source, current_user
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'Its policies would hide rows and run their expressions with your rights.',
-                  HINT = 'Disable row-level security on the source, or migrate as a role that bypasses it.';
-    END IF;
+    -- locked, the source cannot change any more: check its columns again
+    v_rels := unified.migration_lock_relations(source);
+    v_cols := unified.migration_source_columns(source);
+    PERFORM unified.migration_check_columns(kind, source, v_cols);
+    PERFORM unified.migration_check_access(source, v_rels);
+    PERFORM unified.migration_check_code(source, v_rels);
 
     IF v_rel.relkind = 'f' THEN
         SELECT substring(o FROM 8) INTO v_dbname
@@ -435,9 +632,10 @@ BEGIN
          WHERE ft.ftrelid = source::oid AND o LIKE 'dbname=%';
     END IF;
 
-    v_info := jsonb_build_object(
+    RETURN jsonb_build_object(
         'kind', kind,
-        'name', source::text,
+        'name', unified.migration_pin_source(source),
+        'source', source::text,
         'relname', v_rel.relname,
         'schema', v_rel.nspname,
         'relkind', v_rel.relkind,
@@ -454,7 +652,6 @@ BEGIN
                                WHERE i.indrelid = source::oid
                                  AND i.indkey[0] = (SELECT a.attnum FROM pg_attribute a
                                                      WHERE a.attrelid = source::oid AND a.attname = 'id')));
-    RETURN v_info;
 END
 $fn$;
 
@@ -510,16 +707,10 @@ AS $fn$
                 THEN to_timestamp(ms::double precision / 1000) END;
 $fn$;
 
--- The statement that migrates the source rows matching "range" (a
--- condition on upg_src.id using $1, $2).  Parameters: $1, $2 keys, $3 run
--- id, $4 the run's project id, $5 source_collection, $6 the run's dataset
--- id, $7 dimensions, $8 the table's name (the last project id fallback).
--- It returns (migrated, skipped, rejects as [[key, reason], ...]).
---
--- Each level of the row query ends in OFFSET 0 so that the planner keeps
--- it as a level of its own: an expression (a JSON parse, a vector parse)
--- is then computed once per row, however often the next level uses it.
-CREATE FUNCTION unified.migration_batch_sql(info jsonb, range text)
+-- The innermost level of a batch's row query: the source columns as read
+-- (alias upg_src) for the rows matching "range", and the JSON column
+-- parsed once.
+CREATE FUNCTION unified.migration_base_sql(info jsonb, range text)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
@@ -527,11 +718,8 @@ SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
     e       jsonb := unified.migration_exprs(info);
-    v_base  text;
-    v_rows  text;
 BEGIN
-    -- source columns as read, and the JSON column parsed once
-    v_base := format($q$
+    RETURN format($q$
       SELECT b.*, CASE WHEN b.json_jsonb IS NOT NULL THEN b.json_jsonb
                        WHEN b.json_ok THEN b.json_text::jsonb END AS j,
              (b.json_text IS NOT NULL AND NOT b.json_ok) AS json_bad
@@ -548,9 +736,18 @@ BEGIN
                 e ->> 'content', e ->> 'project', e ->> 'created')
             ELSE 'NULL::text AS cognee' END,
         info ->> 'name', range);
+END
+$fn$;
 
-    IF info ->> 'kind' = 'claude_context' THEN
-        v_rows := format($q$
+-- A Claude-Context batch's rows over "base" (migration_base_sql), as
+-- unified.chunks columns, each with the reason it is rejected or NULL.
+CREATE FUNCTION unified.migration_claude_rows_sql(base text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT format($q$
   SELECT y.*,
          coalesce(CASE WHEN y.content IS NULL OR y.content = '' THEN 'content is NULL or empty'
                        WHEN y.json_bad THEN 'metadata is not valid JSON'
@@ -572,9 +769,18 @@ BEGIN
                  x.emb, x.vec_null, x.meta, x.json_bad, x.created_at, x.created_at AS updated_at
             FROM (SELECT p.*, CASE WHEN p.json_bad THEN NULL ELSE coalesce(p.j, '{}'::jsonb) END AS meta
                     FROM (%s) p) x OFFSET 0) y$q$,
-            v_base);
-    ELSE
-        v_rows := format($q$
+            base);
+$fn$;
+
+-- A Cognee batch's rows over "base" (migration_base_sql), as
+-- unified.chunks columns, each with the reason it is rejected or NULL.
+CREATE FUNCTION unified.migration_cognee_rows_sql(base text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT format($q$
   SELECT y.*,
          coalesce(CASE WHEN y.json_bad THEN 'payload is not valid JSON'
                        WHEN y.pl IS NULL THEN 'payload is NULL'
@@ -605,9 +811,30 @@ BEGIN
                       ELSE unified.migration_ms_timestamp(x.pl ->> 'updated_at') END AS updated_at,
                  x.pl, x.json_bad
             FROM (SELECT p.*, p.j AS pl FROM (%s) p) x OFFSET 0) y$q$,
-            v_base);
-    END IF;
+            base);
+$fn$;
 
+-- The statement that migrates the source rows matching "range" (a
+-- condition on upg_src.id using $1, $2).  Parameters: $1, $2 keys, $3 run
+-- id, $4 the run's project id, $5 source_collection, $6 the run's dataset
+-- id, $7 dimensions, $8 the table's name (the last project id fallback).
+-- It returns (migrated, skipped, rejects as [[key, reason], ...]).
+--
+-- Each level of the row query ends in OFFSET 0 so that the planner keeps
+-- it as a level of its own: an expression (a JSON parse, a vector parse)
+-- is then computed once per row, however often the next level uses it.
+CREATE FUNCTION unified.migration_batch_sql(info jsonb, range text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+DECLARE
+    v_base  text := unified.migration_base_sql(info, range);
+    v_rows  text := CASE info ->> 'kind'
+                        WHEN 'claude_context' THEN unified.migration_claude_rows_sql(v_base)
+                        ELSE unified.migration_cognee_rows_sql(v_base) END;
+BEGIN
     RETURN format($q$
 WITH chk AS MATERIALIZED (%s
 ), stored AS MATERIALIZED (
@@ -630,10 +857,8 @@ SELECT (SELECT count(*) FROM ins),
 END
 $fn$;
 
--- Lock the source (ACCESS SHARE, as reading does) and check it again, so
--- that its definition cannot change while the batch reads it.  Foreign
--- tables and materialized views cannot be locked with LOCK TABLE (reading
--- them locks them); neither can have row-level security.
+-- Check the source of a run again, locked (migration_source_info locks it
+-- by OID), so that its definition cannot change while the batch reads it.
 CREATE FUNCTION unified.migration_lock_source(m unified.migrations)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -647,9 +872,6 @@ BEGIN
         RAISE EXCEPTION 'source % of migration % no longer exists', m.source, m.id
             USING ERRCODE = 'undefined_table',
                   HINT = format('Roll the migration back with CALL unified.rollback_migration(%s).', m.id);
-    END IF;
-    IF v_kind IN ('r', 'p') THEN
-        EXECUTE format('LOCK TABLE %s IN ACCESS SHARE MODE', m.source_oid::regclass);
     END IF;
     RETURN unified.migration_source_info(m.kind, m.source_oid::regclass);
 END
@@ -670,6 +892,7 @@ DECLARE
     v_dataset   uuid;
     v_from      text;
     v_total     bigint;
+    v_resume    boolean;
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 OR batch_size > 100000 THEN
         RAISE EXCEPTION 'batch_size must be between 1 and 100000, not %', coalesce(batch_size::text, 'NULL')
@@ -680,35 +903,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The value given is %s characters long.', length(project_id));
     END IF;
-    v_info := unified.migration_source_info(kind, source);
-    IF NOT (v_info ->> 'indexed_id')::boolean THEN
-        RAISE WARNING 'source % has no index on id: every batch will scan it', source
-            USING HINT = 'CREATE INDEX ON the source (id) makes each batch an index range scan.';
-    END IF;
-
-    -- Cognee's dataset: the argument, else the schema's or the database's
-    -- name (a foreign table's: its server's dbname), else each payload's.
-    IF kind = 'cognee' THEN
-        v_dataset := dataset_id;
-        v_from := 'argument';
-        IF v_dataset IS NULL THEN
-            v_dataset := unified.migration_dataset_from_name(v_info ->> 'schema');
-            v_from := 'schema name';
-        END IF;
-        IF v_dataset IS NULL THEN
-            v_dataset := unified.migration_dataset_from_name(v_info ->> 'dbname');
-            v_from := CASE WHEN v_info ->> 'relkind' = 'f' THEN 'server dbname' ELSE 'database name' END;
-        END IF;
-        IF v_dataset IS NULL THEN
-            v_from := 'payload';
-        END IF;
-    END IF;
-
     -- A run whose row is locked is in the middle of a batch.
     SELECT * INTO v_run FROM unified.migrations m
      WHERE m.source_oid = source::oid AND m.kind = kind AND m.state IN ('running', 'rolling_back')
      ORDER BY m.id DESC LIMIT 1;
-    IF FOUND THEN
+    v_resume := FOUND;
+    IF v_resume THEN
         BEGIN
             PERFORM FROM unified.migrations m WHERE m.id = v_run.id FOR UPDATE NOWAIT;
         EXCEPTION WHEN lock_not_available THEN
@@ -735,6 +935,34 @@ BEGIN
                                       coalesce(quote_literal(v_run.dataset_arg::text), 'NULL')),
                       HINT = format('Resume it with the same arguments, or roll it back with CALL unified.rollback_migration(%s).', v_run.id);
         END IF;
+    END IF;
+
+    -- checked (and the source locked) only once no other session runs it
+    v_info := unified.migration_source_info(kind, source);
+    IF NOT (v_info ->> 'indexed_id')::boolean THEN
+        RAISE WARNING 'source % has no index on id: every batch will scan it', source
+            USING HINT = 'CREATE INDEX ON the source (id) makes each batch an index range scan.';
+    END IF;
+
+    -- Cognee's dataset: the argument, else the schema's or the database's
+    -- name (a foreign table's: its server's dbname), else each payload's.
+    IF kind = 'cognee' THEN
+        v_dataset := dataset_id;
+        v_from := 'argument';
+        IF v_dataset IS NULL THEN
+            v_dataset := unified.migration_dataset_from_name(v_info ->> 'schema');
+            v_from := 'schema name';
+        END IF;
+        IF v_dataset IS NULL THEN
+            v_dataset := unified.migration_dataset_from_name(v_info ->> 'dbname');
+            v_from := CASE WHEN v_info ->> 'relkind' = 'f' THEN 'server dbname' ELSE 'database name' END;
+        END IF;
+        IF v_dataset IS NULL THEN
+            v_from := 'payload';
+        END IF;
+    END IF;
+
+    IF v_resume THEN
         UPDATE unified.migrations m
            SET pid = pg_backend_pid(),
                backend_start = unified.migration_backend_start(),
@@ -752,7 +980,7 @@ BEGIN
         RETURNING * INTO v_run;
     END IF;
 
-    EXECUTE format('SELECT count(*) FROM %s', source) INTO v_total;
+    EXECUTE format('SELECT count(*) FROM %s', v_info ->> 'name') INTO v_total;
     UPDATE unified.migrations m SET total = v_total WHERE m.id = v_run.id;
     RETURN v_run.id;
 END
@@ -851,17 +1079,34 @@ $fn$;
 -- Create the partitions of these months; a month whose partition cannot
 -- be created now (create_monthly_partition waits for its lock 200 ms at a
 -- time, about 10 s in all, then gives up) is reported, and its rows go to
--- the default partition.  Returns how many were created.
+-- the default partition.  So that a source cannot make unified.chunks a
+-- table of thousands of partitions (rows dated over centuries), no month
+-- gets one once unified.chunks has unified_pg.max_partitions monthly
+-- partitions, as in maintenance: those months' rows go to the default
+-- partition too, with one WARNING per batch naming them.  Returns how
+-- many were created.
 CREATE FUNCTION unified.migration_create_partitions(months date[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
-    mo      date;
-    n       integer := 0;
+    mo          date;
+    n           integer := 0;
+    max_parts   integer := coalesce(nullif(current_setting('unified_pg.max_partitions', true), '')::integer, 240);
+    nparts      integer;
+    capped      text[];
 BEGIN
     FOREACH mo IN ARRAY coalesce(months, '{}') LOOP
+        -- counted again for each month: once this transaction has created
+        -- one it holds unified.chunks, so concurrent runs count in turn
+        SELECT count(*) INTO nparts
+          FROM pg_inherits i JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
+         WHERE i.inhparent = 'unified.chunks'::regclass AND i.inhrelid <> pt.partdefid;
+        IF nparts >= max_parts THEN
+            capped := capped || to_char(mo, 'YYYY-MM');
+            CONTINUE;
+        END IF;
         BEGIN
             PERFORM unified.create_monthly_partition(mo);
             n := n + 1;
@@ -870,6 +1115,15 @@ BEGIN
                 USING HINT = 'Its rows go to the default partition; maintenance moves them later.';
         END;
     END LOOP;
+    IF capped IS NOT NULL THEN
+        RAISE WARNING '% months get no partition: unified.chunks has unified_pg.max_partitions (%) monthly partitions',
+                      cardinality(capped), max_parts
+            USING DETAIL = format('Months: %s%s.', array_to_string(capped[1:12], ', '),
+                                  CASE WHEN cardinality(capped) > 12
+                                       THEN format(' and %s more', cardinality(capped) - 12) ELSE '' END),
+                  HINT = 'Their rows go to the default partition. To give them partitions, raise '
+                         'unified_pg.max_partitions and let maintenance move them, or drop old months.';
+    END IF;
     RETURN n;
 END
 $fn$;
@@ -1117,15 +1371,20 @@ DECLARE
     months  pg_catalog.date[];
     step    unified.migration_step;
 BEGIN
+    -- every transaction ends without the views that pinned the source
+    -- (unified.migration_pin_source)
     run := unified.migration_begin(kind, source, project_id, dataset_id, batch_size);
+    PERFORM unified.migration_unpin_sources();
     COMMIT;
     LOOP
         months := unified.migration_next_months(run);
         IF months IS NOT NULL THEN
             PERFORM unified.migration_create_partitions(months);
+            PERFORM unified.migration_unpin_sources();
             COMMIT;
         END IF;
         step := unified.migration_batch(run);
+        PERFORM unified.migration_unpin_sources();
         IF NOT step.done THEN
             -- not the last batch: see "synchronous_commit" above (and a
             -- SET LOCAL inside a function with SET clauses would end
@@ -1223,6 +1482,7 @@ BEGIN
        INTO v_n, source_checksum USING m.id, m.kind, m.source_collection;
     checksum_ok := source_checksum = target_checksum AND v_n = migrated;
     ok := counts_ok AND checksum_ok;
+    PERFORM unified.migration_unpin_sources();
 END
 $fn$;
 
@@ -1343,6 +1603,25 @@ COMMENT ON PROCEDURE unified.rollback_migration(bigint, integer) IS
 -- Every registered source: unified.migrate_to_unified().
 -- ---------------------------------------------------------------------------
 
+-- Why the role that registered a source may not have it read, or NULL:
+-- it must be able to read the source itself (USAGE on its schema, SELECT).
+CREATE FUNCTION unified.migration_author_problem(author name, source regclass)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT CASE
+        WHEN NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = author)
+            THEN format('registered by role %s, which no longer exists', author)
+        WHEN NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = source::oid)
+            THEN NULL
+        WHEN NOT has_schema_privilege(author, (SELECT c.relnamespace FROM pg_class c WHERE c.oid = source::oid), 'USAGE')
+             OR NOT has_table_privilege(author, source, 'SELECT')
+            THEN format('registered by %s, who may not read %s', author, source)
+    END;
+$fn$;
+
 -- Why a registered source cannot be migrated now, or NULL.
 CREATE FUNCTION unified.migration_source_problem(kind text, source regclass)
 RETURNS text
@@ -1351,6 +1630,7 @@ SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 BEGIN
     PERFORM unified.migration_source_info(kind, source);
+    PERFORM unified.migration_unpin_sources();
     RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLERRM;
@@ -1415,9 +1695,12 @@ DECLARE
     problem pg_catalog.text;
     run     pg_catalog.int8;
 BEGIN
-    FOR src IN SELECT s.id, s.kind, s.source, s.project_id, s.dataset_id, s.batch_size
+    FOR src IN SELECT s.id, s.kind, s.source, s.project_id, s.dataset_id, s.batch_size, s.added_by
                  FROM unified.migration_sources s WHERE s.enabled ORDER BY s.id LOOP
-        problem := unified.migration_source_problem(src.kind, src.source);
+        problem := unified.migration_author_problem(src.added_by, src.source);
+        IF problem IS NULL THEN
+            problem := unified.migration_source_problem(src.kind, src.source);
+        END IF;
         IF problem IS NOT NULL THEN
             PERFORM unified.migration_source_failed(src.id, problem);
             COMMIT;
@@ -1485,90 +1768,68 @@ GRANT SELECT, INSERT, UPDATE ON TABLE unified.migrations TO unified_admin;
 GRANT SELECT, INSERT ON TABLE unified.migration_rejects TO unified_admin;
 GRANT SELECT ON TABLE unified.migration_progress TO unified_admin;
 
-REVOKE ALL ON FUNCTION
-    unified.migration_vector_problem(real[], integer),
-    unified.migration_text_vector(text),
-    unified.migration_json_valid(text),
-    unified.migration_detoast(real[]),
-    unified.migration_row_hash(text, bytea),
-    unified.migration_dataset_from_name(text),
-    unified.migration_backend_busy(integer, timestamptz),
-    unified.migration_backend_start(),
-    unified.migration_stored_keys(text, text, text[]),
-    unified.migration_source_info(text, regclass),
-    unified.migration_exprs(jsonb),
-    unified.migration_ms_timestamp(text),
-    unified.migration_batch_sql(jsonb, text),
-    unified.migration_lock_source(unified.migrations),
-    unified.migration_begin(text, regclass, text, uuid, integer),
-    unified.migration_mine(bigint),
-    unified.migration_next_range(unified.migrations, jsonb),
-    unified.migration_range_sql(jsonb, text),
-    unified.migration_next_months(bigint),
-    unified.migration_create_partitions(date[]),
-    unified.migration_raw(jsonb, text),
-    unified.migration_reject(unified.migrations, jsonb, jsonb),
-    unified.migration_one_key(unified.migrations, jsonb, text),
-    unified.migration_dimension(jsonb),
-    unified.migration_message(unified.migrations),
-    unified.migration_finish(unified.migrations, jsonb),
-    unified.migration_batch(bigint),
-    unified.verify_migration(bigint),
-    unified.migration_rollback_begin(bigint, integer),
-    unified.migration_rollback_batch(bigint, integer),
-    unified.migration_source_problem(text, regclass),
-    unified.migration_last_run(regclass),
-    unified.migration_source_verified(integer, bigint),
-    unified.migration_source_failed(integer, text)
-FROM PUBLIC;
-REVOKE ALL ON PROCEDURE
-    unified.migration_run(text, regclass, text, uuid, integer),
-    unified.migrate_claude_chunks(regclass, text, integer),
-    unified.migrate_cognee_data(regclass, uuid, integer),
-    unified.rollback_migration(bigint, integer),
-    unified.migrate_to_unified()
-FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION
-    unified.migration_vector_problem(real[], integer),
-    unified.migration_text_vector(text),
-    unified.migration_json_valid(text),
-    unified.migration_detoast(real[]),
-    unified.migration_row_hash(text, bytea),
-    unified.migration_dataset_from_name(text),
-    unified.migration_backend_busy(integer, timestamptz),
-    unified.migration_backend_start(),
-    unified.migration_stored_keys(text, text, text[]),
-    unified.migration_source_info(text, regclass),
-    unified.migration_exprs(jsonb),
-    unified.migration_ms_timestamp(text),
-    unified.migration_batch_sql(jsonb, text),
-    unified.migration_lock_source(unified.migrations),
-    unified.migration_begin(text, regclass, text, uuid, integer),
-    unified.migration_mine(bigint),
-    unified.migration_next_range(unified.migrations, jsonb),
-    unified.migration_range_sql(jsonb, text),
-    unified.migration_next_months(bigint),
-    unified.migration_create_partitions(date[]),
-    unified.migration_raw(jsonb, text),
-    unified.migration_reject(unified.migrations, jsonb, jsonb),
-    unified.migration_one_key(unified.migrations, jsonb, text),
-    unified.migration_dimension(jsonb),
-    unified.migration_message(unified.migrations),
-    unified.migration_finish(unified.migrations, jsonb),
-    unified.migration_batch(bigint),
-    unified.verify_migration(bigint),
-    unified.migration_rollback_begin(bigint, integer),
-    unified.migration_rollback_batch(bigint, integer),
-    unified.migration_source_problem(text, regclass),
-    unified.migration_last_run(regclass),
-    unified.migration_source_verified(integer, bigint),
-    unified.migration_source_failed(integer, text)
-TO unified_admin;
-GRANT EXECUTE ON PROCEDURE
-    unified.migration_run(text, regclass, text, uuid, integer),
-    unified.migrate_claude_chunks(regclass, text, integer),
-    unified.migrate_cognee_data(regclass, uuid, integer),
-    unified.rollback_migration(bigint, integer),
-    unified.migrate_to_unified()
-TO unified_admin;
+-- Every migration routine is for unified_admin alone: one list, revoked
+-- from PUBLIC and granted to unified_admin.
+DO $grants$
+DECLARE
+    r   record;
+BEGIN
+    FOR r IN SELECT kind, name FROM (VALUES
+        ('FUNCTION', 'unified.migration_vector_problem(real[], integer)'),
+        ('FUNCTION', 'unified.migration_text_vector(text)'),
+        ('FUNCTION', 'unified.migration_json_valid(text)'),
+        ('FUNCTION', 'unified.migration_detoast(real[])'),
+        ('FUNCTION', 'unified.migration_row_hash(text, bytea)'),
+        ('FUNCTION', 'unified.migration_dataset_from_name(text)'),
+        ('FUNCTION', 'unified.migration_backend_busy(integer, timestamptz)'),
+        ('FUNCTION', 'unified.migration_backend_start()'),
+        ('FUNCTION', 'unified.migration_stored_keys(text, text, text[])'),
+        ('FUNCTION', 'unified.migration_source_layout(text)'),
+        ('FUNCTION', 'unified.migration_source_columns(regclass)'),
+        ('FUNCTION', 'unified.migration_check_columns(text, regclass, jsonb)'),
+        ('FUNCTION', 'unified.migration_check_access(regclass, regclass[])'),
+        ('FUNCTION', 'unified.migration_check_code(regclass, regclass[])'),
+        ('FUNCTION', 'unified.migration_lock_relations(regclass)'),
+        ('FUNCTION', 'unified.migration_pin_source(regclass)'),
+        ('FUNCTION', 'unified.migration_unpin_sources()'),
+        ('FUNCTION', 'unified.migration_source_info(text, regclass)'),
+        ('FUNCTION', 'unified.migration_exprs(jsonb)'),
+        ('FUNCTION', 'unified.migration_ms_timestamp(text)'),
+        ('FUNCTION', 'unified.migration_base_sql(jsonb, text)'),
+        ('FUNCTION', 'unified.migration_claude_rows_sql(text)'),
+        ('FUNCTION', 'unified.migration_cognee_rows_sql(text)'),
+        ('FUNCTION', 'unified.migration_batch_sql(jsonb, text)'),
+        ('FUNCTION', 'unified.migration_lock_source(unified.migrations)'),
+        ('FUNCTION', 'unified.migration_begin(text, regclass, text, uuid, integer)'),
+        ('FUNCTION', 'unified.migration_mine(bigint)'),
+        ('FUNCTION', 'unified.migration_next_range(unified.migrations, jsonb)'),
+        ('FUNCTION', 'unified.migration_range_sql(jsonb, text)'),
+        ('FUNCTION', 'unified.migration_next_months(bigint)'),
+        ('FUNCTION', 'unified.migration_create_partitions(date[])'),
+        ('FUNCTION', 'unified.migration_raw(jsonb, text)'),
+        ('FUNCTION', 'unified.migration_reject(unified.migrations, jsonb, jsonb)'),
+        ('FUNCTION', 'unified.migration_one_key(unified.migrations, jsonb, text)'),
+        ('FUNCTION', 'unified.migration_dimension(jsonb)'),
+        ('FUNCTION', 'unified.migration_message(unified.migrations)'),
+        ('FUNCTION', 'unified.migration_finish(unified.migrations, jsonb)'),
+        ('FUNCTION', 'unified.migration_batch(bigint)'),
+        ('FUNCTION', 'unified.verify_migration(bigint)'),
+        ('FUNCTION', 'unified.migration_rollback_begin(bigint, integer)'),
+        ('FUNCTION', 'unified.migration_rollback_batch(bigint, integer)'),
+        ('FUNCTION', 'unified.migration_source_problem(text, regclass)'),
+        ('FUNCTION', 'unified.migration_author_problem(name, regclass)'),
+        ('FUNCTION', 'unified.migration_sources_author()'),
+        ('FUNCTION', 'unified.migration_last_run(regclass)'),
+        ('FUNCTION', 'unified.migration_source_verified(integer, bigint)'),
+        ('FUNCTION', 'unified.migration_source_failed(integer, text)'),
+        ('PROCEDURE', 'unified.migration_run(text, regclass, text, uuid, integer)'),
+        ('PROCEDURE', 'unified.migrate_claude_chunks(regclass, text, integer)'),
+        ('PROCEDURE', 'unified.migrate_cognee_data(regclass, uuid, integer)'),
+        ('PROCEDURE', 'unified.rollback_migration(bigint, integer)'),
+        ('PROCEDURE', 'unified.migrate_to_unified()')
+    ) AS routines(kind, name) LOOP
+        EXECUTE format('REVOKE ALL ON %s %s FROM PUBLIC', r.kind, r.name);
+        EXECUTE format('GRANT EXECUTE ON %s %s TO unified_admin', r.kind, r.name);
+    END LOOP;
+END
+$grants$;

@@ -101,6 +101,26 @@ is($out, 'a1,a2', 'the restored login keeps its password and its tenant scope');
 is($dst->safe_psql('newdb', q{SELECT count(*) FROM pg_roles WHERE rolname IN ('claude_user', 'cognee_user', 'unified_admin')
                                 AND NOT rolcanlogin}), '3', 'the group roles are restored NOLOGIN');
 
+# A new make run server: the extension is installed in claude_context, so
+# its group roles exist before the roles block runs.
+my $dst2 = make_run_node('readme_dst2');
+$dst2->safe_psql('postgres', 'CREATE DATABASE claude_context');
+$dst2->safe_psql('claude_context', 'CREATE EXTENSION unified_pg');
+($ok, $err) = run_block($dst2, 'roles', $dir);
+ok($ok, 'the roles block runs on a server that has the group roles already');
+is($err, '', 'and prints nothing on stderr');
+($ok, $err) = run_block($dst2, 'roles', $dir);
+ok($ok, 'running the roles block again succeeds') or diag $err;
+unlike($err, qr/error/i, 'without an error') or diag $err;
+($ok, $err) = run_block($dst2, 'restore', $dir);
+ok($ok, 'the restore block runs there');
+unlike($err, qr/error/i, 'without a single error') or diag $err;
+is($dst2->safe_psql('newdb', $summary), $want, 'every chunk and tenant grant is restored');
+($ret, $out) = $dst2->psql('newdb', 'SELECT count(*) FROM unified.chunks',
+	connstr => $dst2->connstr('newdb') . ' user=app_claude password=claude-secret');
+is($out, '2', 'the restored login has its password and its tenant scope');
+
 $src->stop;
 $dst->stop;
+$dst2->stop;
 done_testing();
