@@ -23,10 +23,13 @@
  *	3. votes:	every listed participant must have an eligible vote
  *				(prepared by a member of its bound role); otherwise abort
  *				everything and name the participant;
- *	4. decide:	UPDATE 'pending' -> 'committing', recording each vote's
+ *	4. arm:		hand the votes out: those of other databases to their
+ *				finishers, half of this database's to its finisher when that
+ *				one is idle; the finishers wait for the go;
+ *	   decide:	UPDATE 'pending' -> 'committing', recording each vote's
  *				prepared xid;
- *	5. finish:	COMMIT PREPARED every vote (through finishers for other
- *				databases), ROLLBACK PREPARED anything else under the
+ *	5. finish:	let the finishers go, COMMIT PREPARED our share of the votes
+ *				at the same time, ROLLBACK PREPARED anything else under the
  *				transaction's prefix;
  *	6. complete: UPDATE 'committing' -> 'committed', release the lock.
  *
@@ -38,10 +41,19 @@
  * committed, we flush the decision ourselves before returning.
  * begin_distributed commits asynchronously when it is the only write of
  * its transaction (the first PREPARE of a participant flushes it), and
- * completion is never flushed.  So beyond the participants' PREPAREs and
- * COMMIT PREPAREDs, a distributed transaction waits for no flush.
+ * completion is never flushed.  The COMMIT PREPAREDs run concurrently, in
+ * us and in finishers, each with commit_delay set so that the first to
+ * flush waits for the others' records: one flush for all of them, which
+ * is the decision's.  The finishers get the go only once the decision's
+ * commit record is in WAL (upg_finish_go), so every COMMIT PREPARED record
+ * follows the decision in WAL and no flush can make a participant's commit
+ * durable without the decision.  So beyond the participants' PREPAREs, a
+ * distributed transaction waits for one flush.
  *
- * Crash reasoning: a crash before the decision reaches disk leaves
+ * Crash reasoning: a finisher armed with votes that never gets the go
+ * (the coordinator failed or died before or right after deciding) gives
+ * them up unfinished; the resolver commits them if the decision is
+ * durable.  A crash before the decision reaches disk leaves
  * 'pending' (or no row at all, if even the begin was lost) and only
  * prepared participants: nothing was committed, and the resolver rolls
  * them back (after the timeout, or at once when there is no row).  Once
@@ -139,6 +151,7 @@ typedef struct UpgCoord
 	UpgVerdict *verdicts;		/* upg_decide's verdict for each */
 	int			nprepared;
 	XLogRecPtr	decision_lsn;	/* the decision's commit record, to flush */
+	UpgFinishBatch *votes;		/* the votes, handed out before the decision */
 	int			left;			/* participants left prepared */
 } UpgCoord;
 
@@ -167,6 +180,7 @@ static void upg_coord_open(UpgCoord *c);
 static void upg_coord_check_state(UpgCoord *c);
 static void upg_coord_collect(UpgCoord *c);
 static void upg_coord_check_votes(UpgCoord *c);
+static void upg_coord_arm(UpgCoord *c);
 static void upg_coord_decide(UpgCoord *c);
 static void upg_coord_finish(UpgCoord *c);
 static void upg_coord_complete(UpgCoord *c);
@@ -974,7 +988,33 @@ upg_coord_check_votes(UpgCoord *c)
 }
 
 /*
- * Phase 4: the decision, with what voted.  It commits asynchronously; the
+ * Phase 4a: hand the votes out before the decision: this database's are
+ * split between us and its finisher (when idle), the others go to their
+ * databases' finishers, which wait for upg_finish_go.  Once the decision
+ * is in WAL every one of them commits at once, and their COMMIT
+ * PREPAREDs share one flush (finisher.c).
+ */
+static void
+upg_coord_arm(UpgCoord *c)
+{
+	UpgParticipant *yes = palloc(sizeof(UpgParticipant) * Max(c->nprepared, 1));
+	int			nyes = 0;
+	int			i;
+
+	for (i = 0; i < c->nprepared; i++)
+	{
+		if (c->verdicts[i].action != UPG_ACTION_WAIT)
+			continue;
+		strlcpy(yes[nyes].gid, c->prepared[i].gid, GIDSIZE);
+		yes[nyes].dboid = c->prepared[i].dboid;
+		yes[nyes].xid = c->prepared[i].xid;
+		nyes++;
+	}
+	c->votes = upg_finish_start(yes, nyes, true, true, WARNING);
+}
+
+/*
+ * Phase 4b: the decision, with what voted.  It commits asynchronously; the
  * first COMMIT PREPARED flushes it (see the banner).
  */
 static void
@@ -1030,16 +1070,26 @@ upg_coord_finish(UpgCoord *c)
 
 	for (i = 0; i < c->nprepared; i++)
 	{
-		UpgParticipant *p = (c->commit && c->verdicts[i].action == UPG_ACTION_COMMIT) ?
-		&yes[nyes++] : &no[nno++];
+		bool		vote = c->commit && c->verdicts[i].action == UPG_ACTION_COMMIT;
+		UpgParticipant *p;
 
+		if (vote && c->votes != NULL)
+			continue;			/* handed out already */
+		p = vote ? &yes[nyes++] : &no[nno++];
 		strlcpy(p->gid, c->prepared[i].gid, GIDSIZE);
 		p->dboid = c->prepared[i].dboid;
 		p->xid = c->prepared[i].xid;
 	}
 	/* upg_finish_participants orders by database; ours are sorted by gid */
 	c->left = 0;
-	if (nyes > 0)
+	if (c->votes != NULL)
+	{
+		UpgFinishBatch *votes = c->votes;
+
+		c->votes = NULL;
+		c->left = upg_finish_wait(votes, true, "after_first_participant", &pause, NULL);
+	}
+	else if (nyes > 0)
 		c->left = upg_finish_participants(yes, nyes, true, true,
 										  "after_first_participant", &pause, WARNING);
 	if (nno > 0)
@@ -1189,11 +1239,25 @@ upg_coordinate(FunctionCallInfo fcinfo, bool commit)
 	{
 		upg_coord_check_votes(&c);
 		upg_dtx_pause_point("before_decision");
-		upg_coord_decide(&c);
+		upg_coord_arm(&c);
+		PG_TRY();
+		{
+			upg_coord_decide(&c);
+		}
+		PG_CATCH();
+		{
+			upg_finish_cancel(c.votes);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 	}
 	else
 		upg_step_commit(&c.step, false);
 	upg_dtx_pause_point("after_decision");
+	/* the decision's commit record is in WAL: the finishers may commit */
+	if (c.votes != NULL)
+		upg_finish_go(c.votes);
+	upg_dtx_pause_point("after_go");
 	upg_coord_finish(&c);
 	upg_coord_complete(&c);
 	SPI_finish();

@@ -21,6 +21,18 @@
  * UPG_FINISHER_LANES lanes, because every COMMIT PREPARED waits for its
  * own WAL flush and flushes of concurrent processes are shared.
  *
+ * A coordinator's commit also uses the finisher of its own database: it
+ * hands it half of this database's votes (only if it is idle: a busy one
+ * would make the coordinator wait; then the coordinator commits them all)
+ * and the other databases' votes to theirs, *armed*, before its decision.
+ * An armed request waits for UPG_GO_NOW, which the coordinator sets once
+ * its decision's commit record is in WAL; then everyone's COMMIT PREPARED
+ * runs at once with commit_delay (UPG_SHARED_FLUSH_DELAY_US, and
+ * commit_siblings 0), so that the first to flush covers them all.  A
+ * finisher stops waiting when its requester is gone or has not decided
+ * within UPG_ARMED_WAIT_MS, marking the request abandoned; the requester
+ * then finishes those votes itself.
+ *
  * A request is a DSM segment with a table of contents (shm_toc, magic
  * UPG_FINISH_MAGIC): the job (database, commit or roll back, count), the
  * items (gid, expected xid, status written by the finisher) and a shm_mq
@@ -70,18 +82,21 @@
 #include "libpq/pqmq.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shm_mq.h"
 #include "storage/shm_toc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -112,6 +127,19 @@
 
 /* how long a requester waits for a free slot or queue place, in ms */
 #define UPG_FINISH_SUBMIT_WAIT_MS	10000
+/* how long a finisher waits for an armed request's go, in ms */
+#define UPG_ARMED_WAIT_MS			5000
+/*
+ * commit_delay of COMMIT PREPAREDs run concurrently for one decision, in
+ * microseconds: about the time a finisher needs to wake up and write its
+ * record, so that the first flush covers every one of them.
+ */
+#define UPG_SHARED_FLUSH_DELAY_US	100
+
+/* upg_finisher_state() */
+#define UPG_FINISHER_NONE			0	/* no finisher for the lane */
+#define UPG_FINISHER_IDLE			1	/* running, nothing queued or served */
+#define UPG_FINISHER_BUSY			2	/* starting, or working */
 
 /* what became of one item */
 typedef enum UpgFinishStatus
@@ -122,11 +150,20 @@ typedef enum UpgFinishStatus
 	UPG_FINISH_FAILED			/* an error, sent back through the queue */
 } UpgFinishStatus;
 
+/* UpgFinishJob.go: may the finisher start? */
+#define UPG_GO_WAIT			0	/* armed: wait for the requester's decision */
+#define UPG_GO_NOW			1	/* finish the items */
+#define UPG_GO_CANCEL		2	/* the requester gave up: finish nothing */
+#define UPG_GO_ABANDONED	3	/* the finisher stopped waiting: nothing done */
+
 typedef struct UpgFinishJob
 {
 	Oid			dboid;
 	bool		commit;
 	int			nitems;
+	int			flush_delay_us; /* commit_delay to share a flush; 0: none */
+	pid_t		requester_pid;	/* an armed job's requester, checked while waiting */
+	pg_atomic_uint32 go;		/* UPG_GO_* */
 } UpgFinishJob;
 
 typedef struct UpgFinishItem
@@ -182,9 +219,27 @@ typedef struct UpgFinishRequest
 	int			slotno;
 	uint64		generation;
 	BackgroundWorkerHandle *started;	/* set if we started the finisher */
+	bool		if_idle;		/* only hand it to an idle, running finisher */
+	bool		deferred;		/* armed, but its finisher was busy: submit at go */
 	bool		submitted;
 	bool		over;			/* the finisher is done with it, or gone */
+	UpgFinishJob *job;
 } UpgFinishRequest;
+
+/* a batch being finished: upg_finish_start ... upg_finish_wait */
+struct UpgFinishBatch
+{
+	MemoryContext cxt;
+	UpgParticipant *parts;
+	int			n;
+	bool		commit;
+	bool		armed;			/* requests wait for upg_finish_go */
+	int			elevel;
+	bool	   *here;			/* finished by us */
+	bool	   *isdone;
+	UpgFinishRequest *reqs;
+	int			nreqs;
+};
 
 static UpgFinisherShared *upg_fin = NULL;
 
@@ -198,19 +253,23 @@ static bool upg_database_accepts(Oid dboid, char **name);
 static void upg_note_refusal(Oid dboid, const char *name, int n, int elevel);
 static void upg_clear_refusal(Oid dboid);
 static bool upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit,
-					   int elevel);
+					   bool armed, int elevel);
 static bool upg_enqueue(UpgFinishRequest *req, bool *start, Latch **latch);
+static int	upg_finisher_state(Oid dboid, int lane);
+static void upg_wake_finisher(UpgFinishRequest *req);
+static void upg_share_flush(int delay_us);
 static bool upg_start_finisher(UpgFinishRequest *req, int elevel);
 static void upg_forget_slot(int slotno, uint64 generation);
 static bool upg_poll(UpgFinishRequest *req, int elevel);
 static void upg_wait_all(UpgFinishRequest *reqs, int nreqs, int elevel);
 static bool upg_request_alive(UpgFinishRequest *req);
 static void upg_rethrow(StringInfo msg, Oid dboid, int elevel);
-static bool *upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs,
-						int *nreqs);
+static bool *upg_assign(UpgParticipant *parts, int n, bool share,
+						UpgFinishRequest *reqs, int *nreqs);
 static void upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit,
-							 bool in_procedure, const char *pause_point,
-							 bool *pause, bool *done);
+							 bool in_procedure, bool shared_flush,
+							 const char *pause_point, bool *pause, bool *done);
+static bool upg_wait_for_go(UpgFinishJob *job);
 static void upg_finisher_loop(void);
 static bool upg_take_request(TimestampTz last_work, dsm_handle *handle);
 static void upg_serve(dsm_handle handle);
@@ -260,86 +319,252 @@ upg_finisher_shmem_startup(void)
  */
 
 /*
- * Finish prepared participants: those of other databases through their
- * finishers, concurrently with those of this database, which are finished
- * here each in a step of its own.  If *pause, stop at pause_point once the
- * first participant here is finished, and clear *pause.  Failures are
- * reported at elevel.  done[i] (if not NULL) tells which participants are
- * no longer prepared.  Returns how many are left prepared.
+ * Start finishing prepared participants: hand those of other databases
+ * to their finishers (and, see upg_assign, part of a commit or of a large
+ * batch of this database to finishers of this database).  armed: the
+ * requests wait for upg_finish_go before finishing anything, so that a
+ * coordinator can hand them out before its decision and let everyone
+ * commit at once after it.  Every upg_finish_start is followed by
+ * upg_finish_wait, or by upg_finish_cancel on error.
  */
-int
-upg_finish_batch(UpgParticipant *parts, int n, bool commit, bool in_procedure,
-				 const char *pause_point, bool *pause, int elevel, bool *done)
+UpgFinishBatch *
+upg_finish_start(UpgParticipant *parts, int n, bool commit, bool armed, int elevel)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "unified_pg finishing",
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-	bool	   *isdone = palloc0(sizeof(bool) * Max(n, 1));
-	UpgFinishRequest *reqs = palloc0(sizeof(UpgFinishRequest) * (n + UPG_FINISHER_LANES + 1));
-	int			nreqs = 0;
-	bool	   *here;
-	int			left = 0;
-	int			i,
-				r;
+	UpgFinishBatch *b = palloc0(sizeof(UpgFinishBatch));
+	bool		own_xact = !IsTransactionState();
+	int			r;
 
-	here = upg_assign(parts, n, reqs, &nreqs);
+	b->cxt = cxt;
+	b->n = n;
+	b->parts = palloc(sizeof(UpgParticipant) * Max(n, 1));
+	memcpy(b->parts, parts, sizeof(UpgParticipant) * n);
+	b->commit = commit;
+	b->armed = armed;
+	b->elevel = elevel;
+	b->isdone = palloc0(sizeof(bool) * Max(n, 1));
+	b->reqs = palloc0(sizeof(UpgFinishRequest) * (n + UPG_FINISHER_LANES + 1));
+	b->here = upg_assign(b->parts, n, commit && armed, b->reqs, &b->nreqs);
 
 	PG_TRY();
 	{
-		bool		own_xact = !IsTransactionState();
-
-		/* hand them out first, so that all databases work at once */
+		/* the database checks read the syscache */
 		if (own_xact)
 		{
 			SetCurrentStatementStartTimestamp();
 			StartTransactionCommand();
 			MemoryContextSwitchTo(cxt);
 		}
-		for (r = 0; r < nreqs; r++)
-			reqs[r].submitted = upg_submit(&reqs[r], parts, commit, elevel);
+		for (r = 0; r < b->nreqs; r++)
+		{
+			UpgFinishRequest *req = &b->reqs[r];
+			int			i;
+
+			/*
+			 * An armed request holds its finisher until the go: with a busy
+			 * finisher (other coordinators queued there) that would make
+			 * them all wait for our decision; hand it out at the go instead.
+			 */
+			if (armed && !req->if_idle &&
+				upg_finisher_state(req->dboid, req->lane) == UPG_FINISHER_BUSY)
+			{
+				req->deferred = true;
+				continue;
+			}
+			req->submitted = upg_submit(req, b->parts, commit, armed, elevel);
+			/* a busy finisher of this database: we finish its share ourselves */
+			if (!req->submitted && req->if_idle)
+				for (i = 0; i < req->nitems; i++)
+					b->here[req->index[i]] = true;
+		}
 		if (own_xact)
 			CommitTransactionCommand();
 		MemoryContextSwitchTo(cxt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		upg_finish_cancel(b);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	return b;
+}
 
-		upg_finish_local(parts, here, n, commit, in_procedure, pause_point, pause, isdone);
-		MemoryContextSwitchTo(cxt);
+/*
+ * Let the armed requests of a batch go.  A coordinator calls it once its
+ * decision's commit record is in WAL: every COMMIT PREPARED a finisher
+ * writes after this comes after the decision in WAL, so the flush that
+ * makes any of them durable makes the decision durable first.  A request
+ * whose finisher stopped waiting (UPG_GO_ABANDONED) was not served: if it
+ * is of this database we finish its items ourselves, otherwise it is
+ * handed out again.
+ */
+void
+upg_finish_go(UpgFinishBatch *b)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(b->cxt);
+	int			r,
+				i;
 
-		upg_wait_all(reqs, nreqs, elevel);
-		for (r = 0; r < nreqs; r++)
+	for (r = 0; r < b->nreqs; r++)
+	{
+		UpgFinishRequest *req = &b->reqs[r];
+		uint32		expected = UPG_GO_WAIT;
+
+		if (req->deferred)
 		{
-			if (!reqs[r].submitted)
-				continue;
-			for (i = 0; i < reqs[r].nitems; i++)
-				if (reqs[r].items[i].status == UPG_FINISH_DONE ||
-					reqs[r].items[i].status == UPG_FINISH_GONE)
-					isdone[reqs[r].index[i]] = true;
+			req->deferred = false;
+			req->submitted = upg_submit(req, b->parts, b->commit, false, b->elevel);
+			continue;
 		}
+		if (!req->submitted || req->job == NULL)
+			continue;
+		if (pg_atomic_compare_exchange_u32(&req->job->go, &expected, UPG_GO_NOW))
+		{
+			upg_wake_finisher(req);
+			continue;
+		}
+		/* abandoned: nothing of it was done */
+		dsm_detach(req->seg);
+		req->seg = NULL;
+		req->submitted = false;
+		if (req->dboid == MyDatabaseId)
+		{
+			for (i = 0; i < req->nitems; i++)
+				b->here[req->index[i]] = true;
+			continue;
+		}
+		req->submitted = upg_submit(req, b->parts, b->commit, false, b->elevel);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Give up a batch before upg_finish_wait (the caller is raising an
+ * error): armed requests are cancelled, every segment detached.  Never
+ * raises an error itself.
+ */
+void
+upg_finish_cancel(UpgFinishBatch *b)
+{
+	int			r;
+
+	if (b == NULL)
+		return;
+	for (r = 0; r < b->nreqs; r++)
+	{
+		UpgFinishRequest *req = &b->reqs[r];
+
+		if (req->seg == NULL)
+			continue;
+		if (req->job != NULL)
+		{
+			uint32		expected = UPG_GO_WAIT;
+
+			if (pg_atomic_compare_exchange_u32(&req->job->go, &expected, UPG_GO_CANCEL))
+				upg_wake_finisher(req);
+		}
+		dsm_detach(req->seg);
+		req->seg = NULL;
+	}
+	MemoryContextDelete(b->cxt);
+}
+
+/*
+ * Finish the batch: our share here, each in a step of its own, while the
+ * finishers work on theirs; then wait for them.  A request of this
+ * database that its finisher did not get to (it went away) is finished
+ * here too.  If *pause, stop at pause_point once the first participant
+ * here is finished, and clear *pause.  Failures are reported at the
+ * batch's elevel.  done[i] (if not NULL) tells which participants are no
+ * longer prepared.  Returns how many are left prepared; frees the batch.
+ */
+int
+upg_finish_wait(UpgFinishBatch *b, bool in_procedure, const char *pause_point,
+				bool *pause, bool *done)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(b->cxt);
+	bool		shared_flush = false;
+	int			left = 0;
+	int			i,
+				r;
+
+	for (r = 0; r < b->nreqs; r++)
+		if (b->armed && b->reqs[r].submitted)
+			shared_flush = true;
+
+	PG_TRY();
+	{
+		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure,
+						 shared_flush, pause_point, pause, b->isdone);
+		MemoryContextSwitchTo(b->cxt);
+
+		upg_wait_all(b->reqs, b->nreqs, b->elevel);
+		memset(b->here, 0, sizeof(bool) * b->n);
+		for (r = 0; r < b->nreqs; r++)
+		{
+			UpgFinishRequest *req = &b->reqs[r];
+
+			if (!req->submitted)
+				continue;
+			for (i = 0; i < req->nitems; i++)
+			{
+				int			st = req->items[i].status;
+
+				if (st == UPG_FINISH_DONE || st == UPG_FINISH_GONE)
+					b->isdone[req->index[i]] = true;
+				else if (st == UPG_FINISH_PENDING && req->dboid == MyDatabaseId)
+					b->here[req->index[i]] = true;
+			}
+		}
+		/* what a finisher of this database left untouched */
+		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure,
+						 false, NULL, pause, b->isdone);
+		MemoryContextSwitchTo(b->cxt);
 	}
 	PG_FINALLY();
 	{
-		for (r = 0; r < nreqs; r++)
-			if (reqs[r].seg != NULL)
-				dsm_detach(reqs[r].seg);
+		for (r = 0; r < b->nreqs; r++)
+			if (b->reqs[r].seg != NULL)
+			{
+				dsm_detach(b->reqs[r].seg);
+				b->reqs[r].seg = NULL;
+			}
 	}
 	PG_END_TRY();
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < b->n; i++)
 	{
-		if (!isdone[i])
+		if (!b->isdone[i])
 			left++;
 		if (done != NULL)
-			done[i] = isdone[i];
+			done[i] = b->isdone[i];
 	}
 	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(cxt);
+	MemoryContextDelete(b->cxt);
 	return left;
 }
 
 /*
- * Finish prepared participants (see upg_finish_batch); the coordinator's
- * and the resolver's entry point.  Returns how many are left prepared.
+ * Finish prepared participants at once (upg_finish_start, then
+ * upg_finish_wait); the resolver's entry point.  Returns how many are left
+ * prepared.
  */
+int
+upg_finish_batch(UpgParticipant *parts, int n, bool commit, bool in_procedure,
+				 const char *pause_point, bool *pause, int elevel, bool *done)
+{
+	UpgFinishBatch *b = upg_finish_start(parts, n, commit, false, elevel);
+
+	return upg_finish_wait(b, in_procedure, pause_point, pause, done);
+}
+
+/* upg_finish_batch without the per-participant result. */
 int
 upg_finish_participants(UpgParticipant *parts, int n, bool commit, bool in_procedure,
 						const char *pause_point, bool *pause, int elevel)
@@ -353,13 +578,16 @@ upg_finish_participants(UpgParticipant *parts, int n, bool commit, bool in_proce
  * finishers, split over several finishers (UPG_FINISHER_LANES shared by
  * the databases with large batches) when there are many
  * (COMMIT PREPARED waits for its own WAL flush, and concurrent flushes
- * are shared); those of this database are finished here, except that a
+ * are shared).  Those of this database are finished here, except that a
  * large batch (the resolver after a restart) sends part of them to
- * finishers of this database too.  Fills reqs (the index of each item in
- * parts); returns which parts are finished here.
+ * finishers of this database too, and (share: a coordinator's commit) a
+ * small batch of several sends half of them to this database's first
+ * finisher unless it is busy -- so that their COMMIT PREPAREDs share one
+ * flush instead of waiting for one each.  Fills reqs (the index of each
+ * item in parts); returns which parts are finished here.
  */
 static bool *
-upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs, int *nreqs)
+upg_assign(UpgParticipant *parts, int n, bool share, UpgFinishRequest *reqs, int *nreqs)
 {
 	bool	   *here = palloc0(sizeof(bool) * Max(n, 1));
 	bool	   *seen = palloc0(sizeof(bool) * Max(n, 1));
@@ -392,6 +620,7 @@ upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs, int *nreqs)
 		int			m = 0;
 		int			nlocal = 0;
 		int			lanes = 1;
+		bool		if_idle = false;
 		int			lane;
 		int			k;
 
@@ -407,7 +636,17 @@ upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs, int *nreqs)
 		if (m >= UPG_FINISH_SPLIT_MIN)
 			lanes = Max(1, UPG_FINISHER_LANES / nlarge);
 		if (db == MyDatabaseId)
-			nlocal = m >= UPG_FINISH_SPLIT_MIN ? m / (lanes + 1) : m;
+		{
+			if (m >= UPG_FINISH_SPLIT_MIN)
+				nlocal = m / (lanes + 1);
+			else if (share && m >= 2)
+			{
+				nlocal = (m + 1) / 2;
+				if_idle = true;
+			}
+			else
+				nlocal = m;
+		}
 		for (k = 0; k < nlocal; k++)
 			here[group[k]] = true;
 		if (nlocal == m)
@@ -419,6 +658,7 @@ upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs, int *nreqs)
 
 			req->dboid = db;
 			req->lane = lane;
+			req->if_idle = if_idle;
 			req->index = palloc(sizeof(int) * m);
 		}
 		for (k = nlocal; k < m; k++)
@@ -434,35 +674,81 @@ upg_assign(UpgParticipant *parts, int n, UpgFinishRequest *reqs, int *nreqs)
 }
 
 /*
- * Finish the participants marked here, each in a step of its own, after
- * one look at which are still prepared (and with the expected xid).
+ * Set the finisher's latch of a request (after changing its go flag): it
+ * may be waiting for it.
+ */
+static void
+upg_wake_finisher(UpgFinishRequest *req)
+{
+	UpgFinisherSlot *slot = &upg_fin->slots[req->slotno];
+	Latch	   *latch = NULL;
+
+	LWLockAcquire(upg_fin->lock, LW_SHARED);
+	if (slot->generation == req->generation && slot->dboid != InvalidOid)
+		latch = slot->latch;
+	LWLockRelease(upg_fin->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+/*
+ * Make COMMIT PREPAREDs of the current transaction wait
+ * UPG_SHARED_FLUSH_DELAY_US for concurrent ones before flushing, whatever
+ * the number of other active transactions (commit_siblings = 0), so that
+ * one flush serves them all; reverts at the end of the transaction.
+ */
+static void
+upg_share_flush(int delay_us)
+{
+	char		value[16];
+
+	snprintf(value, sizeof(value), "%d", delay_us);
+	(void) set_config_option("commit_delay", value, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	(void) set_config_option("commit_siblings", "0", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * Finish the participants marked here, each in a step of its own.  Items
+ * whose xid is known need no look at pg_prepared_xacts first
+ * (upg_dtx_finish_here checks the xid is still prepared); the others get
+ * one.  shared_flush: finishers commit concurrently, wait for their
+ * records before flushing.
  */
 static void
 upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_procedure,
-				 const char *pause_point, bool *pause, bool *done)
+				 bool shared_flush, const char *pause_point, bool *pause, bool *done)
 {
 	UpgStep		step = {.in_procedure = in_procedure};
 	UpgFinishItem *items;
 	int		   *index;
 	int			nlocal = 0;
+	bool		any_unknown = false;
 	int			i;
 
 	items = palloc0(sizeof(UpgFinishItem) * Max(n, 1));
 	index = palloc(sizeof(int) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		if (!here[i])
+		if (!here[i] || done[i])
 			continue;
 		strlcpy(items[nlocal].gid, parts[i].gid, GIDSIZE);
 		items[nlocal].xid = parts[i].xid;
+		items[nlocal].status = UPG_FINISH_PENDING;
+		if (!TransactionIdIsValid(parts[i].xid))
+			any_unknown = true;
 		index[nlocal++] = i;
 	}
 	if (nlocal == 0)
 		return;
 
-	upg_step_start(&step);
-	upg_mark_present(items, nlocal);
-	upg_step_commit(&step, false);
+	if (any_unknown)
+	{
+		upg_step_start(&step);
+		upg_mark_present(items, nlocal);
+		upg_step_commit(&step, false);
+	}
 
 	for (i = 0; i < nlocal; i++)
 	{
@@ -472,11 +758,28 @@ upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_
 			continue;
 		}
 		CHECK_FOR_INTERRUPTS();
-		upg_step_start(&step);
-		(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
-		upg_step_commit(&step, false);
+		if (in_procedure)
+		{
+			upg_step_start(&step);
+			if (shared_flush)
+				upg_share_flush(UPG_SHARED_FLUSH_DELAY_US);
+			(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
+			upg_step_commit(&step, false);
+		}
+		else
+		{
+			/*
+			 * A worker is the bootstrap superuser already, and COMMIT
+			 * PREPARED needs neither SPI nor a snapshot: with thousands
+			 * prepared after a restart, each snapshot would list them all.
+			 */
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
+			CommitTransactionCommand();
+		}
 		done[index[i]] = true;
-		if (*pause)
+		if (*pause && pause_point != NULL)
 		{
 			*pause = false;
 			upg_dtx_pause_point(pause_point);
@@ -555,7 +858,8 @@ upg_clear_refusal(Oid dboid)
  * the database refuses connections or no finisher can take it.
  */
 static bool
-upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit, int elevel)
+upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit, bool armed,
+		   int elevel)
 {
 	shm_toc_estimator e;
 	shm_toc    *toc;
@@ -568,6 +872,13 @@ upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit, int elevel
 	int			i;
 
 	upg_require_shmem();
+	req->job = NULL;
+	if (req->if_idle)
+	{
+		/* not worth a wait: a busy finisher's share is finished by the caller */
+		if (upg_finisher_state(req->dboid, req->lane) == UPG_FINISHER_BUSY)
+			return false;
+	}
 	if (!upg_database_accepts(req->dboid, &dbname))
 	{
 		upg_note_refusal(req->dboid, dbname, req->nitems, elevel);
@@ -591,6 +902,11 @@ upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit, int elevel
 	job->dboid = req->dboid;
 	job->commit = commit;
 	job->nitems = req->nitems;
+	job->flush_delay_us = armed && commit ? UPG_SHARED_FLUSH_DELAY_US : 0;
+	job->requester_pid = MyProcPid;
+	pg_atomic_init_u32(&job->go, armed ? UPG_GO_WAIT : UPG_GO_NOW);
+	if (armed)
+		req->job = job;
 	shm_toc_insert(toc, UPG_FINISH_KEY_JOB, job);
 
 	req->items = shm_toc_allocate(toc, sizeof(UpgFinishItem) * req->nitems);
@@ -611,6 +927,11 @@ upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit, int elevel
 
 	if (!upg_enqueue(req, &start, &latch))
 	{
+		dsm_detach(req->seg);
+		req->seg = NULL;
+		req->job = NULL;
+		if (req->if_idle)
+			return false;		/* it became busy meanwhile: the caller does it */
 		ereport(elevel,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("no unified_pg finisher could take %d participants in database \"%s\"",
@@ -621,10 +942,40 @@ upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit, int elevel
 		return false;
 	}
 	if (start)
-		return upg_start_finisher(req, elevel);
+	{
+		/* for a share we can finish ourselves, failing to start is no news */
+		if (upg_start_finisher(req, req->if_idle ? DEBUG1 : elevel))
+			return true;
+		dsm_detach(req->seg);
+		req->seg = NULL;
+		req->job = NULL;
+		return false;
+	}
 	if (latch != NULL)
 		SetLatch(latch);
 	return true;
+}
+
+/* Is the finisher of a database's lane running and idle, busy, or none? */
+static int
+upg_finisher_state(Oid dboid, int lane)
+{
+	int			state = UPG_FINISHER_NONE;
+	int			s;
+
+	LWLockAcquire(upg_fin->lock, LW_SHARED);
+	for (s = 0; s < UPG_FINISHER_SLOTS; s++)
+	{
+		UpgFinisherSlot *slot = &upg_fin->slots[s];
+
+		if (slot->dboid != dboid || slot->lane != lane)
+			continue;
+		state = (slot->latch != NULL && !slot->serving && slot->nqueued == 0) ?
+			UPG_FINISHER_IDLE : UPG_FINISHER_BUSY;
+		break;
+	}
+	LWLockRelease(upg_fin->lock);
+	return state;
 }
 
 /*
@@ -651,6 +1002,13 @@ upg_enqueue(UpgFinishRequest *req, bool *start, Latch **latch)
 				break;
 			if (slot->dboid == InvalidOid && free_slot < 0)
 				free_slot = s;
+		}
+		if (req->if_idle && s < UPG_FINISHER_SLOTS &&
+			(upg_fin->slots[s].latch == NULL || upg_fin->slots[s].serving ||
+			 upg_fin->slots[s].nqueued > 0))
+		{
+			LWLockRelease(upg_fin->lock);
+			return false;		/* busy: not worth waiting for */
 		}
 		if (s == UPG_FINISHER_SLOTS && free_slot >= 0)
 		{
@@ -682,7 +1040,7 @@ upg_enqueue(UpgFinishRequest *req, bool *start, Latch **latch)
 		}
 		LWLockRelease(upg_fin->lock);
 
-		if (waited >= UPG_FINISH_SUBMIT_WAIT_MS)
+		if (waited >= UPG_FINISH_SUBMIT_WAIT_MS || req->if_idle)
 			return false;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10, UPG_WAIT_EVENT_EXTENSION);
@@ -722,6 +1080,8 @@ upg_start_finisher(UpgFinishRequest *req, int elevel)
 	}
 	req->started = NULL;
 	upg_forget_slot(req->slotno, req->generation);
+	if (elevel < LOG)
+		return false;			/* the caller finishes these itself */
 
 	LWLockAcquire(upg_fin->lock, LW_EXCLUSIVE);
 	say = elevel >= WARNING || !upg_fin->start_failure_logged;
@@ -1046,17 +1406,28 @@ static void
 upg_serve_items(UpgFinishJob *job, UpgFinishItem *items)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	bool		any_unknown = false;
 	int			i;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	upg_mark_present(items, job->nitems);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(cxt);
+	if (!upg_wait_for_go(job))
+		return;					/* cancelled or abandoned: nothing done */
+
+	/* items with a known xid are checked by upg_dtx_finish_here */
+	for (i = 0; i < job->nitems; i++)
+		if (!TransactionIdIsValid(items[i].xid))
+			any_unknown = true;
+	if (any_unknown)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		upg_mark_present(items, job->nitems);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+	}
 
 	for (i = 0; i < job->nitems; i++)
 	{
@@ -1070,6 +1441,8 @@ upg_serve_items(UpgFinishJob *job, UpgFinishItem *items)
 
 			SetCurrentStatementStartTimestamp();
 			StartTransactionCommand();
+			if (job->flush_delay_us > 0)
+				upg_share_flush(job->flush_delay_us);
 			finished = upg_dtx_finish_here(items[i].gid, items[i].xid, job->commit);
 			CommitTransactionCommand();
 			pg_write_barrier();
@@ -1085,6 +1458,42 @@ upg_serve_items(UpgFinishJob *job, UpgFinishItem *items)
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(cxt);
+	}
+}
+
+/*
+ * Wait until an armed job may go (its requester's decision is in WAL).
+ * Gives up -- UPG_GO_ABANDONED, so that the requester knows nothing was
+ * done -- if the requester is gone or does not decide within
+ * UPG_ARMED_WAIT_MS: other requests wait behind this one.  Returns
+ * whether to finish the items.
+ */
+static bool
+upg_wait_for_go(UpgFinishJob *job)
+{
+	TimestampTz since = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		uint32		go = pg_atomic_read_u32(&job->go);
+		uint32		expected = UPG_GO_WAIT;
+
+		if (go == UPG_GO_NOW)
+			return true;
+		if (go != UPG_GO_WAIT)
+			return false;
+		if (BackendPidGetProc(job->requester_pid) == NULL ||
+			TimestampDifferenceExceeds(since, GetCurrentTimestamp(), UPG_ARMED_WAIT_MS))
+		{
+			if (pg_atomic_compare_exchange_u32(&job->go, &expected, UPG_GO_ABANDONED))
+				return false;
+			continue;			/* it changed meanwhile: look again */
+		}
+		pgstat_report_activity(STATE_RUNNING, "waiting for a commit decision");
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100, UPG_WAIT_EVENT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 

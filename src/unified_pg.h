@@ -324,6 +324,15 @@ extern int	upg_finisher_idle_timeout_s;
 extern Size upg_finisher_shmem_size(void);
 extern void upg_finisher_shmem_request(void);
 extern void upg_finisher_shmem_startup(void);
+/* a batch of participants being finished: start, (go,) wait -- or cancel */
+typedef struct UpgFinishBatch UpgFinishBatch;
+
+extern UpgFinishBatch *upg_finish_start(UpgParticipant *parts, int n, bool commit,
+										bool armed, int elevel);
+extern void upg_finish_go(UpgFinishBatch *b);
+extern void upg_finish_cancel(UpgFinishBatch *b);
+extern int	upg_finish_wait(UpgFinishBatch *b, bool in_procedure, const char *pause_point,
+							bool *pause, bool *done);
 extern int	upg_finish_participants(UpgParticipant *parts, int n, bool commit,
 									bool in_procedure, const char *pause_point,
 									bool *pause, int elevel);

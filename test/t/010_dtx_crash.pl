@@ -100,12 +100,14 @@ for my $point (qw(before_decision after_decision after_first_participant after_a
 		prepare_tx($tx);
 		my ($h, $pid) = start_paused_commit($tx, $point);
 
+		# The coordinator commits two of the three itself and, when this
+		# database's finisher is idle, hands it the third at the same time.
 		if ($point eq 'after_first_participant')
 		{
-			is( $node->safe_psql('postgres',
-					"SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'unified:$tx:%'"),
-				scalar(@participants) - 1,
-				"$tx: paused with one participant committed");
+			my $left = $node->safe_psql('postgres',
+				"SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'unified:$tx:%'");
+			ok($left >= 1 && $left <= scalar(@participants) - 1,
+				"$tx: paused with some participants committed, not all ($left left)");
 		}
 
 		if ($how eq 'kill9')
