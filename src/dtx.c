@@ -137,6 +137,7 @@ static XLogRecPtr upg_begin_lsn = InvalidXLogRecPtr;
 /* plans kept for the life of the process (upg_spi_execute) */
 static SPIPlanPtr upg_plan_set_state = NULL;
 static SPIPlanPtr upg_plan_decide = NULL;
+static SPIPlanPtr upg_plan_complete = NULL;
 static SPIPlanPtr upg_plan_begin = NULL;
 static SPIPlanPtr upg_plan_status = NULL;
 
@@ -862,7 +863,17 @@ upg_raise_unknown(const char *tx_id)
  * ---------------------------------------------------------------------
  */
 
-/* Phase 1: check the caller may see it, lock it, read its row. */
+/*
+ * Phase 1: take the transaction's coordinator lock and read its row,
+ * checking that the caller may see it.  The lock is only tried first: got
+ * (the usual case), the row is read once, under it, with a snapshot taken
+ * after it, and a caller without the right releases the lock after that
+ * one read -- it never waits while holding it, so it holds up no one for
+ * longer than a read, and it learns nothing (the same error as for an
+ * unknown tx id).  Taken by someone else, the right is checked on a read
+ * without the lock before waiting for it, so that a caller without the
+ * right never waits in its queue; the row is read again once we hold it.
+ */
 static void
 upg_coord_open(UpgCoord *c)
 {
@@ -870,6 +881,15 @@ upg_coord_open(UpgCoord *c)
 	Oid			caller = GetUserId();
 
 	upg_step_start(&c->step);
+	if (upg_dtx_lock(c->tx_id, false))
+	{
+		if (!upg_tx_read(c->tx_id, true, &c->row) || !upg_may_see(&c->row, caller, false))
+		{
+			upg_dtx_unlock(c->tx_id);
+			upg_raise_unknown(c->tx_id);
+		}
+		return;
+	}
 	if (!upg_tx_read(c->tx_id, false, &peek) || !upg_may_see(&peek, caller, false))
 		upg_raise_unknown(c->tx_id);
 	(void) upg_dtx_lock(c->tx_id, true);
@@ -1086,15 +1106,21 @@ upg_coord_finish(UpgCoord *c)
 	{
 		UpgFinishBatch *votes = c->votes;
 
+		/* our votes in one step, left open for the completion */
 		c->votes = NULL;
-		c->left = upg_finish_wait(votes, true, "after_first_participant", &pause, NULL);
+		c->left = upg_finish_wait(votes, true, &c->step, "after_first_participant",
+								  &pause, NULL);
 	}
 	else if (nyes > 0)
 		c->left = upg_finish_participants(yes, nyes, true, true,
 										  "after_first_participant", &pause, WARNING);
 	if (nno > 0)
 	{
-		int			left = upg_finish_participants(no, nno, false, true, NULL, &nopause, WARNING);
+		int			left;
+
+		if (c->step.open)
+			upg_step_commit(&c->step, false);
+		left = upg_finish_participants(no, nno, false, true, NULL, &nopause, WARNING);
 
 		if (!c->commit)
 			c->left = left;
@@ -1102,15 +1128,32 @@ upg_coord_finish(UpgCoord *c)
 }
 
 /*
- * Phase 6: record completion (asynchronously), make sure the decision is
- * durable, release the lock.
+ * Phase 6: record completion, in the step that committed our votes (it
+ * commits asynchronously: the resolver records completion again if a
+ * crash loses it), make sure the decision is durable, release the lock.
  */
 static void
 upg_coord_complete(UpgCoord *c)
 {
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
 	upg_dtx_pause_point("after_all_participants");
 	if (c->left == 0)
-		upg_set_state(c, UPG_TX_COMMITTING, UPG_TX_COMMITTED, NULL);
+	{
+		if (!c->step.open)
+			upg_step_start(&c->step);
+		args[0] = CStringGetTextDatum(c->tx_id);
+		if (upg_spi_execute(&upg_plan_complete,
+							"UPDATE unified.transaction_log SET state = 'committed',"
+							" updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp(),"
+							" finished_by = 'coordinator'"
+							" WHERE tx_id = $1 AND state = 'committing'",
+							1, argtypes, args, NULL, false) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update the transaction log");
+		if (SPI_processed != 1)
+			elog(ERROR, "distributed transaction \"%s\" left state \"committing\" while locked", c->tx_id);
+	}
 	upg_coord_close(c);
 	if (c->left > 0)
 		ereport(WARNING,

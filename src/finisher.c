@@ -267,7 +267,7 @@ static void upg_rethrow(StringInfo msg, Oid dboid, int elevel);
 static bool *upg_assign(UpgParticipant *parts, int n, bool share,
 						UpgFinishRequest *reqs, int *nreqs);
 static void upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit,
-							 bool in_procedure, bool shared_flush,
+							 bool in_procedure, UpgStep *open_step, bool shared_flush,
 							 const char *pause_point, bool *pause, bool *done);
 static bool upg_wait_for_go(UpgFinishJob *job);
 static void upg_finisher_loop(void);
@@ -476,17 +476,19 @@ upg_finish_cancel(UpgFinishBatch *b)
 }
 
 /*
- * Finish the batch: our share here, each in a step of its own, while the
- * finishers work on theirs; then wait for them.  A request of this
- * database that its finisher did not get to (it went away) is finished
- * here too.  If *pause, stop at pause_point once the first participant
- * here is finished, and clear *pause.  Failures are reported at the
- * batch's elevel.  done[i] (if not NULL) tells which participants are no
- * longer prepared.  Returns how many are left prepared; frees the batch.
+ * Finish the batch: our share here, each in a step of its own (or, with a
+ * step given, all in that one, which is left open: a coordinator records
+ * completion in it), while the finishers work on theirs; then wait for
+ * them.  A request of this database that its finisher did not get to (it
+ * went away) is finished here too.  If *pause, stop at pause_point once
+ * the first participant here is finished, and clear *pause.  Failures are
+ * reported at the batch's elevel.  done[i] (if not NULL) tells which
+ * participants are no longer prepared.  Returns how many are left
+ * prepared; frees the batch.
  */
 int
-upg_finish_wait(UpgFinishBatch *b, bool in_procedure, const char *pause_point,
-				bool *pause, bool *done)
+upg_finish_wait(UpgFinishBatch *b, bool in_procedure, UpgStep *step,
+				const char *pause_point, bool *pause, bool *done)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(b->cxt);
 	bool		shared_flush = false;
@@ -500,7 +502,7 @@ upg_finish_wait(UpgFinishBatch *b, bool in_procedure, const char *pause_point,
 
 	PG_TRY();
 	{
-		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure,
+		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure, step,
 						 shared_flush, pause_point, pause, b->isdone);
 		MemoryContextSwitchTo(b->cxt);
 
@@ -523,7 +525,7 @@ upg_finish_wait(UpgFinishBatch *b, bool in_procedure, const char *pause_point,
 			}
 		}
 		/* what a finisher of this database left untouched */
-		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure,
+		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure, step,
 						 false, NULL, pause, b->isdone);
 		MemoryContextSwitchTo(b->cxt);
 	}
@@ -561,7 +563,7 @@ upg_finish_batch(UpgParticipant *parts, int n, bool commit, bool in_procedure,
 {
 	UpgFinishBatch *b = upg_finish_start(parts, n, commit, false, elevel);
 
-	return upg_finish_wait(b, in_procedure, pause_point, pause, done);
+	return upg_finish_wait(b, in_procedure, NULL, pause_point, pause, done);
 }
 
 /* upg_finish_batch without the per-participant result. */
@@ -710,23 +712,26 @@ upg_share_flush(int delay_us)
 }
 
 /*
- * Finish the participants marked here, each in a step of its own.  Items
- * whose xid is known need no look at pg_prepared_xacts first
- * (upg_dtx_finish_here checks the xid is still prepared); the others get
- * one.  shared_flush: finishers commit concurrently, wait for their
- * records before flushing.
+ * Finish the participants marked here, each in a step of its own, or all
+ * in open_step (opened if it is not, left open).  Items whose xid is known
+ * need no look at pg_prepared_xacts first (upg_dtx_finish_here checks the
+ * xid is still prepared); the others get one.  shared_flush: finishers
+ * commit concurrently, wait for their records before flushing.
  */
 static void
 upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_procedure,
-				 bool shared_flush, const char *pause_point, bool *pause, bool *done)
+				 UpgStep *open_step, bool shared_flush, const char *pause_point,
+				 bool *pause, bool *done)
 {
-	UpgStep		step = {.in_procedure = in_procedure};
+	UpgStep		own = {.in_procedure = in_procedure};
+	UpgStep    *step = open_step ? open_step : &own;
 	UpgFinishItem *items;
 	int		   *index;
 	int			nlocal = 0;
 	bool		any_unknown = false;
 	int			i;
 
+	Assert(open_step == NULL || in_procedure);
 	items = palloc0(sizeof(UpgFinishItem) * Max(n, 1));
 	index = palloc(sizeof(int) * Max(n, 1));
 	for (i = 0; i < n; i++)
@@ -745,9 +750,18 @@ upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_
 
 	if (any_unknown)
 	{
-		upg_step_start(&step);
+		if (!step->open)
+			upg_step_start(step);
 		upg_mark_present(items, nlocal);
-		upg_step_commit(&step, false);
+		if (open_step == NULL)
+			upg_step_commit(step, false);
+	}
+	if (open_step != NULL)
+	{
+		if (!step->open)
+			upg_step_start(step);
+		if (shared_flush)
+			upg_share_flush(UPG_SHARED_FLUSH_DELAY_US);
 	}
 
 	for (i = 0; i < nlocal; i++)
@@ -758,13 +772,15 @@ upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_
 			continue;
 		}
 		CHECK_FOR_INTERRUPTS();
-		if (in_procedure)
+		if (open_step != NULL)
+			(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
+		else if (in_procedure)
 		{
-			upg_step_start(&step);
+			upg_step_start(step);
 			if (shared_flush)
 				upg_share_flush(UPG_SHARED_FLUSH_DELAY_US);
 			(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
-			upg_step_commit(&step, false);
+			upg_step_commit(step, false);
 		}
 		else
 		{
