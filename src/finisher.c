@@ -697,14 +697,17 @@ upg_wake_finisher(UpgFinishRequest *req)
  * Make COMMIT PREPAREDs of the current transaction wait
  * UPG_SHARED_FLUSH_DELAY_US for concurrent ones before flushing, whatever
  * the number of other active transactions (commit_siblings = 0), so that
- * one flush serves them all; reverts at the end of the transaction.
+ * one flush serves them all; reverts at the end of the transaction.  A
+ * longer commit_delay of the server or session is kept, never lowered.
  */
 static void
 upg_share_flush(int delay_us)
 {
+	const char *current = GetConfigOption("commit_delay", false, false);
 	char		value[16];
 
-	snprintf(value, sizeof(value), "%d", delay_us);
+	/* commit_delay is not exported by PostgreSQL 15's headers */
+	snprintf(value, sizeof(value), "%d", Max(delay_us, current ? atoi(current) : 0));
 	(void) set_config_option("commit_delay", value, PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	(void) set_config_option("commit_siblings", "0", PGC_SUSET, PGC_S_SESSION,
