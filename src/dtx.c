@@ -177,6 +177,7 @@ static void upg_dtx_xact_callback(XactEvent event, void *arg);
 static void upg_dtx_register_callback(void);
 static bool upg_may_see(const UpgTxRow *row, Oid caller, bool for_status);
 static void upg_raise_unknown(const char *tx_id);
+static void upg_begin_insert(const char *tx_id, Oid *argtypes, Datum *args);
 static void upg_coord_open(UpgCoord *c);
 static void upg_coord_check_state(UpgCoord *c);
 static void upg_coord_collect(UpgCoord *c);
@@ -1332,6 +1333,43 @@ upg_participant_gid(PG_FUNCTION_ARGS)
 }
 
 /*
+ * INSERT the row of a new transaction.  A plain INSERT, not ON CONFLICT DO
+ * NOTHING (a speculative insertion costs an index probe and a WAL record
+ * more): the primary key's unique violation is turned into our error.
+ * Replacing the error without a subtransaction is safe because the
+ * transaction is aborted by it anyway and nothing runs in between.
+ */
+static void
+upg_begin_insert(const char *tx_id, Oid *argtypes, Datum *args)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		if (upg_spi_execute(&upg_plan_begin,
+							"INSERT INTO unified.transaction_log (tx_id, participants, began_by, participant_roles) "
+							"VALUES ($1, $2, $3, $4)",
+							4, argtypes, args, NULL, false) != SPI_OK_INSERT || SPI_processed != 1)
+			elog(ERROR, "could not insert into the transaction log");
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("distributed transaction \"%s\" already exists", tx_id),
+				 errhint("Use a new transaction id for every distributed transaction.")));
+	}
+	PG_END_TRY();
+}
+
+/*
  * SQL: unified.begin_distributed(tx_id, participants, participant_roles)
  * -- log it as pending, each participant bound to a role.
  */
@@ -1377,16 +1415,7 @@ upg_begin_distributed(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	upg_privileged_enter(&step);
-	if (upg_spi_execute(&upg_plan_begin,
-						"INSERT INTO unified.transaction_log (tx_id, participants, began_by, participant_roles) "
-						"VALUES ($1, $2, $3, $4) ON CONFLICT (tx_id) DO NOTHING",
-						4, argtypes, args, NULL, false) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into the transaction log");
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("distributed transaction \"%s\" already exists", tx_id),
-				 errhint("Use a new transaction id for every distributed transaction.")));
+	upg_begin_insert(tx_id, argtypes, args);
 	upg_privileged_leave(&step);
 	SPI_finish();
 	upg_begun_in_xact = true;
