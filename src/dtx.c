@@ -16,9 +16,12 @@
  * transactions of its own (it is a non-atomic procedure and commits
  * between them):
  *
- *	1. open:	check the caller may see the transaction (without any lock,
- *				so that nobody can hold up another role's coordinator),
- *				take its coordinator lock, read and lock its row;
+ *	1. open:	try its coordinator lock; got, read its row once and check
+ *				the caller may see it (a caller who may not releases the
+ *				lock after that read: it never waits holding it); taken,
+ *				check the right on a read without the lock first (so that
+ *				nobody can queue behind another role's coordinator), then
+ *				wait for the lock and read the row again;
  *	2. collect: list the prepared gids of the transaction and decide each;
  *	3. votes:	every listed participant must have an eligible vote
  *				(prepared by a member of its bound role); otherwise abort
@@ -29,9 +32,13 @@
  *	   decide:	UPDATE 'pending' -> 'committing', recording each vote's
  *				prepared xid;
  *	5. finish:	let the finishers go, COMMIT PREPARED our share of the votes
- *				at the same time, ROLLBACK PREPARED anything else under the
- *				transaction's prefix;
- *	6. complete: UPDATE 'committing' -> 'committed', release the lock.
+ *				at the same time (all in one step), ROLLBACK PREPARED
+ *				anything else under the transaction's prefix;
+ *	6. complete: UPDATE 'committing' -> 'committed' in the step that
+ *				committed our votes, release the lock.
+ *
+ * So a commit runs in three transactions: open to decision, our votes and
+ * completion, and the empty one a procedure ends with.
  *
  * Flush budget.  Only the decision must be durable before a participant
  * commits, and the decision's commit record is written to WAL before any

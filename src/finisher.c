@@ -27,8 +27,9 @@
  * and the other databases' votes to theirs, *armed*, before its decision.
  * An armed request waits for UPG_GO_NOW, which the coordinator sets once
  * its decision's commit record is in WAL; then everyone's COMMIT PREPARED
- * runs at once with commit_delay (UPG_SHARED_FLUSH_DELAY_US, and
- * commit_siblings 0), so that the first to flush covers them all.  A
+ * runs at once with commit_delay (UPG_SHARED_FLUSH_DELAY_US, or the
+ * server's or session's commit_delay if longer, and commit_siblings 0), so
+ * that the first to flush covers them all.  A
  * finisher stops waiting when its requester is gone or has not decided
  * within UPG_ARMED_WAIT_MS, marking the request abandoned; the requester
  * then finishes those votes itself.
