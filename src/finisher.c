@@ -21,11 +21,9 @@
  * UPG_FINISHER_LANES lanes, because every COMMIT PREPARED waits for its
  * own WAL flush and flushes of concurrent processes are shared.
  *
- * A coordinator's commit also uses the finishers of its own database: it
- * hands half of this database's votes to the first of UPG_SHARE_LANES
- * finishers there that is idle (starting one if a lane has none; when all
- * are busy, waiting would cost more than it saves, and the coordinator
- * commits them all)
+ * A coordinator's commit also uses the finisher of its own database: it
+ * hands it half of this database's votes (only if it is idle: a busy one
+ * would make the coordinator wait; then the coordinator commits them all)
  * and the other databases' votes to theirs, *armed*, before its decision.
  * An armed request waits for UPG_GO_NOW, which the coordinator sets once
  * its decision's commit record is in WAL; then everyone's COMMIT PREPARED
@@ -118,13 +116,6 @@
  */
 #define UPG_FINISHER_LANES			4
 #define UPG_FINISH_SPLIT_MIN		64
-/*
- * Finishers of its own database coordinators hand their shares to: with
- * one, several clients committing at once found it busy and each waited
- * for one flush per participant; more would take worker slots that
- * parallel query and other extensions need.
- */
-#define UPG_SHARE_LANES				2
 /* databases remembered as refusing connections (for the one log line) */
 #define UPG_FINISHER_REFUSED		32
 
@@ -266,7 +257,6 @@ static bool upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit
 					   bool armed, int elevel);
 static bool upg_enqueue(UpgFinishRequest *req, bool *start, Latch **latch);
 static int	upg_finisher_state(Oid dboid, int lane);
-static int	upg_share_lane(Oid dboid);
 static void upg_wake_finisher(UpgFinishRequest *req);
 static void upg_share_flush(int delay_us);
 static bool upg_start_finisher(UpgFinishRequest *req, int elevel);
@@ -385,12 +375,8 @@ upg_finish_start(UpgParticipant *parts, int n, bool commit, bool armed, int elev
 				req->deferred = true;
 				continue;
 			}
-			/* a share of this database goes to the first of its finishers that is idle */
-			if (req->if_idle)
-				req->lane = upg_share_lane(req->dboid);
-			req->submitted = req->lane >= 0 &&
-				upg_submit(req, b->parts, commit, armed, elevel);
-			/* all finishers of this database busy: we finish its share ourselves */
+			req->submitted = upg_submit(req, b->parts, commit, armed, elevel);
+			/* a busy finisher of this database: we finish its share ourselves */
 			if (!req->submitted && req->if_idle)
 				for (i = 0; i < req->nitems; i++)
 					b->here[req->index[i]] = true;
@@ -988,31 +974,6 @@ upg_submit(UpgFinishRequest *req, UpgParticipant *parts, bool commit, bool armed
 	if (latch != NULL)
 		SetLatch(latch);
 	return true;
-}
-
-/*
- * The lane for a coordinator's share of its own database: the first of
- * UPG_SHARE_LANES finishers that is running and idle, else the first lane
- * without a finisher (it is started), else -1 (all busy).  With several
- * clients committing at once, one finisher would be busy for most of them,
- * and each would then wait for one flush per participant.
- */
-static int
-upg_share_lane(Oid dboid)
-{
-	int			none = -1;
-	int			lane;
-
-	for (lane = 0; lane < UPG_SHARE_LANES; lane++)
-	{
-		int			state = upg_finisher_state(dboid, lane);
-
-		if (state == UPG_FINISHER_IDLE)
-			return lane;
-		if (state == UPG_FINISHER_NONE && none < 0)
-			none = lane;
-	}
-	return none;
 }
 
 /* Is the finisher of a database's lane running and idle, busy, or none? */
