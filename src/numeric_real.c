@@ -47,6 +47,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
 #include "unified_pg.h"
@@ -122,25 +125,17 @@ upg_numeric_digits(Numeric num, UpgNumericDigits *nd)
 }
 
 /*
- * The fast path: *out and true when the value is M * 10^e with M <= 2^53
- * and |e| <= 22 and the rounded double is not a float midpoint.
+ * The fast path: *out and true when the value m * 10^e10 has m <= 2^53 and
+ * |e10| <= 22 and the rounded double is not a float midpoint.  Shared by
+ * both inputs (a numeric's digits, a JSON number's text).
  */
 static bool
-upg_numeric_real_fast(const UpgNumericDigits *nd, float *out)
+upg_decimal_real_fast(uint64 m, int e10, bool negative, float *out)
 {
-	uint64		m = 0;
-	int			e10;
 	double		d;
 	float		f;
 
-	if (nd->ndigits > 4)
-		return false;
-	for (int i = 0; i < nd->ndigits; i++)
-		m = m * UPG_NBASE + (uint64) nd->digits[i];
-	if (m > (UINT64CONST(1) << 53))
-		return false;
-	e10 = UPG_DEC_DIGITS * (nd->weight - nd->ndigits + 1);
-	if (e10 > 22 || e10 < -22)
+	if (m > (UINT64CONST(1) << 53) || e10 > 22 || e10 < -22)
 		return false;
 
 	d = (e10 >= 0) ? (double) m * upg_pow10[e10] : (double) m / upg_pow10[-e10];
@@ -153,8 +148,22 @@ upg_numeric_real_fast(const UpgNumericDigits *nd, float *out)
 		if (d == ((double) f + (double) g) * 0.5)
 			return false;
 	}
-	*out = nd->negative ? -f : f;
+	*out = negative ? -f : f;
 	return true;
+}
+
+/* The fast path for a numeric: at most four base-10000 digits. */
+static bool
+upg_numeric_real_fast(const UpgNumericDigits *nd, float *out)
+{
+	uint64		m = 0;
+
+	if (nd->ndigits > 4)
+		return false;
+	for (int i = 0; i < nd->ndigits; i++)
+		m = m * UPG_NBASE + (uint64) nd->digits[i];
+	return upg_decimal_real_fast(m, UPG_DEC_DIGITS * (nd->weight - nd->ndigits + 1),
+								 nd->negative, out);
 }
 
 /*
@@ -224,4 +233,149 @@ upg_numeric_to_real(Numeric num, float *out)
 	if (upg_numeric_real_fast(&nd, out))
 		return UPG_NUMERIC_REAL_OK;
 	return upg_numeric_real_slow(&nd, out) ? UPG_NUMERIC_REAL_OK : UPG_NUMERIC_REAL_OUT_OF_RANGE;
+}
+
+/* ---------------------------------------------------------------------
+ * A JSON number's text as real (the text entry point of upsert_chunks).
+ *
+ * The jsonb parser makes a numeric of every number with numeric_in, and
+ * upg_numeric_to_real rounds that.  Here the token is read directly: its
+ * significant digits (at most 19) and decimal exponent go to the same fast
+ * path, and what that path declines goes to strtof on the token itself,
+ * which rounds the same exact decimal value correctly, so the two inputs
+ * give the same real.  The sign of zero follows the numeric: a numeric has
+ * no negative zero, so a token whose digits are all zero gives +0, while a
+ * nonzero negative value that underflows gives -0 on both paths.
+ *
+ * A token longer than UPG_JSON_NUMBER_MAX_LEN or with an exponent beyond
+ * +-UPG_JSON_NUMBER_MAX_EXP is left to numeric_in, exactly as the jsonb
+ * parser does: numeric_in refuses some of those (an exponent it cannot
+ * hold), with its own errors, and the text path must refuse them alike.
+ * Below those bounds numeric_in accepts every JSON number.
+ * ---------------------------------------------------------------------
+ */
+#define UPG_JSON_NUMBER_MAX_LEN	64
+#define UPG_JSON_NUMBER_MAX_EXP	300
+
+/* A JSON number token's parts; false when it is beyond the bounds above. */
+typedef struct UpgJsonDecimal
+{
+	bool		negative;
+	bool		inexact;		/* more than 19 significant digits */
+	uint64		m;				/* the significant digits */
+	int			e10;			/* value = m * 10^e10 (when !inexact) */
+} UpgJsonDecimal;
+
+static bool
+upg_json_decimal(const char *token, UpgJsonDecimal *dec)
+{
+	const char *p = token;
+	int			nsig = 0;
+	int			nfrac = 0;
+	bool		in_frac = false;
+	bool		exp_negative = false;
+	int			exp = 0;
+
+	if (strlen(token) > UPG_JSON_NUMBER_MAX_LEN)
+		return false;
+	dec->negative = (*p == '-');
+	dec->inexact = false;
+	dec->m = 0;
+	if (dec->negative)
+		p++;
+	for (;; p++)
+	{
+		if (*p == '.' && !in_frac)
+		{
+			in_frac = true;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			break;
+		if (in_frac)
+			nfrac++;
+		if (dec->m == 0 && *p == '0')
+			continue;			/* a leading zero */
+		if (nsig == 19)
+			dec->inexact = true;	/* m is then unused: strtof reads the token */
+		else
+		{
+			dec->m = dec->m * 10 + (uint64) (*p - '0');
+			nsig++;
+		}
+	}
+	if (*p == 'e' || *p == 'E')
+	{
+		p++;
+		exp_negative = (*p == '-');
+		if (*p == '-' || *p == '+')
+			p++;
+		for (; *p >= '0' && *p <= '9'; p++)
+		{
+			exp = exp * 10 + (*p - '0');
+			if (exp > UPG_JSON_NUMBER_MAX_EXP)
+				return false;
+		}
+	}
+	dec->e10 = (exp_negative ? -exp : exp) - nfrac;
+	return true;
+}
+
+/*
+ * A JSON number token (as the json lexer accepted it) as real: the result
+ * upg_numeric_to_real gives for numeric_in(token), and numeric_in's error
+ * where it raises one.
+ */
+UpgNumericRealResult
+upg_json_number_to_real(const char *token, float *out)
+{
+	UpgJsonDecimal dec;
+	float		f;
+
+	if (!upg_json_decimal(token, &dec))
+	{
+		Numeric		num = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(token),
+															  ObjectIdGetDatum(InvalidOid),
+															  Int32GetDatum(-1)));
+		UpgNumericRealResult r = upg_numeric_to_real(num, out);
+
+		pfree(num);
+		return r;
+	}
+	if (dec.m == 0)
+	{
+		*out = 0.0f;			/* numeric has no negative zero */
+		return UPG_NUMERIC_REAL_OK;
+	}
+	if (!dec.inexact)
+	{
+		while (dec.m % 10 == 0)
+		{
+			dec.m /= 10;
+			dec.e10++;
+		}
+		if (upg_decimal_real_fast(dec.m, dec.e10, dec.negative, out))
+			return UPG_NUMERIC_REAL_OK;
+	}
+	errno = 0;
+	f = strtof(token, NULL);
+	if (isinf(f))
+		return UPG_NUMERIC_REAL_OUT_OF_RANGE;
+	*out = f;
+	return UPG_NUMERIC_REAL_OK;
+}
+
+/*
+ * Raise what the jsonb parser would raise for this JSON number token (an
+ * error of numeric_in), if anything.
+ */
+void
+upg_json_number_check(const char *token)
+{
+	UpgJsonDecimal dec;
+
+	if (!upg_json_decimal(token, &dec))
+		pfree(DatumGetPointer(DirectFunctionCall3(numeric_in, CStringGetDatum(token),
+												  ObjectIdGetDatum(InvalidOid),
+												  Int32GetDatum(-1))));
 }
