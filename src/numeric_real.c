@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * numeric_real.c
- *		A numeric as real, correctly rounded, without numeric_out.
+ *		A decimal as real, correctly rounded: from a numeric without
+ *		numeric_out, or from a JSON number's text without a numeric.
  *
  * The jsonb parser turns every JSON number into a numeric, so an embedding
  * sent as a JSON array of numbers (what JSON.stringify makes of a chunk)
@@ -9,7 +10,10 @@
  * own numeric-to-real cast formats each one as text (numeric_out) and reads
  * it back with strtod, then rounds the double to float: two allocations and
  * two conversions per element, and a double rounding that can be off by one
- * unit in the last place.  This file reads the numeric's digits directly.
+ * unit in the last place.  This file reads the numeric's digits directly;
+ * and for the text form of upsert_chunks, which never makes a numeric, it
+ * reads a JSON number's text (the second part below).  Both inputs meet in
+ * one fast path, upg_decimal_real_fast, and fall back to strtof.
  *
  * The digits.  A numeric is stored as base-10000 digits d[0..n-1] with a
  * weight w: its value is the sum of d[i] * 10000^(w - i).  That layout is
@@ -20,15 +24,16 @@
  *
  * Correct rounding, in two paths:
  *
- *	- fast: with at most four base-10000 digits the value is M * 10^e for an
- *	  integer M < 10^16 and |e| <= 22 in every case an embedding API
- *	  produces.  When M <= 2^53 both M and 10^|e| are exact doubles, so one
+ *	- fast: with at most four base-10000 digits (or 19 significant decimal
+ *	  digits of a JSON number) the value is M * 10^e for an integer M, and
+ *	  |e| <= 22 in every case an embedding API produces.  When M <= 2^53 both M and 10^|e| are exact doubles, so one
  *	  multiplication or division gives the correctly rounded double d of
  *	  the exact value x.  Rounding d to float then gives the correctly
  *	  rounded float of x unless d is exactly halfway between two floats:
  *	  every such midpoint is itself a double, so rounding to double never
- *	  moves a value across one, and can only land on it.  In that (rare)
- *	  case, and whenever the conditions above fail, the slow path decides.
+ *	  moves a value across one, and can only land on it (a bit test of d
+ *	  finds that).  In that (rare) case, and whenever the conditions above
+ *	  fail, the slow path decides.
  *	- slow: the digits are written out as "-0.dddd...e<exp>" (a stack
  *	  buffer; palloc for a numeric longer than that) and read with strtof,
  *	  which rounds correctly.  Overflow is an error for the caller; a value
@@ -64,6 +69,10 @@
 #define UPG_NUM_SHORT_WEIGHT	0x003F
 #define UPG_NBASE				10000
 #define UPG_DEC_DIGITS			4
+
+/* the fraction bits of a double that a float does not have, and half a float's ulp */
+#define UPG_FLOAT_DROPPED_BITS	((UINT64CONST(1) << 29) - 1)
+#define UPG_FLOAT_HALF_ULP		(UINT64CONST(1) << 28)
 
 /* the slow path's stack buffer: numerics up to this many base-10000 digits */
 #define UPG_NUM_STACK_DIGITS	32
@@ -133,21 +142,24 @@ static bool
 upg_decimal_real_fast(uint64 m, int e10, bool negative, float *out)
 {
 	double		d;
+	uint64		bits;
 	float		f;
 
 	if (m > (UINT64CONST(1) << 53) || e10 > 22 || e10 < -22)
 		return false;
 
 	d = (e10 >= 0) ? (double) m * upg_pow10[e10] : (double) m / upg_pow10[-e10];
-	f = (float) d;
-	if ((double) f != d)
-	{
-		/* the float on d's other side, and the midpoint between the two */
-		float		g = nextafterf(f, (d > (double) f) ? HUGE_VALF : -HUGE_VALF);
 
-		if (d == ((double) f + (double) g) * 0.5)
-			return false;
-	}
+	/*
+	 * d exactly halfway between two floats?  d lies in the range of normal
+	 * floats here, whose doubles have the low 29 of the 52 fraction bits
+	 * zero; the midpoints between neighbours (also across a power of two)
+	 * have exactly the highest of those 29 bits set.
+	 */
+	memcpy(&bits, &d, sizeof(bits));
+	if ((bits & UPG_FLOAT_DROPPED_BITS) == UPG_FLOAT_HALF_ULP)
+		return false;
+	f = (float) d;
 	*out = negative ? -f : f;
 	return true;
 }
@@ -276,8 +288,6 @@ upg_json_decimal(const char *token, UpgJsonDecimal *dec)
 	bool		exp_negative = false;
 	int			exp = 0;
 
-	if (strlen(token) > UPG_JSON_NUMBER_MAX_LEN)
-		return false;
 	dec->negative = (*p == '-');
 	dec->inexact = false;
 	dec->m = 0;
@@ -318,7 +328,7 @@ upg_json_decimal(const char *token, UpgJsonDecimal *dec)
 		}
 	}
 	dec->e10 = (exp_negative ? -exp : exp) - nfrac;
-	return true;
+	return (p - token) <= UPG_JSON_NUMBER_MAX_LEN;
 }
 
 /*
