@@ -10,7 +10,9 @@
  * where a PL/pgSQL trigger would cost more than the work it does:
  *
  *	- unified.upsert_chunks_parse(jsonb), step 1 of upsert_chunks: the
- *	  batch checked and parsed in one pass (below);
+ *	  batch checked and parsed in one pass (below), with the per-key rules
+ *	  that the text form, upsert_chunks_parse(text) in src/upsert_text.c,
+ *	  applies too (src/upsert_input.h);
  *	- unified.chunks_touch_updated_at(), a BEFORE UPDATE row trigger that
  *	  sets updated_at to the transaction's start time (the time now() and
  *	  the column's default give an inserted row), unless the UPDATE sets

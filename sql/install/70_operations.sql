@@ -16,7 +16,9 @@
 -- ON CONFLICT cannot be used.  One call does, for the whole batch:
 --
 --  1. validate the JSON (every problem is an error naming the chunk, before
---     anything is written) and parse it once into an array, sorted by key;
+--     anything is written) and parse it once into an array, sorted by key:
+--     upsert_chunks_parse(jsonb) for a jsonb batch, upsert_chunks_parse(text)
+--     for the batch's JSON text (no jsonb made; same rules and errors);
 --  2. lock the stored rows of the batch's keys, SELECT ... ORDER BY key FOR
 --     UPDATE: in key order, so that two upserts (and delete_chunks /
 --     delete_file_chunks, which lock in the same order) never deadlock.  A
