@@ -51,6 +51,7 @@
 #include "common/jsonapi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
@@ -202,6 +203,8 @@ upg_text_element_start(void *state, bool isnull)
 {
 	UpgTextState *st = (UpgTextState *) state;
 
+	/* a 16 MB batch can hold millions of elements: stay cancellable */
+	CHECK_FOR_INTERRUPTS();
 	if (st->root != UPG_JSON_ARRAY)
 		UPG_JSON_CB_DONE;
 	if (st->depth == UPG_DEPTH_BATCH && st->keeping)
@@ -354,6 +357,7 @@ upg_text_scalar(void *state, char *token, JsonTokenType type)
 	UpgTextState *st = (UpgTextState *) state;
 	UpgTextField *f;
 
+	CHECK_FOR_INTERRUPTS();
 	if (!st->root_seen)
 	{
 		st->root_seen = true;

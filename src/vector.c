@@ -331,11 +331,7 @@ upg_embedding_from_container(JsonbContainer *root, int chunk_no)
 void
 upg_embedding_buf_reset(UpgEmbeddingBuf *b)
 {
-	if (b->values == NULL)
-	{
-		b->cap = 1024;
-		b->values = palloc(sizeof(float) * b->cap);
-	}
+	/* the values are allocated by the first number, not here: "[]" costs nothing */
 	b->count = 0;
 	b->bad_elem = 0;
 	b->bad_what = NULL;
@@ -362,7 +358,12 @@ upg_embedding_buf_number(UpgEmbeddingBuf *b, const char *token)
 		b->bad_what = problem;
 		return;
 	}
-	if (b->count > b->cap)
+	if (b->values == NULL)
+	{
+		b->cap = 256;
+		b->values = palloc(sizeof(float) * b->cap);
+	}
+	else if (b->count > b->cap)
 	{
 		b->cap = Min(b->cap * 2, UPG_MAX_DIMENSIONS);
 		b->values = repalloc(b->values, sizeof(float) * b->cap);
