@@ -30,6 +30,7 @@ OBJS = \
 	src/vector.o \
 	src/numeric_real.o \
 	src/operations.o \
+	src/upsert_text.o \
 	src/histogram.o \
 	src/pool_stats.o \
 	src/pool_quota.o \

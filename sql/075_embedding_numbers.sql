@@ -20,6 +20,50 @@ SELECT count(*) > 19000 AS enough, count(*) FILTER (WHERE e IS DISTINCT FROM t::
   FROM (SELECT t, (unified.embedding_from_jsonb(('[' || t || ']')::jsonb, 1))[1] AS e
           FROM v WHERE abs(t::float8) < 3e38 AND (t::float8 = 0 OR abs(t::float8) > 1e-44)) x;
 
+-- the same decimals through the text form of upsert_chunks, which reads
+-- each number's text itself (upg_json_number_to_real): the same reals as
+-- float4in, and bit for bit (float4send: the sign of zero too) the same as
+-- the jsonb form, here including the values that underflow
+SELECT setseed(0.42);
+CREATE TEMP TABLE decimals AS
+SELECT g, CASE g % 6
+          WHEN 0 THEN to_char(random() - 0.5, 'FM0.000000000')
+          WHEN 1 THEN ((random() - 0.5) * 10 ^ (-(g % 40)))::text
+          WHEN 2 THEN ((random() - 0.5) * 10 ^ (g % 39))::text
+          WHEN 3 THEN (random()::numeric(20, 17))::text
+          WHEN 4 THEN (((random() - 0.5) * 1e6)::numeric(30, 0) * 10::numeric ^ (-(g % 30)))::text
+          ELSE format('%se%s', round((random() - 0.5)::numeric, 12), (g % 76) - 45) END AS t
+  FROM generate_series(1, 20000) g;
+CREATE TEMP TABLE decimals_text AS
+WITH batch AS (
+    SELECT '[' || string_agg(format('{"source": "claude_context", "source_id": "d%s", "project_id": "p", "content": "x", "embedding": [%s]}',
+                                    grp, ts), ', ') || ']' AS b
+      FROM (SELECT (g - 1) / 10000 AS grp, string_agg(t, ', ' ORDER BY g) AS ts FROM decimals GROUP BY 1) x)
+SELECT substr(p.source_id, 2)::int * 10000 + e.k AS g, e.x
+  FROM batch, unnest(unified.upsert_chunks_parse(batch.b::text)) p, unnest(p.embedding) WITH ORDINALITY AS e(x, k);
+SELECT count(*) AS numbers,
+       count(*) FILTER (WHERE abs(d.t::float8) < 3e38 AND (d.t::float8 = 0 OR abs(d.t::float8) > 1e-44)
+                          AND x.x IS DISTINCT FROM d.t::real) AS differ_from_float4in,
+       count(*) FILTER (WHERE float4send(x.x)
+                          IS DISTINCT FROM float4send((unified.embedding_from_jsonb(('[' || d.t || ']')::jsonb, 1))[1])) AS differ_from_jsonb
+  FROM decimals d JOIN decimals_text x USING (g);
+
+-- edges through both forms, bit for bit (float4send)
+WITH e(t) AS (VALUES ('0'), ('-0'), ('-0.0'), ('0e5'), ('-0E-5'), ('1e-45'), ('-1e-45'), ('7e-46'), ('7.1e-46'),
+                     ('1e-50'), ('-1e-50'), ('0.1e+0000000000000000001'), ('1E5'), ('1e+2'), ('3.4e38'), ('3.4028235e38'),
+                     ('-3.4028235677973366e38'), ('16777217'), ('16777219'), ('1.0000000596046447753906250001'),
+                     ('1.000000059604644775390625'), ('123456789012345678901234567890'), ('9007199254740993'),
+                     ('0.012345678918766975'), ('0.000000000000000000000000000000000000011754943508222875'),
+                     ('1e-400'), ('-1e-400'), ('0.' || repeat('3', 300)))
+SELECT left(e.t, 40) AS t, p.embedding[1] AS text_form,
+       float4send(p.embedding[1]) = float4send((unified.embedding_from_jsonb(('[' || e.t || ']')::jsonb, 1))[1]) AS same_as_jsonb
+  FROM e, unnest(unified.upsert_chunks_parse(format('[{"source": "claude_context", "source_id": "e", "project_id": "p", "content": "x", "embedding": [%s]}]', e.t)::text)) p;
+-- refused alike: beyond real, and what numeric cannot hold
+SELECT unified.upsert_chunks_parse('[{"source": "claude_context", "source_id": "e", "project_id": "p", "content": "x", "embedding": [1, 3.5e38]}]'::text);
+SELECT unified.upsert_chunks_parse('[{"source": "claude_context", "source_id": "e", "project_id": "p", "content": "x", "embedding": [1, 3.5e38]}]'::jsonb);
+SELECT unified.upsert_chunks_parse('[{"source": "claude_context", "source_id": "e", "project_id": "p", "content": "x", "embedding": [1e999999999]}]'::text);
+SELECT unified.upsert_chunks_parse('[{"source": "claude_context", "source_id": "e", "project_id": "p", "content": "x", "embedding": [1e999999999]}]'::jsonb);
+
 -- edges: signs, zeros (numeric has no negative zero), the subnormal range
 -- (1e-45 is the smallest real, below half of it rounds to 0), the top of
 -- the range, ties to even, and a decimal one digit above a tie, which

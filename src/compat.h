@@ -64,4 +64,25 @@
 #define UPG_EXECUTOR_RUN_PASS	queryDesc, direction, count, execute_once
 #endif
 
+/*
+ * JSON parser callbacks return a JsonParseErrorType from PostgreSQL 16 on
+ * (void before), and makeJsonLexContextCstringLen takes a context to fill
+ * from 17 on.  Callbacks are declared UPG_JSON_CB and end with
+ * UPG_JSON_CB_DONE.  Only PostgreSQL 15 is built and tested here.
+ */
+#if PG_VERSION_NUM >= 160000
+#define UPG_JSON_CB				JsonParseErrorType
+#define UPG_JSON_CB_DONE		return JSON_SUCCESS
+#else
+#define UPG_JSON_CB				void
+#define UPG_JSON_CB_DONE		return
+#endif
+#if PG_VERSION_NUM >= 170000
+#define upg_json_lex_context(json, len, enc) \
+	makeJsonLexContextCstringLen(NULL, (json), (len), (enc), true)
+#else
+#define upg_json_lex_context(json, len, enc) \
+	makeJsonLexContextCstringLen((json), (len), (enc), true)
+#endif
+
 #endif							/* UNIFIED_PG_COMPAT_H */

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * numeric_real.c
- *		A numeric as real, correctly rounded, without numeric_out.
+ *		A decimal as real, correctly rounded: from a numeric without
+ *		numeric_out, or from a JSON number's text without a numeric.
  *
  * The jsonb parser turns every JSON number into a numeric, so an embedding
  * sent as a JSON array of numbers (what JSON.stringify makes of a chunk)
@@ -9,7 +10,10 @@
  * own numeric-to-real cast formats each one as text (numeric_out) and reads
  * it back with strtod, then rounds the double to float: two allocations and
  * two conversions per element, and a double rounding that can be off by one
- * unit in the last place.  This file reads the numeric's digits directly.
+ * unit in the last place.  This file reads the numeric's digits directly;
+ * and for the text form of upsert_chunks, which never makes a numeric, it
+ * reads a JSON number's text (the second part below).  Both inputs meet in
+ * one fast path, upg_decimal_real_fast, and fall back to strtof.
  *
  * The digits.  A numeric is stored as base-10000 digits d[0..n-1] with a
  * weight w: its value is the sum of d[i] * 10000^(w - i).  That layout is
@@ -20,15 +24,16 @@
  *
  * Correct rounding, in two paths:
  *
- *	- fast: with at most four base-10000 digits the value is M * 10^e for an
- *	  integer M < 10^16 and |e| <= 22 in every case an embedding API
- *	  produces.  When M <= 2^53 both M and 10^|e| are exact doubles, so one
+ *	- fast: with at most four base-10000 digits (or 19 significant decimal
+ *	  digits of a JSON number) the value is M * 10^e for an integer M, and
+ *	  |e| <= 22 in every case an embedding API produces.  When M <= 2^53 both M and 10^|e| are exact doubles, so one
  *	  multiplication or division gives the correctly rounded double d of
  *	  the exact value x.  Rounding d to float then gives the correctly
  *	  rounded float of x unless d is exactly halfway between two floats:
  *	  every such midpoint is itself a double, so rounding to double never
- *	  moves a value across one, and can only land on it.  In that (rare)
- *	  case, and whenever the conditions above fail, the slow path decides.
+ *	  moves a value across one, and can only land on it (a bit test of d
+ *	  finds that).  In that (rare) case, and whenever the conditions above
+ *	  fail, the slow path decides.
  *	- slow: the digits are written out as "-0.dddd...e<exp>" (a stack
  *	  buffer; palloc for a numeric longer than that) and read with strtof,
  *	  which rounds correctly.  Overflow is an error for the caller; a value
@@ -47,6 +52,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
 #include "unified_pg.h"
@@ -61,6 +69,10 @@
 #define UPG_NUM_SHORT_WEIGHT	0x003F
 #define UPG_NBASE				10000
 #define UPG_DEC_DIGITS			4
+
+/* the fraction bits of a double that a float does not have, and half a float's ulp */
+#define UPG_FLOAT_DROPPED_BITS	((UINT64CONST(1) << 29) - 1)
+#define UPG_FLOAT_HALF_ULP		(UINT64CONST(1) << 28)
 
 /* the slow path's stack buffer: numerics up to this many base-10000 digits */
 #define UPG_NUM_STACK_DIGITS	32
@@ -122,39 +134,48 @@ upg_numeric_digits(Numeric num, UpgNumericDigits *nd)
 }
 
 /*
- * The fast path: *out and true when the value is M * 10^e with M <= 2^53
- * and |e| <= 22 and the rounded double is not a float midpoint.
+ * The fast path: *out and true when the value m * 10^e10 has m <= 2^53 and
+ * |e10| <= 22 and the rounded double is not a float midpoint.  Shared by
+ * both inputs (a numeric's digits, a JSON number's text).
  */
+static bool
+upg_decimal_real_fast(uint64 m, int e10, bool negative, float *out)
+{
+	double		d;
+	uint64		bits;
+	float		f;
+
+	if (m > (UINT64CONST(1) << 53) || e10 > 22 || e10 < -22)
+		return false;
+
+	d = (e10 >= 0) ? (double) m * upg_pow10[e10] : (double) m / upg_pow10[-e10];
+
+	/*
+	 * d exactly halfway between two floats?  d lies in the range of normal
+	 * floats here, whose doubles have the low 29 of the 52 fraction bits
+	 * zero; the midpoints between neighbours (also across a power of two)
+	 * have exactly the highest of those 29 bits set.
+	 */
+	memcpy(&bits, &d, sizeof(bits));
+	if ((bits & UPG_FLOAT_DROPPED_BITS) == UPG_FLOAT_HALF_ULP)
+		return false;
+	f = (float) d;
+	*out = negative ? -f : f;
+	return true;
+}
+
+/* The fast path for a numeric: at most four base-10000 digits. */
 static bool
 upg_numeric_real_fast(const UpgNumericDigits *nd, float *out)
 {
 	uint64		m = 0;
-	int			e10;
-	double		d;
-	float		f;
 
 	if (nd->ndigits > 4)
 		return false;
 	for (int i = 0; i < nd->ndigits; i++)
 		m = m * UPG_NBASE + (uint64) nd->digits[i];
-	if (m > (UINT64CONST(1) << 53))
-		return false;
-	e10 = UPG_DEC_DIGITS * (nd->weight - nd->ndigits + 1);
-	if (e10 > 22 || e10 < -22)
-		return false;
-
-	d = (e10 >= 0) ? (double) m * upg_pow10[e10] : (double) m / upg_pow10[-e10];
-	f = (float) d;
-	if ((double) f != d)
-	{
-		/* the float on d's other side, and the midpoint between the two */
-		float		g = nextafterf(f, (d > (double) f) ? HUGE_VALF : -HUGE_VALF);
-
-		if (d == ((double) f + (double) g) * 0.5)
-			return false;
-	}
-	*out = nd->negative ? -f : f;
-	return true;
+	return upg_decimal_real_fast(m, UPG_DEC_DIGITS * (nd->weight - nd->ndigits + 1),
+								 nd->negative, out);
 }
 
 /*
@@ -224,4 +245,147 @@ upg_numeric_to_real(Numeric num, float *out)
 	if (upg_numeric_real_fast(&nd, out))
 		return UPG_NUMERIC_REAL_OK;
 	return upg_numeric_real_slow(&nd, out) ? UPG_NUMERIC_REAL_OK : UPG_NUMERIC_REAL_OUT_OF_RANGE;
+}
+
+/* ---------------------------------------------------------------------
+ * A JSON number's text as real (the text entry point of upsert_chunks).
+ *
+ * The jsonb parser makes a numeric of every number with numeric_in, and
+ * upg_numeric_to_real rounds that.  Here the token is read directly: its
+ * significant digits (at most 19) and decimal exponent go to the same fast
+ * path, and what that path declines goes to strtof on the token itself,
+ * which rounds the same exact decimal value correctly, so the two inputs
+ * give the same real.  The sign of zero follows the numeric: a numeric has
+ * no negative zero, so a token whose digits are all zero gives +0, while a
+ * nonzero negative value that underflows gives -0 on both paths.
+ *
+ * A token longer than UPG_JSON_NUMBER_MAX_LEN or with an exponent beyond
+ * +-UPG_JSON_NUMBER_MAX_EXP is left to numeric_in, exactly as the jsonb
+ * parser does: numeric_in refuses some of those (an exponent it cannot
+ * hold), with its own errors, and the text path must refuse them alike.
+ * Below those bounds numeric_in accepts every JSON number.
+ * ---------------------------------------------------------------------
+ */
+#define UPG_JSON_NUMBER_MAX_LEN	64
+#define UPG_JSON_NUMBER_MAX_EXP	300
+
+/* A JSON number token's parts; false when it is beyond the bounds above. */
+typedef struct UpgJsonDecimal
+{
+	bool		negative;
+	bool		inexact;		/* more than 19 significant digits */
+	uint64		m;				/* the significant digits */
+	int			e10;			/* value = m * 10^e10 (when !inexact) */
+} UpgJsonDecimal;
+
+static bool
+upg_json_decimal(const char *token, UpgJsonDecimal *dec)
+{
+	const char *p = token;
+	int			nsig = 0;
+	int			nfrac = 0;
+	bool		in_frac = false;
+	bool		exp_negative = false;
+	int			exp = 0;
+
+	dec->negative = (*p == '-');
+	dec->inexact = false;
+	dec->m = 0;
+	if (dec->negative)
+		p++;
+	for (;; p++)
+	{
+		if (*p == '.' && !in_frac)
+		{
+			in_frac = true;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			break;
+		if (in_frac)
+			nfrac++;
+		if (dec->m == 0 && *p == '0')
+			continue;			/* a leading zero */
+		if (nsig == 19)
+			dec->inexact = true;	/* m is then unused: strtof reads the token */
+		else
+		{
+			dec->m = dec->m * 10 + (uint64) (*p - '0');
+			nsig++;
+		}
+	}
+	if (*p == 'e' || *p == 'E')
+	{
+		p++;
+		exp_negative = (*p == '-');
+		if (*p == '-' || *p == '+')
+			p++;
+		for (; *p >= '0' && *p <= '9'; p++)
+		{
+			exp = exp * 10 + (*p - '0');
+			if (exp > UPG_JSON_NUMBER_MAX_EXP)
+				return false;
+		}
+	}
+	dec->e10 = (exp_negative ? -exp : exp) - nfrac;
+	return (p - token) <= UPG_JSON_NUMBER_MAX_LEN;
+}
+
+/*
+ * A JSON number token (as the json lexer accepted it) as real: the result
+ * upg_numeric_to_real gives for numeric_in(token), and numeric_in's error
+ * where it raises one.
+ */
+UpgNumericRealResult
+upg_json_number_to_real(const char *token, float *out)
+{
+	UpgJsonDecimal dec;
+	float		f;
+
+	if (!upg_json_decimal(token, &dec))
+	{
+		Numeric		num = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(token),
+															  ObjectIdGetDatum(InvalidOid),
+															  Int32GetDatum(-1)));
+		UpgNumericRealResult r = upg_numeric_to_real(num, out);
+
+		pfree(num);
+		return r;
+	}
+	if (dec.m == 0)
+	{
+		*out = 0.0f;			/* numeric has no negative zero */
+		return UPG_NUMERIC_REAL_OK;
+	}
+	if (!dec.inexact)
+	{
+		while (dec.m % 10 == 0)
+		{
+			dec.m /= 10;
+			dec.e10++;
+		}
+		if (upg_decimal_real_fast(dec.m, dec.e10, dec.negative, out))
+			return UPG_NUMERIC_REAL_OK;
+	}
+	errno = 0;
+	f = strtof(token, NULL);
+	if (isinf(f))
+		return UPG_NUMERIC_REAL_OUT_OF_RANGE;
+	*out = f;
+	return UPG_NUMERIC_REAL_OK;
+}
+
+/*
+ * Raise what the jsonb parser would raise for this JSON number token (an
+ * error of numeric_in), if anything.
+ */
+void
+upg_json_number_check(const char *token)
+{
+	UpgJsonDecimal dec;
+
+	if (!upg_json_decimal(token, &dec))
+		pfree(DatumGetPointer(DirectFunctionCall3(numeric_in, CStringGetDatum(token),
+												  ObjectIdGetDatum(InvalidOid),
+												  Int32GetDatum(-1))));
 }

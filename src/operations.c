@@ -10,7 +10,9 @@
  * where a PL/pgSQL trigger would cost more than the work it does:
  *
  *	- unified.upsert_chunks_parse(jsonb), step 1 of upsert_chunks: the
- *	  batch checked and parsed in one pass (below);
+ *	  batch checked and parsed in one pass (below), with the per-key rules
+ *	  that the text form, upsert_chunks_parse(text) in src/upsert_text.c,
+ *	  applies too (src/upsert_input.h);
  *	- unified.chunks_touch_updated_at(), a BEFORE UPDATE row trigger that
  *	  sets updated_at to the transaction's start time (the time now() and
  *	  the column's default give an inserted row), unless the UPDATE sets
@@ -44,6 +46,7 @@
 #include "utils/varlena.h"
 
 #include "unified_pg.h"
+#include "upsert_input.h"
 
 PG_FUNCTION_INFO_V1(upg_chunks_touch_updated_at);
 PG_FUNCTION_INFO_V1(upg_upsert_chunks_parse);
@@ -95,30 +98,6 @@ upg_chunks_touch_updated_at(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-/* attribute numbers of unified.chunk_input (checked against the type) */
-enum
-{
-	Anum_ci_ord = 1,
-	Anum_ci_present,
-	Anum_ci_source,
-	Anum_ci_source_collection,
-	Anum_ci_source_id,
-	Anum_ci_project_id,
-	Anum_ci_cognee_dataset_id,
-	Anum_ci_content,
-	Anum_ci_relative_path,
-	Anum_ci_start_line,
-	Anum_ci_end_line,
-	Anum_ci_file_extension,
-	Anum_ci_chunk_index,
-	Anum_ci_embedding,
-	Anum_ci_embedding_model,
-	Anum_ci_metadata,
-	Anum_ci_created_at,
-	Anum_ci_updated_at,
-	Natts_ci = Anum_ci_updated_at
-};
-
 typedef enum UpgInputKind
 {
 	UPG_IN_TEXT,
@@ -157,16 +136,7 @@ static const UpgInputKey upg_input_keys[] = {
 	{"updated_at", Anum_ci_updated_at, UPG_IN_TIMESTAMPTZ, false, false},
 };
 
-#define UPG_NINPUT_KEYS lengthof(upg_input_keys)
-
-/* one parsed element, with its key for sorting */
-typedef struct UpgParsedChunk
-{
-	int			ord;
-	Datum		values[Natts_ci];
-	bool		nulls[Natts_ci];
-	text	   *key[3];			/* source, source_collection, source_id */
-} UpgParsedChunk;
+StaticAssertDecl(lengthof(upg_input_keys) == UPG_NINPUT_KEYS, "one entry per key");
 
 /* At most 80 bytes of s (len bytes), cut at a character boundary. */
 static char *
@@ -176,7 +146,7 @@ upg_clip(const char *s, int len)
 }
 
 /* Raise the error for a bad element; detail is a sentence fragment. */
-static void
+void
 upg_bad_chunk(int ord, int sqlstate, const char *detail)
 {
 	ereport(ERROR,
@@ -187,36 +157,73 @@ upg_bad_chunk(int ord, int sqlstate, const char *detail)
 					 "other keys are named like the columns of unified.chunks.")));
 }
 
-/* The JSON type of v, for messages. */
-static const char *
-upg_json_type(JsonbValue *v)
+/* The name of a JSON type, for messages. */
+const char *
+upg_json_type_name(UpgJsonType t)
+{
+	switch (t)
+	{
+		case UPG_JSON_NULL:
+			return "null";
+		case UPG_JSON_STRING:
+			return "string";
+		case UPG_JSON_NUMBER:
+			return "number";
+		case UPG_JSON_BOOL:
+			return "boolean";
+		case UPG_JSON_ARRAY:
+			return "array";
+		case UPG_JSON_OBJECT:
+			return "object";
+	}
+	return "value";
+}
+
+/* The JSON type of a jsonb value (nested values as binary). */
+static UpgJsonType
+upg_jsonb_type(JsonbValue *v)
 {
 	switch (v->type)
 	{
 		case jbvNull:
-			return "null";
+			return UPG_JSON_NULL;
 		case jbvString:
-			return "string";
+			return UPG_JSON_STRING;
 		case jbvNumeric:
-			return "number";
+			return UPG_JSON_NUMBER;
 		case jbvBool:
-			return "boolean";
+			return UPG_JSON_BOOL;
 		case jbvBinary:
-			return JsonContainerIsArray(v->val.binary.data) ? "array" : "object";
+			return JsonContainerIsArray(v->val.binary.data) ? UPG_JSON_ARRAY : UPG_JSON_OBJECT;
 		default:
-			return "value";
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
 	}
+	return UPG_JSON_NULL;		/* not reached */
 }
 
-/* The key named name (not NUL-terminated), or NULL. */
-static const UpgInputKey *
-upg_input_key(const char *name, int len)
+/* The index in upg_input_keys of the key named name (len bytes), or -1. */
+int
+upg_input_key_index(const char *name, int len)
 {
 	for (int i = 0; i < UPG_NINPUT_KEYS; i++)
 		if (strlen(upg_input_keys[i].name) == len &&
 			memcmp(upg_input_keys[i].name, name, len) == 0)
-			return &upg_input_keys[i];
-	return NULL;
+			return i;
+	return -1;
+}
+
+/* The name of key number i. */
+const char *
+upg_input_key_name(int i)
+{
+	return upg_input_keys[i].name;
+}
+
+/* true when every element must have key number i */
+bool
+upg_input_key_required(int i)
+{
+	return upg_input_keys[i].required;
 }
 
 /* A JSON integer as int4, or an error naming the chunk and key. */
@@ -265,16 +272,36 @@ upg_input_uuid(JsonbValue *v, int ord)
 	return DirectFunctionCall1(uuid_in, CStringGetDatum(pnstrdup(s, len)));
 }
 
+/* The array or object v as an embedding. */
+static ArrayType *
+upg_input_embedding(UpgInputValue *v, int ord)
+{
+	if (v->type == UPG_JSON_STRING)
+		return upg_embedding_from_text(v->scalar.val.string.val, v->scalar.val.string.len, ord);
+	if (v->container != NULL)
+		return upg_embedding_from_container(v->container, ord);
+	return upg_embedding_from_buf(v->embedding, ord);
+}
+
+/* The object v as jsonb: the container itself, or its JSON text parsed. */
+static Datum
+upg_input_object(UpgInputValue *v)
+{
+	if (v->container != NULL)
+		return JsonbPGetDatum(JsonbValueToJsonb(&v->scalar));
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(v->json, v->jsonlen)));
+}
+
 /* Convert one value of an element to its chunk_input attribute. */
 static void
-upg_input_value(UpgParsedChunk *pc, const UpgInputKey *k, JsonbValue *v)
+upg_input_value(UpgParsedChunk *pc, const UpgInputKey *k, UpgInputValue *v)
 {
 	int			i = k->attnum - 1;
 	bool		want_string = (k->kind == UPG_IN_TEXT || k->kind == UPG_IN_UUID ||
 							   k->kind == UPG_IN_TIMESTAMPTZ);
 	bool		type_ok;
 
-	if (v->type == jbvNull)
+	if (v->type == UPG_JSON_NULL)
 	{
 		if (!k->nullable)
 			upg_bad_chunk(pc->ord, ERRCODE_INVALID_PARAMETER_VALUE,
@@ -282,13 +309,13 @@ upg_input_value(UpgParsedChunk *pc, const UpgInputKey *k, JsonbValue *v)
 		pc->nulls[i] = true;
 		return;
 	}
-	type_ok = want_string ? v->type == jbvString :
-		k->kind == UPG_IN_INT4 ? v->type == jbvNumeric :
-		k->kind == UPG_IN_OBJECT ? (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data)) :
-		(v->type == jbvString || (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data)));
+	type_ok = want_string ? v->type == UPG_JSON_STRING :
+		k->kind == UPG_IN_INT4 ? v->type == UPG_JSON_NUMBER :
+		k->kind == UPG_IN_OBJECT ? v->type == UPG_JSON_OBJECT :
+		(v->type == UPG_JSON_STRING || v->type == UPG_JSON_ARRAY);
 	if (!type_ok)
 		upg_bad_chunk(pc->ord, ERRCODE_INVALID_PARAMETER_VALUE,
-					  psprintf("has \"%s\" of JSON type %s, not %s", k->name, upg_json_type(v),
+					  psprintf("has \"%s\" of JSON type %s, not %s", k->name, upg_json_type_name(v->type),
 							   want_string ? "string" : k->kind == UPG_IN_INT4 ? "number" :
 							   k->kind == UPG_IN_OBJECT ? "object" : "array"));
 
@@ -296,25 +323,25 @@ upg_input_value(UpgParsedChunk *pc, const UpgInputKey *k, JsonbValue *v)
 	switch (k->kind)
 	{
 		case UPG_IN_TEXT:
-			pc->values[i] = PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+			pc->values[i] = PointerGetDatum(cstring_to_text_with_len(v->scalar.val.string.val,
+																	 v->scalar.val.string.len));
 			break;
 		case UPG_IN_UUID:
-			pc->values[i] = upg_input_uuid(v, pc->ord);
+			pc->values[i] = upg_input_uuid(&v->scalar, pc->ord);
 			break;
 		case UPG_IN_INT4:
-			pc->values[i] = upg_input_int4(v, pc->ord, k->name);
+			pc->values[i] = upg_input_int4(&v->scalar, pc->ord, k->name);
 			break;
 		case UPG_IN_EMBEDDING:
-			pc->values[i] = PointerGetDatum(v->type == jbvString ?
-											upg_embedding_from_text(v->val.string.val, v->val.string.len, pc->ord) :
-											upg_embedding_from_container(v->val.binary.data, pc->ord));
+			pc->values[i] = PointerGetDatum(upg_input_embedding(v, pc->ord));
 			break;
 		case UPG_IN_OBJECT:
-			pc->values[i] = JsonbPGetDatum(JsonbValueToJsonb(v));
+			pc->values[i] = upg_input_object(v);
 			break;
 		case UPG_IN_TIMESTAMPTZ:
 			pc->values[i] = DirectFunctionCall3(timestamptz_in,
-												CStringGetDatum(pnstrdup(v->val.string.val, v->val.string.len)),
+												CStringGetDatum(pnstrdup(v->scalar.val.string.val,
+																		 v->scalar.val.string.len)),
 												ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 			break;
 	}
@@ -322,7 +349,7 @@ upg_input_value(UpgParsedChunk *pc, const UpgInputKey *k, JsonbValue *v)
 
 /* Check what the keys together must satisfy. */
 static void
-upg_input_check_element(UpgParsedChunk *pc, bool *seen)
+upg_input_check_element(UpgParsedChunk *pc, const bool *seen)
 {
 	const char *source;
 
@@ -350,48 +377,85 @@ upg_input_check_element(UpgParsedChunk *pc, bool *seen)
 							   upg_clip(source, strlen(source))));
 }
 
-/* Parse element number ord, an object container, into pc. */
-static void
-upg_input_element(UpgParsedChunk *pc, JsonbContainer *obj)
+/* Start element number ord (1-based). */
+void
+upg_input_begin(UpgChunkBuilder *b, int ord)
 {
-	JsonbIterator *it = JsonbIteratorInit(obj);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	bool		seen[UPG_NINPUT_KEYS] = {0};
-	Datum		present[UPG_NINPUT_KEYS];
-	int			npresent = 0;
-	const UpgInputKey *k = NULL;
+	UpgParsedChunk *pc = palloc(sizeof(UpgParsedChunk));
 
+	b->pc = pc;
+	memset(b->seen, 0, sizeof(b->seen));
+	b->npresent = 0;
+	pc->ord = ord;
 	for (int i = 0; i < Natts_ci; i++)
 		pc->nulls[i] = true;
-	pc->values[Anum_ci_ord - 1] = Int32GetDatum(pc->ord);
+	pc->values[Anum_ci_ord - 1] = Int32GetDatum(ord);
 	pc->nulls[Anum_ci_ord - 1] = false;
 	pc->values[Anum_ci_source_collection - 1] = PointerGetDatum(cstring_to_text(""));
 	pc->nulls[Anum_ci_source_collection - 1] = false;
+}
 
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-		{
-			k = upg_input_key(v.val.string.val, v.val.string.len);
-			if (k == NULL)
-				upg_bad_chunk(pc->ord, ERRCODE_INVALID_PARAMETER_VALUE,
-							  psprintf("has an unknown key \"%s\"",
-									   upg_clip(v.val.string.val, v.val.string.len)));
-			seen[k - upg_input_keys] = true;
-			present[npresent++] = PointerGetDatum(cstring_to_text(k->name));
-		}
-		else if (tok == WJB_VALUE)
-			upg_input_value(pc, k, &v);
-	}
+/*
+ * The element's key (len bytes) and its value, in jsonb's key order (each
+ * key once): the one place that says what a key may hold.
+ */
+void
+upg_input_pair(UpgChunkBuilder *b, const char *key, int len, UpgInputValue *v)
+{
+	int			i = upg_input_key_index(key, len);
+
+	if (i < 0)
+		upg_bad_chunk(b->pc->ord, ERRCODE_INVALID_PARAMETER_VALUE,
+					  psprintf("has an unknown key \"%s\"", upg_clip(key, len)));
+	b->seen[i] = true;
+	b->present[b->npresent++] = PointerGetDatum(cstring_to_text(upg_input_keys[i].name));
+	upg_input_value(b->pc, &upg_input_keys[i], v);
+}
+
+/* Finish the element: check the keys together, return it parsed. */
+UpgParsedChunk *
+upg_input_end(UpgChunkBuilder *b)
+{
+	UpgParsedChunk *pc = b->pc;
+
 	pc->values[Anum_ci_present - 1] =
-		PointerGetDatum(construct_array(present, npresent, TEXTOID, -1, false, TYPALIGN_INT));
+		PointerGetDatum(construct_array(b->present, b->npresent, TEXTOID, -1, false, TYPALIGN_INT));
 	pc->nulls[Anum_ci_present - 1] = false;
-	upg_input_check_element(pc, seen);
+	upg_input_check_element(pc, b->seen);
 
 	pc->key[0] = DatumGetTextPP(pc->values[Anum_ci_source - 1]);
 	pc->key[1] = DatumGetTextPP(pc->values[Anum_ci_source_collection - 1]);
 	pc->key[2] = DatumGetTextPP(pc->values[Anum_ci_source_id - 1]);
+	return pc;
+}
+
+/* Parse element number ord, an object container (the jsonb path). */
+static UpgParsedChunk *
+upg_input_element(int ord, JsonbContainer *obj)
+{
+	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbValue	key = {0};
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	UpgChunkBuilder b;
+
+	upg_input_begin(&b, ord);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = v;
+		else if (tok == WJB_VALUE)
+		{
+			UpgInputValue iv = {0};
+
+			iv.type = upg_jsonb_type(&v);
+			iv.scalar = v;
+			if (v.type == jbvBinary)
+				iv.container = v.val.binary.data;
+			upg_input_pair(&b, key.val.string.val, key.val.string.len, &iv);
+		}
+	}
+	return upg_input_end(&b);
 }
 
 /* qsort comparator: by key under the default collation, then by ord. */
@@ -456,57 +520,86 @@ upg_chunk_input_desc(FunctionCallInfo fcinfo, Oid *elemtype)
 	return desc;
 }
 
-/* SQL: unified.upsert_chunks_parse(chunks jsonb) RETURNS unified.chunk_input[] */
-Datum
-upg_upsert_chunks_parse(PG_FUNCTION_ARGS)
+/* The error for a NULL batch. */
+void
+upg_chunks_null_error(void)
 {
-	Jsonb	   *jb;
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("chunks must not be NULL")));
+}
+
+/* The error for a batch that is not an array: an object or a scalar. */
+void
+upg_chunks_not_array_error(bool object)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("chunks must be a JSON array of objects"),
+			 errdetail("The value given is a JSON %s.", object ? "object" : "scalar")));
+}
+
+/* The error for element ord, which is not an object. */
+void
+upg_chunk_not_object_error(int ord, UpgJsonType type)
+{
+	upg_bad_chunk(ord, ERRCODE_INVALID_PARAMETER_VALUE,
+				  psprintf("is a JSON %s, not an object", upg_json_type_name(type)));
+}
+
+/*
+ * The parsed elements as the function's result: sorted by key, refused
+ * when a key is given twice.
+ */
+Datum
+upg_parsed_result(FunctionCallInfo fcinfo, UpgParsedChunk **parsed, int n)
+{
+	TupleDesc	desc;
+	Oid			elemtype;
+	Datum	   *rows;
+
+	desc = upg_chunk_input_desc(fcinfo, &elemtype);
+	qsort(parsed, n, sizeof(UpgParsedChunk *), upg_parsed_cmp);
+	upg_parsed_check_duplicates(parsed, n);
+
+	rows = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		rows[i] = HeapTupleGetDatum(heap_form_tuple(desc, parsed[i]->values, parsed[i]->nulls));
+	PG_RETURN_ARRAYTYPE_P(construct_array(rows, n, elemtype, -1, false, TYPALIGN_DOUBLE));
+}
+
+/* A batch given as jsonb, parsed (also the text path's way for huge input). */
+Datum
+upg_upsert_chunks_from_jsonb(FunctionCallInfo fcinfo, Jsonb *jb)
+{
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	UpgParsedChunk **parsed;
-	Datum	   *rows;
-	TupleDesc	desc;
-	Oid			elemtype;
-	int			n;
 	int			ord = 0;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("chunks must not be NULL")));
-	jb = PG_GETARG_JSONB_P(0);
 	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("chunks must be a JSON array of objects"),
-				 errdetail("The value given is a JSON %s.", JB_ROOT_IS_OBJECT(jb) ? "object" : "scalar")));
+		upg_chunks_not_array_error(JB_ROOT_IS_OBJECT(jb));
 
-	desc = upg_chunk_input_desc(fcinfo, &elemtype);
-	n = JB_ROOT_COUNT(jb);
-	parsed = palloc(sizeof(UpgParsedChunk *) * Max(n, 1));
+	parsed = palloc(sizeof(UpgParsedChunk *) * Max(JB_ROOT_COUNT(jb), 1));
 	it = JsonbIteratorInit(&jb->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		UpgParsedChunk *pc;
-
 		if (tok != WJB_ELEM)
 			continue;
 		ord++;
 		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
-			upg_bad_chunk(ord, ERRCODE_INVALID_PARAMETER_VALUE,
-						  psprintf("is a JSON %s, not an object", upg_json_type(&v)));
-		pc = palloc(sizeof(UpgParsedChunk));
-		pc->ord = ord;
-		upg_input_element(pc, v.val.binary.data);
-		parsed[ord - 1] = pc;
+			upg_chunk_not_object_error(ord, upg_jsonb_type(&v));
+		parsed[ord - 1] = upg_input_element(ord, v.val.binary.data);
 	}
+	return upg_parsed_result(fcinfo, parsed, ord);
+}
 
-	qsort(parsed, ord, sizeof(UpgParsedChunk *), upg_parsed_cmp);
-	upg_parsed_check_duplicates(parsed, ord);
-
-	rows = palloc(sizeof(Datum) * Max(ord, 1));
-	for (int i = 0; i < ord; i++)
-		rows[i] = HeapTupleGetDatum(heap_form_tuple(desc, parsed[i]->values, parsed[i]->nulls));
-	PG_RETURN_ARRAYTYPE_P(construct_array(rows, ord, elemtype, -1, false, TYPALIGN_DOUBLE));
+/* SQL: unified.upsert_chunks_parse(chunks jsonb) RETURNS unified.chunk_input[] */
+Datum
+upg_upsert_chunks_parse(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		upg_chunks_null_error();
+	return upg_upsert_chunks_from_jsonb(fcinfo, PG_GETARG_JSONB_P(0));
 }

@@ -346,6 +346,20 @@ struct JsonbContainer;
 extern ArrayType *upg_embedding_from_container(struct JsonbContainer *root, int chunk_no);
 extern ArrayType *upg_embedding_from_text(const char *str, int len, int chunk_no);
 
+/* an embedding read element by element from JSON text (upsert_text.c) */
+typedef struct UpgEmbeddingBuf
+{
+	float	   *values;			/* the first elements, while all are fine */
+	int			cap;
+	int			count;			/* elements met, also beyond the maximum */
+	int			bad_elem;		/* the first that is not a real, 1-based, or 0 */
+	const char *bad_what;		/* what it is, for the error */
+} UpgEmbeddingBuf;
+extern void upg_embedding_buf_reset(UpgEmbeddingBuf *b);
+extern void upg_embedding_buf_number(UpgEmbeddingBuf *b, const char *token);
+extern void upg_embedding_buf_other(UpgEmbeddingBuf *b, const char *what);
+extern ArrayType *upg_embedding_from_buf(const UpgEmbeddingBuf *b, int chunk_no);
+
 /* ---- numeric_real.c: a numeric as real, correctly rounded ---- */
 typedef enum UpgNumericRealResult
 {
@@ -355,6 +369,8 @@ typedef enum UpgNumericRealResult
 } UpgNumericRealResult;
 struct NumericData;
 extern UpgNumericRealResult upg_numeric_to_real(struct NumericData *num, float *out);
+extern UpgNumericRealResult upg_json_number_to_real(const char *token, float *out);
+extern void upg_json_number_check(const char *token);
 
 /* ---- statistics (pool_stats.c and friends; internals in src/pool_stats.h) ---- */
 extern int	upg_stats_window_s;

@@ -206,24 +206,43 @@ upg_embedding_bad_element(int chunk_no, int elem, const char *what)
 					 UPG_MAX_DIMENSIONS)));
 }
 
+/* What an element is when its conversion gave r; NULL when it is fine. */
+static const char *
+upg_embedding_problem(UpgNumericRealResult r)
+{
+	switch (r)
+	{
+		case UPG_NUMERIC_REAL_OK:
+			break;
+		case UPG_NUMERIC_REAL_NOT_FINITE:
+			return "not a finite number";
+		case UPG_NUMERIC_REAL_OUT_OF_RANGE:
+			return "out of range for type real";
+	}
+	return NULL;
+}
+
 /* Convert one JSON number to float4, refusing what real cannot hold. */
 static float
 upg_embedding_number(Numeric num, int chunk_no, int elem)
 {
 	float		f = 0.0f;
+	const char *problem = upg_embedding_problem(upg_numeric_to_real(num, &f));
 
-	switch (upg_numeric_to_real(num, &f))
-	{
-		case UPG_NUMERIC_REAL_OK:
-			break;
-		case UPG_NUMERIC_REAL_NOT_FINITE:
-			upg_embedding_bad_element(chunk_no, elem, "not a finite number");
-			break;
-		case UPG_NUMERIC_REAL_OUT_OF_RANGE:
-			upg_embedding_bad_element(chunk_no, elem, "out of range for type real");
-			break;
-	}
+	if (problem != NULL)
+		upg_embedding_bad_element(chunk_no, elem, problem);
 	return f;
+}
+
+/* Refuse an embedding of n elements when that is too many. */
+static void
+upg_embedding_check_length(int n, int chunk_no)
+{
+	if (n > UPG_MAX_DIMENSIONS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("embedding of chunk %d has %d dimensions, more than %d",
+						chunk_no, n, UPG_MAX_DIMENSIONS)));
 }
 
 /* A one-dimensional real[] holding values[0 .. n-1], built in one piece. */
@@ -269,11 +288,7 @@ upg_embedding_from_container(JsonbContainer *root, int chunk_no)
 						   JsonContainerIsObject(root) ? "object" : "scalar")));
 
 	n = JsonContainerSize(root);
-	if (n > UPG_MAX_DIMENSIONS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("embedding of chunk %d has %d dimensions, more than %d",
-						chunk_no, n, UPG_MAX_DIMENSIONS)));
+	upg_embedding_check_length(n, chunk_no);
 
 	values = palloc(sizeof(float) * Max(n, 1));
 	it = JsonbIteratorInit(root);
@@ -303,6 +318,79 @@ upg_embedding_from_container(JsonbContainer *root, int chunk_no)
 		}
 	}
 	return upg_float4_array(values, count);
+}
+
+/*
+ * An embedding read from JSON text (the text entry point of upsert_chunks,
+ * src/upsert_text.c), element by element as the parser meets them.  The
+ * first problem is kept, not raised, until the chunk is checked: then
+ * upg_embedding_from_buf raises exactly what upg_embedding_from_container
+ * raises for the same array (too many elements first, then the first bad
+ * element), in the order the jsonb path checks a chunk's keys.
+ */
+void
+upg_embedding_buf_reset(UpgEmbeddingBuf *b)
+{
+	/* the values are allocated by the first number, not here: "[]" costs nothing */
+	b->count = 0;
+	b->bad_elem = 0;
+	b->bad_what = NULL;
+}
+
+/* The next element is a JSON number, token its text. */
+void
+upg_embedding_buf_number(UpgEmbeddingBuf *b, const char *token)
+{
+	float		f = 0.0f;
+	const char *problem;
+
+	b->count++;
+	if (b->bad_elem != 0 || b->count > UPG_MAX_DIMENSIONS)
+	{
+		/* not stored; still refused where the jsonb parser refuses it */
+		upg_json_number_check(token);
+		return;
+	}
+	problem = upg_embedding_problem(upg_json_number_to_real(token, &f));
+	if (problem != NULL)
+	{
+		b->bad_elem = b->count;
+		b->bad_what = problem;
+		return;
+	}
+	if (b->values == NULL)
+	{
+		b->cap = 256;
+		b->values = palloc(sizeof(float) * b->cap);
+	}
+	else if (b->count > b->cap)
+	{
+		b->cap = Min(b->cap * 2, UPG_MAX_DIMENSIONS);
+		b->values = repalloc(b->values, sizeof(float) * b->cap);
+	}
+	b->values[b->count - 1] = f;
+}
+
+/* The next element is not a number: what names its JSON type. */
+void
+upg_embedding_buf_other(UpgEmbeddingBuf *b, const char *what)
+{
+	b->count++;
+	if (b->bad_elem == 0)
+	{
+		b->bad_elem = b->count;
+		b->bad_what = what;
+	}
+}
+
+/* The embedding read into b, or the error the jsonb path raises for it. */
+ArrayType *
+upg_embedding_from_buf(const UpgEmbeddingBuf *b, int chunk_no)
+{
+	upg_embedding_check_length(b->count, chunk_no);
+	if (b->bad_elem != 0)
+		upg_embedding_bad_element(chunk_no, b->bad_elem, b->bad_what);
+	return upg_float4_array(b->values, b->count);
 }
 
 /*

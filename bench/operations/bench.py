@@ -130,13 +130,13 @@ def baseline_args(cs):
     return args
 
 
-def upsert_json(cs, as_string):
-    # as_string: the embedding as a JSON string in pgvector's text form (the
-    # fast path), else as a JSON array of numbers; the two variants write
-    # to different projects so that both insert
+def upsert_json(cs, as_string, prefix=""):
+    # as_string: the embedding as a JSON string in pgvector's text form,
+    # else as a JSON array of numbers; each variant writes to its own
+    # projects (prefix) so that all of them insert
     parts = []
     for c in cs:
-        proj = ("s" if as_string else "") + c["proj"]
+        proj = prefix + ("s" if as_string else "") + c["proj"]
         emb = ('"[%s]"' if as_string else "[%s]") % c["vector"]
         parts.append(
             '{"source": "claude_context", "source_collection": "code_chunks_%s", "source_id": "%s", '
@@ -148,38 +148,48 @@ def upsert_json(cs, as_string):
 
 
 async def bench_upsert(claude, emb, bodies, first, count, version, label):
-    variants = ("upsert_chunks (numbers)", "upsert_chunks (string)", "hybrid_code_chunks", "code_chunks")
+    # the batch's JSON text through an untyped parameter is the text form of
+    # upsert_chunks (what node-postgres and asyncpg send for $1); an
+    # explicit ::jsonb is the jsonb form, whose argument jsonb_in makes first
+    variants = ("text form, numbers", "jsonb form, numbers", "text form, string",
+                "hybrid_code_chunks", "code_chunks")
     total = {v: 0.0 for v in variants}
     stmts = {}
     for proj in ("a", "b"):
         stmts[("hybrid_code_chunks", proj)] = await claude.prepare(baseline_sql(f"hybrid_code_chunks_{proj}", BATCH, True))
         stmts[("code_chunks", proj)] = await claude.prepare(baseline_sql(f"code_chunks_{proj}", BATCH, False))
-    ours = await claude.prepare("SELECT inserted, updated FROM unified.upsert_chunks($1::text::jsonb)")
-    counts = [0, 0]
+    text_form = await claude.prepare("SELECT inserted, updated FROM unified.upsert_chunks($1)")
+    jsonb_form = await claude.prepare("SELECT inserted, updated FROM unified.upsert_chunks($1::text::jsonb)")
+    assert [t.name for t in text_form.get_parameters()] == ["text"]
+    ours = {"text form, numbers": (text_form, False, "t"), "jsonb form, numbers": (jsonb_form, False, ""),
+            "text form, string": (text_form, True, "")}
+    counts = {v: [0, 0] for v in ours}
     for n, start in enumerate(range(first, first + count, BATCH)):
         cs = [chunk(i, emb, bodies, version) for i in range(start, start + BATCH)]
         proj = cs[0]["proj"]
-        payload = {False: upsert_json(cs, False), True: upsert_json(cs, True)}
+        payload = {v: upsert_json(cs, ours[v][1], ours[v][2]) for v in ours}
         args = baseline_args(cs)
         order = list(variants)
         if n % 2:
             order.reverse()
         for v in order:
             t0 = time.perf_counter()
-            if v.startswith("upsert_chunks"):
-                r = await ours.fetchrow(payload["string" in v])
-                counts[0] += r["inserted"]
-                counts[1] += r["updated"]
+            if v in ours:
+                r = await ours[v][0].fetchrow(payload[v])
+                counts[v][0] += r["inserted"]
+                counts[v][1] += r["updated"]
             else:
                 await stmts[(v, proj)].fetch(*args)
             total[v] += time.perf_counter() - t0
     say(f"  (load average {os.getloadavg()[0]:.2f})")
-    say(f"  {label}: {count} chunks, batches of {BATCH}; upsert_chunks reported {counts[0]} inserted, {counts[1]} updated (both variants)")
+    say(f"  {label}: {count} chunks, batches of {BATCH}; upsert_chunks reported (inserted, updated) "
+        + ", ".join(f"{v}: {tuple(c)}" for v, c in counts.items()))
     for v in variants:
         say(f"    {v:24s} {total[v]:7.1f} s  {count / total[v]:8.0f} chunks/s")
-    for o in variants[:2]:
-        for v in variants[2:]:
+    for o in ours:
+        for v in variants[3:]:
             say(f"    throughput ratio {o} / {v}: {total[v] / total[o]:.2f}  (target >= 0.7)")
+    say(f"    throughput ratio text form / jsonb form (numbers): {total['jsonb form, numbers'] / total['text form, numbers']:.2f}")
 
 
 async def load_search_data(admin):

@@ -16,7 +16,9 @@
 -- ON CONFLICT cannot be used.  One call does, for the whole batch:
 --
 --  1. validate the JSON (every problem is an error naming the chunk, before
---     anything is written) and parse it once into an array, sorted by key;
+--     anything is written) and parse it once into an array, sorted by key:
+--     upsert_chunks_parse(jsonb) for a jsonb batch, upsert_chunks_parse(text)
+--     for the batch's JSON text (no jsonb made; same rules and errors);
 --  2. lock the stored rows of the batch's keys, SELECT ... ORDER BY key FOR
 --     UPDATE: in key order, so that two upserts (and delete_chunks /
 --     delete_file_chunks, which lock in the same order) never deadlock.  A
@@ -104,6 +106,14 @@ RETURNS unified.chunk_input[]
 AS 'MODULE_PATHNAME', 'upg_upsert_chunks_parse'
 LANGUAGE C STABLE PARALLEL SAFE;
 
+-- The same for the batch's JSON text, read once by PostgreSQL's JSON
+-- parser without making a jsonb (nor a numeric of each embedding number):
+-- the same rules and errors as the jsonb form (src/upsert_text.c).
+CREATE FUNCTION unified.upsert_chunks_parse(chunks text)
+RETURNS unified.chunk_input[]
+AS 'MODULE_PATHNAME', 'upg_upsert_chunks_parse_text'
+LANGUAGE C STABLE PARALLEL SAFE;
+
 -- metadata after an upsert: "new" replaces "stored", except that for each
 -- key of union_keys the result is the stored array followed by the new
 -- values it does not contain (Cognee's belongs_to_set).  A key that is not
@@ -140,12 +150,18 @@ COMMENT ON FUNCTION unified.metadata_merge(jsonb, jsonb, text[]) IS
 -- Steps 2 to 4 of an upsert (see the banner) for a parsed batch.  When no
 -- metadata key is united, an update takes the new metadata without a call
 -- of metadata_merge per row (a SQL function with a SET clause, which the
--- planner cannot inline).
+-- planner cannot inline).  Bitmap scans are off inside: every statement
+-- here reaches rows by key (the key index, the primary key), and with
+-- statistics taken while a table was small the planner ANDs the primary
+-- key with the row-level security qual "source = ..." through the key
+-- index, reading the whole index for every row of the batch (seen in
+-- bench/operations: re-index batches of 100 taking 0.9 s instead of 0.05).
 CREATE FUNCTION unified.upsert_chunks_apply(parsed unified.chunk_input[], union_keys text[],
                                             OUT inserted bigint, OUT updated bigint)
 RETURNS record
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
+SET enable_bitmapscan = off
 AS $fn$
 DECLARE
     l_ord       integer[];
@@ -267,19 +283,17 @@ BEGIN
 END
 $fn$;
 
--- Upsert a batch of chunks; metadata_union names metadata keys whose arrays
--- are united with the stored ones instead of replaced.
-CREATE FUNCTION unified.upsert_chunks(chunks jsonb, metadata_union text[],
-                                      OUT inserted bigint, OUT updated bigint)
+-- Steps 2 to 4 for a parsed batch, again when a concurrent insert of one
+-- of its keys committed meanwhile (see the banner).
+CREATE FUNCTION unified.upsert_chunks_write(parsed unified.chunk_input[], metadata_union text[],
+                                            OUT inserted bigint, OUT updated bigint)
 RETURNS record
 LANGUAGE plpgsql
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
 DECLARE
-    parsed      unified.chunk_input[];
     attempt     integer := 1;
 BEGIN
-    parsed := unified.upsert_chunks_parse(chunks);
     inserted := 0;
     updated := 0;
     IF cardinality(parsed) = 0 THEN
@@ -306,7 +320,44 @@ BEGIN
 END
 $fn$;
 
+-- Upsert a batch of chunks; metadata_union names metadata keys whose arrays
+-- are united with the stored ones instead of replaced.  Two forms of the
+-- batch, one behaviour: jsonb, or its JSON text (read without making a
+-- jsonb).  PostgreSQL resolves a string literal or an untyped parameter
+-- (what node-postgres and asyncpg send for $1) to the text form.
+CREATE FUNCTION unified.upsert_chunks(chunks jsonb, metadata_union text[],
+                                      OUT inserted bigint, OUT updated bigint)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+BEGIN
+    SELECT w.inserted, w.updated INTO inserted, updated
+      FROM unified.upsert_chunks_write(unified.upsert_chunks_parse(chunks), metadata_union) w;
+END
+$fn$;
+
+CREATE FUNCTION unified.upsert_chunks(chunks text, metadata_union text[],
+                                      OUT inserted bigint, OUT updated bigint)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+BEGIN
+    SELECT w.inserted, w.updated INTO inserted, updated
+      FROM unified.upsert_chunks_write(unified.upsert_chunks_parse(chunks), metadata_union) w;
+END
+$fn$;
+
 CREATE FUNCTION unified.upsert_chunks(chunks jsonb, OUT inserted bigint, OUT updated bigint)
+RETURNS record
+LANGUAGE sql
+SET search_path = pg_catalog, unified, pg_temp
+AS $fn$
+    SELECT u.inserted, u.updated FROM unified.upsert_chunks(chunks, NULL::pg_catalog.text[]) u
+$fn$;
+
+CREATE FUNCTION unified.upsert_chunks(chunks text, OUT inserted bigint, OUT updated bigint)
 RETURNS record
 LANGUAGE sql
 SET search_path = pg_catalog, unified, pg_temp
@@ -318,6 +369,10 @@ COMMENT ON FUNCTION unified.upsert_chunks(jsonb) IS
     'Insert or update (by source, source_collection, source_id) a JSON array of chunks; returns the counts';
 COMMENT ON FUNCTION unified.upsert_chunks(jsonb, text[]) IS
     'upsert_chunks, uniting the stored and new arrays of the metadata keys listed in metadata_union';
+COMMENT ON FUNCTION unified.upsert_chunks(text) IS
+    'upsert_chunks for the JSON text of the batch (what a literal or an untyped parameter resolves to): same behaviour, parsed once without jsonb';
+COMMENT ON FUNCTION unified.upsert_chunks(text, text[]) IS
+    'upsert_chunks with metadata_union, for the JSON text of the batch';
 
 -- ---------------------------------------------------------------------------
 -- Deletes.  Rows are locked in key order before they are deleted, the order
@@ -884,10 +939,14 @@ REVOKE ALL ON FUNCTION
     unified.cosine_distance(real[], real[]),
     unified.embedding_from_jsonb(jsonb, integer),
     unified.upsert_chunks_parse(jsonb),
+    unified.upsert_chunks_parse(text),
     unified.metadata_merge(jsonb, jsonb, text[]),
     unified.upsert_chunks_apply(unified.chunk_input[], text[]),
     unified.upsert_chunks(jsonb, text[]),
+    unified.upsert_chunks_write(unified.chunk_input[], text[]),
     unified.upsert_chunks(jsonb),
+    unified.upsert_chunks(text, text[]),
+    unified.upsert_chunks(text),
     unified.delete_chunks(text, text, text[]),
     unified.delete_file_chunks(text, text, text),
     unified.pgvector_schema(),
@@ -906,10 +965,14 @@ GRANT EXECUTE ON FUNCTION
     unified.cosine_distance(real[], real[]),
     unified.embedding_from_jsonb(jsonb, integer),
     unified.upsert_chunks_parse(jsonb),
+    unified.upsert_chunks_parse(text),
     unified.metadata_merge(jsonb, jsonb, text[]),
     unified.upsert_chunks_apply(unified.chunk_input[], text[]),
     unified.upsert_chunks(jsonb, text[]),
+    unified.upsert_chunks_write(unified.chunk_input[], text[]),
     unified.upsert_chunks(jsonb),
+    unified.upsert_chunks(text, text[]),
+    unified.upsert_chunks(text),
     unified.delete_chunks(text, text, text[]),
     unified.delete_file_chunks(text, text, text),
     unified.pgvector_schema(),

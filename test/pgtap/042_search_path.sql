@@ -8,7 +8,7 @@
 BEGIN;
 -- The revoke functions warn when a role loses its last grant; expected here.
 SET LOCAL client_min_messages = error;
-SELECT plan(37);
+SELECT plan(38);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -138,6 +138,7 @@ SELECT pg_temp.try('claude delete', $q$DELETE FROM unified.chunks WHERE source_i
 -- explain_pruning plans the caller's query with the caller's path, so its
 -- own body is qualified throughout instead of pinned.
 SELECT pg_temp.try('claude upsert', $q$SELECT (u.inserted::pg_catalog.text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) u.updated::pg_catalog.text) FROM unified.upsert_chunks('[{"source": "claude_context", "source_id": "tap-s-own", "project_id": "proj-s", "content": "own v2", "embedding": [1, 0]}, {"source": "claude_context", "source_id": "tapup-1", "project_id": "proj-s", "content": "up", "embedding": [0, 1]}]') u$q$);
+SELECT pg_temp.try('claude upsert jsonb', $q$SELECT (u.inserted::pg_catalog.text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) u.updated::pg_catalog.text) FROM unified.upsert_chunks('[{"source": "claude_context", "source_id": "tap-s-own", "project_id": "proj-s", "content": "own v3", "embedding": [1, 0]}, {"source": "claude_context", "source_id": "tapup-2", "project_id": "proj-s", "content": "up", "embedding": [0, 1]}]'::pg_catalog.jsonb) u$q$);
 SELECT pg_temp.try('claude search', $q$SELECT pg_catalog.string_agg(s.source_id, ',') FROM unified.search_chunks('{1,0.1}', 2, 'proj-s') s$q$);
 SELECT pg_temp.try('claude explain', $q$SELECT ((unified.explain_pruning('SELECT 1 FROM unified.chunks')).partitions_total OPERATOR(pg_catalog.>) 0)::pg_catalog.text$q$);
 RESET search_path;
@@ -212,7 +213,8 @@ SELECT is(pg_temp.got('admin grant empty'), '22023: project_id must be 1 to 256 
 SELECT is(pg_temp.got('admin grant'), 'ok = true', 'grant_project works with the hostile path');
 SELECT is(pg_temp.got('admin revoke'), 'ok = true', 'revoke_project works with the hostile path');
 SELECT is(pg_temp.got('admin dataset'), 'ok = true', 'grant_dataset and revoke_dataset work with the hostile path');
-SELECT is(pg_temp.got('claude upsert'), 'ok = 1/1', 'upsert_chunks works with the hostile path');
+SELECT is(pg_temp.got('claude upsert'), 'ok = 1/1', 'upsert_chunks (a literal: the text form) works with the hostile path');
+SELECT is(pg_temp.got('claude upsert jsonb'), 'ok = 1/1', 'upsert_chunks(jsonb) works with the hostile path');
 SELECT is(pg_temp.got('claude search'), 'ok = tap-s-own,tapup-1', 'search_chunks works with the hostile path');
 SELECT is(left(pg_temp.got('admin vector index'), 6), '55000:', 'enable_vector_index (SECURITY DEFINER) refuses cleanly with the hostile path');
 SELECT is(pg_temp.got('admin no vector index'), 'ok = false', 'disable_vector_index (SECURITY DEFINER) works with the hostile path');

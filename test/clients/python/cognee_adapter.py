@@ -11,6 +11,7 @@ source_id, the payload is metadata (with its text as content) and the
 dataset is cognee_dataset_id.  Row-level security limits a Cognee role to
 Cognee's rows (and to its granted datasets, if any).
 """
+import json
 import uuid
 from dataclasses import dataclass, field
 
@@ -59,9 +60,11 @@ class UnifiedCogneeAdapter:
         """Insert or update points by id; belongs_to_set is the union of old and new sets.
         Returns (inserted, updated)."""
         batch = [self._row(collection, p) for p in points]
+        # the batch's JSON text to an untyped parameter: the text form of
+        # upsert_chunks, which parses it once without making a jsonb
         row = await (conn or self.pool).fetchrow(
-            "SELECT inserted, updated FROM unified.upsert_chunks($1::jsonb, $2::text[])",
-            batch, ["belongs_to_set"])
+            "SELECT inserted, updated FROM unified.upsert_chunks($1, $2)",
+            json.dumps(batch), ["belongs_to_set"])
         return row["inserted"], row["updated"]
 
     async def retrieve(self, collection, ids):

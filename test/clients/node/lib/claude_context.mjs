@@ -90,7 +90,8 @@ export class ClaudeContextIndexer {
     let batches = 0;
     for (let i = 0; i < chunks.length; i += BATCH_SIZE) {
       const batch = chunks.slice(i, i + BATCH_SIZE).map((c) => this.row(c));
-      await client.query('SELECT * FROM unified.upsert_chunks($1::jsonb)', [JSON.stringify(batch)]);
+      // an untyped parameter: the text form of upsert_chunks, which parses the JSON once
+      await client.query('SELECT * FROM unified.upsert_chunks($1)', [JSON.stringify(batch)]);
       batches++;
     }
     return batches;
