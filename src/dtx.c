@@ -901,8 +901,16 @@ upg_coord_open(UpgCoord *c)
 	if (!upg_tx_read(c->tx_id, false, &peek) || !upg_may_see(&peek, caller, false))
 		upg_raise_unknown(c->tx_id);
 	(void) upg_dtx_lock(c->tx_id, true);
-	if (!upg_tx_read(c->tx_id, true, &c->row))
+	/*
+	 * The look above used the CALL's snapshot, as old as the caller makes
+	 * it: it may show the caller's own earlier transaction of this id,
+	 * pruned since.  The right is checked again on the row under the lock.
+	 */
+	if (!upg_tx_read(c->tx_id, true, &c->row) || !upg_may_see(&c->row, caller, false))
+	{
+		upg_dtx_unlock(c->tx_id);
 		upg_raise_unknown(c->tx_id);
+	}
 }
 
 /* Refuse what the row's state does not allow. */

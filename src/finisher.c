@@ -27,9 +27,10 @@
  * and the other databases' votes to theirs, *armed*, before its decision.
  * An armed request waits for UPG_GO_NOW, which the coordinator sets once
  * its decision's commit record is in WAL; then everyone's COMMIT PREPARED
- * runs at once with commit_delay (UPG_SHARED_FLUSH_DELAY_US, or the
- * server's or session's commit_delay if longer, and commit_siblings 0), so
- * that the first to flush covers them all.  A
+ * runs at once with commit_delay (UPG_SHARED_FLUSH_DELAY_US and
+ * commit_siblings 0, unless the server or session sets a commit_delay of
+ * its own, which is then kept as it is), so that the first to flush covers
+ * them all.  A
  * finisher stops waiting when its requester is gone or has not decided
  * within UPG_ARMED_WAIT_MS, marking the request abandoned; the requester
  * then finishes those votes itself.
@@ -695,11 +696,13 @@ upg_wake_finisher(UpgFinishRequest *req)
 }
 
 /*
- * Make COMMIT PREPAREDs of the current transaction wait
- * UPG_SHARED_FLUSH_DELAY_US for concurrent ones before flushing, whatever
- * the number of other active transactions (commit_siblings = 0), so that
- * one flush serves them all; reverts at the end of the transaction.  A
- * longer commit_delay of the server or session is kept, never lowered.
+ * Make COMMIT PREPAREDs of the current transaction wait delay_us for
+ * concurrent ones before flushing, whatever the number of other active
+ * transactions (commit_siblings = 0), so that one flush serves them all;
+ * reverts at the end of the transaction.  Only where the server or session
+ * has no commit_delay of its own: one that is set (with its
+ * commit_siblings) is the operator's group-commit policy, kept as it is,
+ * neither lowered nor made to sleep where it would not.
  */
 static void
 upg_share_flush(int delay_us)
@@ -708,7 +711,9 @@ upg_share_flush(int delay_us)
 	char		value[16];
 
 	/* commit_delay is not exported by PostgreSQL 15's headers */
-	snprintf(value, sizeof(value), "%d", Max(delay_us, current ? atoi(current) : 0));
+	if (current != NULL && atoi(current) > 0)
+		return;
+	snprintf(value, sizeof(value), "%d", delay_us);
 	(void) set_config_option("commit_delay", value, PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	(void) set_config_option("commit_siblings", "0", PGC_SUSET, PGC_S_SESSION,
