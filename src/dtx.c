@@ -16,9 +16,12 @@
  * transactions of its own (it is a non-atomic procedure and commits
  * between them):
  *
- *	1. open:	check the caller may see the transaction (without any lock,
- *				so that nobody can hold up another role's coordinator),
- *				take its coordinator lock, read and lock its row;
+ *	1. open:	try its coordinator lock; got, read its row once and check
+ *				the caller may see it (a caller who may not releases the
+ *				lock after that read: it never waits holding it); taken,
+ *				check the right on a read without the lock first (so that
+ *				nobody can queue behind another role's coordinator), then
+ *				wait for the lock and read the row again;
  *	2. collect: list the prepared gids of the transaction and decide each;
  *	3. votes:	every listed participant must have an eligible vote
  *				(prepared by a member of its bound role); otherwise abort
@@ -29,9 +32,13 @@
  *	   decide:	UPDATE 'pending' -> 'committing', recording each vote's
  *				prepared xid;
  *	5. finish:	let the finishers go, COMMIT PREPARED our share of the votes
- *				at the same time, ROLLBACK PREPARED anything else under the
- *				transaction's prefix;
- *	6. complete: UPDATE 'committing' -> 'committed', release the lock.
+ *				at the same time (all in one step), ROLLBACK PREPARED
+ *				anything else under the transaction's prefix;
+ *	6. complete: UPDATE 'committing' -> 'committed' in the step that
+ *				committed our votes, release the lock.
+ *
+ * So a commit runs in three transactions: open to decision, our votes and
+ * completion, and the empty one a procedure ends with.
  *
  * Flush budget.  Only the decision must be durable before a participant
  * commits, and the decision's commit record is written to WAL before any
@@ -137,6 +144,7 @@ static XLogRecPtr upg_begin_lsn = InvalidXLogRecPtr;
 /* plans kept for the life of the process (upg_spi_execute) */
 static SPIPlanPtr upg_plan_set_state = NULL;
 static SPIPlanPtr upg_plan_decide = NULL;
+static SPIPlanPtr upg_plan_complete = NULL;
 static SPIPlanPtr upg_plan_begin = NULL;
 static SPIPlanPtr upg_plan_status = NULL;
 
@@ -176,6 +184,7 @@ static void upg_dtx_xact_callback(XactEvent event, void *arg);
 static void upg_dtx_register_callback(void);
 static bool upg_may_see(const UpgTxRow *row, Oid caller, bool for_status);
 static void upg_raise_unknown(const char *tx_id);
+static void upg_begin_insert(const char *tx_id, Oid *argtypes, Datum *args);
 static void upg_coord_open(UpgCoord *c);
 static void upg_coord_check_state(UpgCoord *c);
 static void upg_coord_collect(UpgCoord *c);
@@ -862,7 +871,17 @@ upg_raise_unknown(const char *tx_id)
  * ---------------------------------------------------------------------
  */
 
-/* Phase 1: check the caller may see it, lock it, read its row. */
+/*
+ * Phase 1: take the transaction's coordinator lock and read its row,
+ * checking that the caller may see it.  The lock is only tried first: got
+ * (the usual case), the row is read once, under it, with a snapshot taken
+ * after it, and a caller without the right releases the lock after that
+ * one read -- it never waits while holding it, so it holds up no one for
+ * longer than a read, and it learns nothing (the same error as for an
+ * unknown tx id).  Taken by someone else, the right is checked on a read
+ * without the lock before waiting for it, so that a caller without the
+ * right never waits in its queue; the row is read again once we hold it.
+ */
 static void
 upg_coord_open(UpgCoord *c)
 {
@@ -870,11 +889,28 @@ upg_coord_open(UpgCoord *c)
 	Oid			caller = GetUserId();
 
 	upg_step_start(&c->step);
+	if (upg_dtx_lock(c->tx_id, false))
+	{
+		if (!upg_tx_read(c->tx_id, true, &c->row) || !upg_may_see(&c->row, caller, false))
+		{
+			upg_dtx_unlock(c->tx_id);
+			upg_raise_unknown(c->tx_id);
+		}
+		return;
+	}
 	if (!upg_tx_read(c->tx_id, false, &peek) || !upg_may_see(&peek, caller, false))
 		upg_raise_unknown(c->tx_id);
 	(void) upg_dtx_lock(c->tx_id, true);
-	if (!upg_tx_read(c->tx_id, true, &c->row))
+	/*
+	 * The look above used the CALL's snapshot, as old as the caller makes
+	 * it: it may show the caller's own earlier transaction of this id,
+	 * pruned since.  The right is checked again on the row under the lock.
+	 */
+	if (!upg_tx_read(c->tx_id, true, &c->row) || !upg_may_see(&c->row, caller, false))
+	{
+		upg_dtx_unlock(c->tx_id);
 		upg_raise_unknown(c->tx_id);
+	}
 }
 
 /* Refuse what the row's state does not allow. */
@@ -1086,15 +1122,21 @@ upg_coord_finish(UpgCoord *c)
 	{
 		UpgFinishBatch *votes = c->votes;
 
+		/* our votes in one step, left open for the completion */
 		c->votes = NULL;
-		c->left = upg_finish_wait(votes, true, "after_first_participant", &pause, NULL);
+		c->left = upg_finish_wait(votes, true, &c->step, "after_first_participant",
+								  &pause, NULL);
 	}
 	else if (nyes > 0)
 		c->left = upg_finish_participants(yes, nyes, true, true,
 										  "after_first_participant", &pause, WARNING);
 	if (nno > 0)
 	{
-		int			left = upg_finish_participants(no, nno, false, true, NULL, &nopause, WARNING);
+		int			left;
+
+		if (c->step.open)
+			upg_step_commit(&c->step, false);
+		left = upg_finish_participants(no, nno, false, true, NULL, &nopause, WARNING);
 
 		if (!c->commit)
 			c->left = left;
@@ -1102,15 +1144,32 @@ upg_coord_finish(UpgCoord *c)
 }
 
 /*
- * Phase 6: record completion (asynchronously), make sure the decision is
- * durable, release the lock.
+ * Phase 6: record completion, in the step that committed our votes (it
+ * commits asynchronously: the resolver records completion again if a
+ * crash loses it), make sure the decision is durable, release the lock.
  */
 static void
 upg_coord_complete(UpgCoord *c)
 {
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
 	upg_dtx_pause_point("after_all_participants");
 	if (c->left == 0)
-		upg_set_state(c, UPG_TX_COMMITTING, UPG_TX_COMMITTED, NULL);
+	{
+		if (!c->step.open)
+			upg_step_start(&c->step);
+		args[0] = CStringGetTextDatum(c->tx_id);
+		if (upg_spi_execute(&upg_plan_complete,
+							"UPDATE unified.transaction_log SET state = 'committed',"
+							" updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp(),"
+							" finished_by = 'coordinator'"
+							" WHERE tx_id = $1 AND state = 'committing'",
+							1, argtypes, args, NULL, false) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update the transaction log");
+		if (SPI_processed != 1)
+			elog(ERROR, "distributed transaction \"%s\" left state \"committing\" while locked", c->tx_id);
+	}
 	upg_coord_close(c);
 	if (c->left > 0)
 		ereport(WARNING,
@@ -1289,6 +1348,43 @@ upg_participant_gid(PG_FUNCTION_ARGS)
 }
 
 /*
+ * INSERT the row of a new transaction.  A plain INSERT, not ON CONFLICT DO
+ * NOTHING (a speculative insertion costs an index probe and a WAL record
+ * more): the primary key's unique violation is turned into our error.
+ * Replacing the error without a subtransaction is safe because the
+ * transaction is aborted by it anyway and nothing runs in between.
+ */
+static void
+upg_begin_insert(const char *tx_id, Oid *argtypes, Datum *args)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		if (upg_spi_execute(&upg_plan_begin,
+							"INSERT INTO unified.transaction_log (tx_id, participants, began_by, participant_roles) "
+							"VALUES ($1, $2, $3, $4)",
+							4, argtypes, args, NULL, false) != SPI_OK_INSERT || SPI_processed != 1)
+			elog(ERROR, "could not insert into the transaction log");
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("distributed transaction \"%s\" already exists", tx_id),
+				 errhint("Use a new transaction id for every distributed transaction.")));
+	}
+	PG_END_TRY();
+}
+
+/*
  * SQL: unified.begin_distributed(tx_id, participants, participant_roles)
  * -- log it as pending, each participant bound to a role.
  */
@@ -1334,16 +1430,7 @@ upg_begin_distributed(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	upg_privileged_enter(&step);
-	if (upg_spi_execute(&upg_plan_begin,
-						"INSERT INTO unified.transaction_log (tx_id, participants, began_by, participant_roles) "
-						"VALUES ($1, $2, $3, $4) ON CONFLICT (tx_id) DO NOTHING",
-						4, argtypes, args, NULL, false) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into the transaction log");
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("distributed transaction \"%s\" already exists", tx_id),
-				 errhint("Use a new transaction id for every distributed transaction.")));
+	upg_begin_insert(tx_id, argtypes, args);
 	upg_privileged_leave(&step);
 	SPI_finish();
 	upg_begun_in_xact = true;

@@ -98,7 +98,6 @@
 #define Natts_in_doubt			10
 
 static SPIPlanPtr upg_plan_read = NULL;
-static SPIPlanPtr upg_plan_read_locked = NULL;
 static SPIPlanPtr upg_plan_scoped = NULL;
 
 static const char *const upg_state_names[] = {
@@ -286,12 +285,17 @@ upg_list_prepared(const char *prefix, UpgPrepared **out)
  */
 
 /*
- * Read the log row of tx_id (FOR UPDATE if asked) into *row, allocated in
- * the current context; returns false, with row->state NONE, if there is
- * none.  Runs in an open step (SPI connected, the extension's rights).
+ * Read the log row of tx_id into *row, allocated in the current context;
+ * returns false, with row->state NONE, if there is none.  fresh: with a
+ * snapshot taken now (a coordinator that has just taken the transaction's
+ * coordinator lock must see what the previous holder committed); else
+ * with the active snapshot.  No row lock: the coordinator lock keeps
+ * coordinators and the resolver apart, and every state change is an
+ * UPDATE ... WHERE state = <expected>.  Runs in an open step (SPI
+ * connected, the extension's rights).
  */
 bool
-upg_tx_read(const char *tx_id, bool for_update, UpgTxRow *row)
+upg_tx_read(const char *tx_id, bool fresh, UpgTxRow *row)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
@@ -307,13 +311,10 @@ upg_tx_read(const char *tx_id, bool for_update, UpgTxRow *row)
 
 	memset(row, 0, sizeof(*row));
 	args[0] = CStringGetTextDatum(tx_id);
-	if (upg_spi_execute(for_update ? &upg_plan_read_locked : &upg_plan_read,
-						for_update ?
-						"SELECT state, began_by, began_at, updated_at, participants, participant_roles, votes"
-						"  FROM unified.transaction_log WHERE tx_id = $1 FOR UPDATE" :
+	if (upg_spi_execute(&upg_plan_read,
 						"SELECT state, began_by, began_at, updated_at, participants, participant_roles, votes"
 						"  FROM unified.transaction_log WHERE tx_id = $1",
-						1, argtypes, args, NULL, !for_update) != SPI_OK_SELECT)
+						1, argtypes, args, NULL, !fresh) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the transaction log");
 	if (SPI_processed == 0)
 		return false;

@@ -27,8 +27,10 @@
  * and the other databases' votes to theirs, *armed*, before its decision.
  * An armed request waits for UPG_GO_NOW, which the coordinator sets once
  * its decision's commit record is in WAL; then everyone's COMMIT PREPARED
- * runs at once with commit_delay (UPG_SHARED_FLUSH_DELAY_US, and
- * commit_siblings 0), so that the first to flush covers them all.  A
+ * runs at once with commit_delay (UPG_SHARED_FLUSH_DELAY_US and
+ * commit_siblings 0, unless the server or session sets a commit_delay of
+ * its own, which is then kept as it is), so that the first to flush covers
+ * them all.  A
  * finisher stops waiting when its requester is gone or has not decided
  * within UPG_ARMED_WAIT_MS, marking the request abandoned; the requester
  * then finishes those votes itself.
@@ -267,7 +269,7 @@ static void upg_rethrow(StringInfo msg, Oid dboid, int elevel);
 static bool *upg_assign(UpgParticipant *parts, int n, bool share,
 						UpgFinishRequest *reqs, int *nreqs);
 static void upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit,
-							 bool in_procedure, bool shared_flush,
+							 bool in_procedure, UpgStep *open_step, bool shared_flush,
 							 const char *pause_point, bool *pause, bool *done);
 static bool upg_wait_for_go(UpgFinishJob *job);
 static void upg_finisher_loop(void);
@@ -476,17 +478,19 @@ upg_finish_cancel(UpgFinishBatch *b)
 }
 
 /*
- * Finish the batch: our share here, each in a step of its own, while the
- * finishers work on theirs; then wait for them.  A request of this
- * database that its finisher did not get to (it went away) is finished
- * here too.  If *pause, stop at pause_point once the first participant
- * here is finished, and clear *pause.  Failures are reported at the
- * batch's elevel.  done[i] (if not NULL) tells which participants are no
- * longer prepared.  Returns how many are left prepared; frees the batch.
+ * Finish the batch: our share here, each in a step of its own (or, with a
+ * step given, all in that one, which is left open: a coordinator records
+ * completion in it), while the finishers work on theirs; then wait for
+ * them.  A request of this database that its finisher did not get to (it
+ * went away) is finished here too.  If *pause, stop at pause_point once
+ * the first participant here is finished, and clear *pause.  Failures are
+ * reported at the batch's elevel.  done[i] (if not NULL) tells which
+ * participants are no longer prepared.  Returns how many are left
+ * prepared; frees the batch.
  */
 int
-upg_finish_wait(UpgFinishBatch *b, bool in_procedure, const char *pause_point,
-				bool *pause, bool *done)
+upg_finish_wait(UpgFinishBatch *b, bool in_procedure, UpgStep *step,
+				const char *pause_point, bool *pause, bool *done)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(b->cxt);
 	bool		shared_flush = false;
@@ -500,7 +504,7 @@ upg_finish_wait(UpgFinishBatch *b, bool in_procedure, const char *pause_point,
 
 	PG_TRY();
 	{
-		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure,
+		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure, step,
 						 shared_flush, pause_point, pause, b->isdone);
 		MemoryContextSwitchTo(b->cxt);
 
@@ -523,7 +527,7 @@ upg_finish_wait(UpgFinishBatch *b, bool in_procedure, const char *pause_point,
 			}
 		}
 		/* what a finisher of this database left untouched */
-		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure,
+		upg_finish_local(b->parts, b->here, b->n, b->commit, in_procedure, step,
 						 false, NULL, pause, b->isdone);
 		MemoryContextSwitchTo(b->cxt);
 	}
@@ -561,7 +565,7 @@ upg_finish_batch(UpgParticipant *parts, int n, bool commit, bool in_procedure,
 {
 	UpgFinishBatch *b = upg_finish_start(parts, n, commit, false, elevel);
 
-	return upg_finish_wait(b, in_procedure, pause_point, pause, done);
+	return upg_finish_wait(b, in_procedure, NULL, pause_point, pause, done);
 }
 
 /* upg_finish_batch without the per-participant result. */
@@ -692,16 +696,23 @@ upg_wake_finisher(UpgFinishRequest *req)
 }
 
 /*
- * Make COMMIT PREPAREDs of the current transaction wait
- * UPG_SHARED_FLUSH_DELAY_US for concurrent ones before flushing, whatever
- * the number of other active transactions (commit_siblings = 0), so that
- * one flush serves them all; reverts at the end of the transaction.
+ * Make COMMIT PREPAREDs of the current transaction wait delay_us for
+ * concurrent ones before flushing, whatever the number of other active
+ * transactions (commit_siblings = 0), so that one flush serves them all;
+ * reverts at the end of the transaction.  Only where the server or session
+ * has no commit_delay of its own: one that is set (with its
+ * commit_siblings) is the operator's group-commit policy, kept as it is,
+ * neither lowered nor made to sleep where it would not.
  */
 static void
 upg_share_flush(int delay_us)
 {
+	const char *current = GetConfigOption("commit_delay", false, false);
 	char		value[16];
 
+	/* commit_delay is not exported by PostgreSQL 15's headers */
+	if (current != NULL && atoi(current) > 0)
+		return;
 	snprintf(value, sizeof(value), "%d", delay_us);
 	(void) set_config_option("commit_delay", value, PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
@@ -710,23 +721,26 @@ upg_share_flush(int delay_us)
 }
 
 /*
- * Finish the participants marked here, each in a step of its own.  Items
- * whose xid is known need no look at pg_prepared_xacts first
- * (upg_dtx_finish_here checks the xid is still prepared); the others get
- * one.  shared_flush: finishers commit concurrently, wait for their
- * records before flushing.
+ * Finish the participants marked here, each in a step of its own, or all
+ * in open_step (opened if it is not, left open).  Items whose xid is known
+ * need no look at pg_prepared_xacts first (upg_dtx_finish_here checks the
+ * xid is still prepared); the others get one.  shared_flush: finishers
+ * commit concurrently, wait for their records before flushing.
  */
 static void
 upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_procedure,
-				 bool shared_flush, const char *pause_point, bool *pause, bool *done)
+				 UpgStep *open_step, bool shared_flush, const char *pause_point,
+				 bool *pause, bool *done)
 {
-	UpgStep		step = {.in_procedure = in_procedure};
+	UpgStep		own = {.in_procedure = in_procedure};
+	UpgStep    *step = open_step ? open_step : &own;
 	UpgFinishItem *items;
 	int		   *index;
 	int			nlocal = 0;
 	bool		any_unknown = false;
 	int			i;
 
+	Assert(open_step == NULL || in_procedure);
 	items = palloc0(sizeof(UpgFinishItem) * Max(n, 1));
 	index = palloc(sizeof(int) * Max(n, 1));
 	for (i = 0; i < n; i++)
@@ -745,9 +759,18 @@ upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_
 
 	if (any_unknown)
 	{
-		upg_step_start(&step);
+		if (!step->open)
+			upg_step_start(step);
 		upg_mark_present(items, nlocal);
-		upg_step_commit(&step, false);
+		if (open_step == NULL)
+			upg_step_commit(step, false);
+	}
+	if (open_step != NULL)
+	{
+		if (!step->open)
+			upg_step_start(step);
+		if (shared_flush)
+			upg_share_flush(UPG_SHARED_FLUSH_DELAY_US);
 	}
 
 	for (i = 0; i < nlocal; i++)
@@ -758,13 +781,15 @@ upg_finish_local(UpgParticipant *parts, bool *here, int n, bool commit, bool in_
 			continue;
 		}
 		CHECK_FOR_INTERRUPTS();
-		if (in_procedure)
+		if (open_step != NULL)
+			(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
+		else if (in_procedure)
 		{
-			upg_step_start(&step);
+			upg_step_start(step);
 			if (shared_flush)
 				upg_share_flush(UPG_SHARED_FLUSH_DELAY_US);
 			(void) upg_dtx_finish_here(items[i].gid, items[i].xid, commit);
-			upg_step_commit(&step, false);
+			upg_step_commit(step, false);
 		}
 		else
 		{

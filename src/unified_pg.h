@@ -295,7 +295,7 @@ extern const char *upg_tx_state_name(UpgTxState state);
 extern UpgTxState upg_tx_state_from_name(const char *name);
 extern UpgGidKind upg_gid_parse(const char *gid, char *tx_id, char *participant);
 extern int	upg_list_prepared(const char *prefix, UpgPrepared **out);
-extern bool upg_tx_read(const char *tx_id, bool for_update, UpgTxRow *row);
+extern bool upg_tx_read(const char *tx_id, bool fresh, UpgTxRow *row);
 extern bool upg_vote_eligible(Oid owner, Oid bound, Oid began_by);
 extern bool upg_tx_timed_out(const UpgTxRow *row, int timeout_ms, TimestampTz now);
 extern UpgVerdict upg_decide(const UpgPrepared *p, const UpgTxRow *row,
@@ -331,8 +331,8 @@ extern UpgFinishBatch *upg_finish_start(UpgParticipant *parts, int n, bool commi
 										bool armed, int elevel);
 extern void upg_finish_go(UpgFinishBatch *b);
 extern void upg_finish_cancel(UpgFinishBatch *b);
-extern int	upg_finish_wait(UpgFinishBatch *b, bool in_procedure, const char *pause_point,
-							bool *pause, bool *done);
+extern int	upg_finish_wait(UpgFinishBatch *b, bool in_procedure, UpgStep *step,
+							const char *pause_point, bool *pause, bool *done);
 extern int	upg_finish_participants(UpgParticipant *parts, int n, bool commit,
 									bool in_procedure, const char *pause_point,
 									bool *pause, int elevel);

@@ -17,6 +17,12 @@
 #   recovery    BENCH_RECOVERY_PARTICIPANTS (default 1000) prepared
 #               participants of decided transactions, immediate stop,
 #               start: seconds until none is left prepared
+# BENCH_FLUSH_DELAY_US=N (default unset: the storage as it is) runs the
+# server with commit_delay = N and commit_siblings = 0: every WAL flush a
+# backend or worker waits for (XLogFlush) then sleeps N microseconds first,
+# holding the WAL write lock, which emulates storage whose flush costs N us
+# more (network block storage: 0.5-2 ms per flush is common).  Records
+# inserted meanwhile share that flush, as they would share a slow one.
 # The extension is built and installed under the same machine-wide lock as
 # make test, which is held for the whole run.
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -26,6 +32,11 @@ ROUNDS=${BENCH_ROUNDS:-3}
 CLIENTS=${BENCH_CLIENTS:-1 8 32}
 NPART=${BENCH_RECOVERY_PARTICIPANTS:-1000}
 PORT=${BENCH_PORT:-5541}
+FLUSH_DELAY=${BENCH_FLUSH_DELAY_US:-}
+case $FLUSH_DELAY in
+    '' | [0-9] | [0-9][0-9] | [0-9][0-9][0-9] | [0-9][0-9][0-9][0-9] | [0-9][0-9][0-9][0-9][0-9]) ;;
+    *) die "BENCH_FLUSH_DELAY_US must be a number of microseconds (0 to 99999), not '$FLUSH_DELAY'" ;;
+esac
 
 take_install_lock
 build_and_install >/dev/null
@@ -58,6 +69,9 @@ max_worker_processes = 40
 max_prepared_transactions = $((NPART + 200))
 shared_buffers = '256MB'
 CONF
+if [ -n "$FLUSH_DELAY" ]; then
+    printf "commit_delay = %d\ncommit_siblings = 0\n" "$FLUSH_DELAY" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+fi
 as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null
 psql_b() { as_pg "$BINDIR/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 psql_b -d postgres -c "CREATE DATABASE bench"
@@ -110,6 +124,12 @@ throughput() {
 
 as_pg cp "$BENCH"/twodb.py "$WORK"/
 say "== throughput, one database: ${SECONDS_PER_RUN}s per run, median of $ROUNDS interleaved rounds, PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), $(nproc) CPUs"
+if [ -n "$FLUSH_DELAY" ]; then
+    say "== flush delay: commit_delay = $(psql_b -d bench -At -c 'SHOW commit_delay') us, commit_siblings = $(psql_b -d bench -At -c 'SHOW commit_siblings') (BENCH_FLUSH_DELAY_US=$FLUSH_DELAY: every waited-for WAL flush costs $FLUSH_DELAY us more)"
+else
+    say "== flush delay: none (the storage as it is; BENCH_FLUSH_DELAY_US unset)"
+fi
+say "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 throughput one
 say "== throughput, two databases (claude participant and log in bench, cognee participant in bench2)"
 throughput two

@@ -2,12 +2,22 @@
 -- who may call what, the settings, and unified.in_doubt fed by the C
 -- rule (src/dtx_protocol.c) rather than by SQL of its own.
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 
 SELECT col_type_is('unified', 'transaction_log', 'participant_roles', 'regrole[]',
     'each participant is bound to a role');
 SELECT col_type_is('unified', 'transaction_log', 'votes', 'xid[]',
     'the decision records what voted');
+-- The state is checked by a domain (parsed once per session), not a CHECK
+-- on the table (parsed again by every statement writing a row).
+SELECT col_type_is('unified', 'transaction_log', 'state', 'unified.transaction_state',
+    'the state column is the domain');
+SELECT is((SELECT count(*)::int FROM pg_constraint
+            WHERE conrelid = 'unified.transaction_log'::regclass AND contype = 'c'),
+    0, 'the log has no CHECK constraint to parse on every write');
+SELECT throws_ok($$INSERT INTO unified.transaction_log (tx_id, participants, state)
+                  VALUES ('tap-bad-state', '{a}', 'decided')$$,
+    '23514', NULL, 'a state the resolver does not know is refused');
 SELECT has_function('unified', 'begin_distributed', ARRAY['text', 'text[]', 'regrole[]'],
     'begin_distributed takes participant_roles');
 SELECT hasnt_function('unified', 'begin_distributed', ARRAY['text', 'text[]'],
