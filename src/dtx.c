@@ -872,15 +872,33 @@ upg_raise_unknown(const char *tx_id)
  */
 
 /*
+ * Error context once the commit decision is durable: whatever stops the
+ * call from now on (a cancel, a timeout, a participant that fails), the
+ * transaction is committed, and the resolver commits what this call did
+ * not.
+ */
+static void
+upg_decided_context(void *arg)
+{
+	errcontext("distributed transaction \"%s\" is committed: its commit decision is durable, "
+			   "and the resolver commits any participant this call did not",
+			   (const char *) arg);
+}
+
+/*
  * Phase 1: take the transaction's coordinator lock and read its row,
  * checking that the caller may see it.  The lock is only tried first: got
  * (the usual case), the row is read once, under it, with a snapshot taken
- * after it, and a caller without the right releases the lock after that
- * one read -- it never waits while holding it, so it holds up no one for
- * longer than a read, and it learns nothing (the same error as for an
- * unknown tx id).  Taken by someone else, the right is checked on a read
- * without the lock before waiting for it, so that a caller without the
- * right never waits in its queue; the row is read again once we hold it.
+ * after it (under READ COMMITTED; under REPEATABLE READ or SERIALIZABLE
+ * the CALL's transaction snapshot, so that a retry of a transaction
+ * committed meanwhile fails with 40001 instead of 55000), and a caller
+ * without the right releases the lock after that one read -- it never
+ * waits while holding it, so it holds up no one for longer than a read,
+ * and it learns nothing (the same error as for an unknown tx id).  Taken
+ * by someone else, the right is checked on a read without the lock before
+ * waiting for it, so that a caller without the right never waits in its
+ * queue; the row is read again once we hold it and the right checked again
+ * on it (that first look's snapshot can be older than the row).
  */
 static void
 upg_coord_open(UpgCoord *c)
@@ -1259,6 +1277,7 @@ upg_coordinate(FunctionCallInfo fcinfo, bool commit)
 {
 	const char *what = commit ? "unified.commit_distributed" : "unified.abort_distributed";
 	UpgCoord	c;
+	ErrorContextCallback decided;
 
 	memset(&c, 0, sizeof(c));
 	c.tx_id = upg_arg_tx_id(fcinfo, 0);
@@ -1312,12 +1331,30 @@ upg_coordinate(FunctionCallInfo fcinfo, bool commit)
 	}
 	else
 		upg_step_commit(&c.step, false);
-	upg_dtx_pause_point("after_decision");
-	/* the decision's commit record is in WAL: the finishers may commit */
-	if (c.votes != NULL)
-		upg_finish_go(c.votes);
-	upg_dtx_pause_point("after_go");
-	upg_coord_finish(&c);
+	decided.callback = upg_decided_context;
+	decided.arg = (void *) c.tx_id;
+	decided.previous = error_context_stack;
+	error_context_stack = &decided;
+	PG_TRY();
+	{
+		upg_dtx_pause_point("after_decision");
+		/* the decision's commit record is in WAL: the finishers may commit */
+		if (c.votes != NULL)
+			upg_finish_go(c.votes);
+		upg_dtx_pause_point("after_go");
+		upg_coord_finish(&c);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * The error's context says the decision is durable: make it so
+		 * before the caller reads it (a rare path, outside the flush budget)
+		 */
+		XLogFlush(GetXLogInsertRecPtr());
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	error_context_stack = decided.previous;
 	upg_coord_complete(&c);
 	SPI_finish();
 }

@@ -191,6 +191,31 @@ prepare_tx('armed');
 	$h->finish;
 }
 check_committed('armed', 'coordinator gone after its decision');
+
+# ---- a coordinator cancelled after its decision says so ----
+# The cancel ends the CALL with 57014, but the transaction is committed:
+# the error's context tells the caller, and the resolver finishes it.
+warm_up();
+prepare_tx('cancelled');
+{
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[
+			'psql', '-X', '-d', $node->connstr('postgres'),
+			'-c', "SET unified_pg.debug_pause_at = 'after_go'",
+			'-c', "CALL unified.commit_distributed('cancelled')"
+		],
+		'>', \$out, '2>', \$err);
+	my $q = q{SELECT pid FROM pg_stat_activity WHERE query = 'unified_pg paused at after_go'};
+	ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($q) p"),
+		'cancelled: the coordinator paused after letting the finisher go');
+	$node->safe_psql('postgres', 'SELECT pg_cancel_backend(pid) FROM (' . $q . ') p');
+	$h->finish;
+	like($err, qr/canceling statement due to user request/, 'cancelled: the CALL ends with the cancel');
+	like($err, qr/CONTEXT:  distributed transaction "cancelled" is committed: its commit decision is durable/,
+		'cancelled: and its context says the transaction is committed');
+}
+check_committed('cancelled', 'coordinator cancelled after its decision');
 warm_up();
 is($node->safe_psql('postgres', $finisher), $fpid, 'the same finisher gave up the request and serves the next');
 
