@@ -56,7 +56,7 @@ SELECT ok((SELECT pg_get_indexdef(c.oid) ~ 'USING hnsw .*::vector\(16\).*vector_
 -- the HNSW path: the plan uses the index, iterative scans fill k
 CREATE TEMP TABLE queries AS
 SELECT q, ARRAY(SELECT (x + (random() - 0.5) * 0.3)::real FROM unnest(ct.v) x) AS v
-  FROM generate_series(1, 20) q JOIN centers ct ON ct.c = 1 + (q * 7) % 40;
+  FROM generate_series(1, 100) q JOIN centers ct ON ct.c = 1 + (q * 7) % 40;
 SELECT v AS q1 FROM queries WHERE q = 1 \gset
 SELECT ok(unified.explain_select(format(
         'SELECT c.id FROM unified.chunks c WHERE pg_catalog.cardinality(c.embedding) = 16 '
@@ -90,7 +90,10 @@ SELECT is((SELECT array_agg(dimensions ORDER BY dimensions) FROM unified.vector_
           'and forgets it: a restore makes the others again');
 RESET ROLE;
 
--- recall@10 of the HNSW path against the exact search, over 20 queries
+-- recall@10 of the HNSW path against the exact search, over 100 queries
+-- (pgvector builds its graph with a random generator no seed reaches, so
+-- recall varies from build to build: over 20 queries it fell below 0.95
+-- in one build of eight, over 100 it stayed within 0.979-0.997)
 SELECT cmp_ok((SELECT avg((SELECT count(*) FROM unified.search_chunks(qs.v, 10) h
                             WHERE h.id IN (SELECT e.id FROM unified.search_chunks_exact(qs.v, 10, NULL, NULL, NULL, NULL, NULL) e)) / 10.0)
                  FROM queries qs), '>=', 0.95, 'recall@10 of the HNSW path against exact search is at least 0.95');
