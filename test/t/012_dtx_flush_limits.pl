@@ -126,5 +126,44 @@ for my $g (split /\n/, $node->safe_psql('postgres', 'SELECT gid FROM pg_prepared
 	$node->safe_psql('postgres', "ROLLBACK PREPARED '$g'");
 }
 
+# ---- a server's own commit_delay is the operator's policy, kept ----
+# The shared COMMIT PREPARED flush sets commit_delay = 100 us with
+# commit_siblings = 0 only where none is set.  A server with commit_delay
+# = 100 ms and commit_siblings = 1000 never sleeps here (one session): its
+# commits take milliseconds, where forcing its delay with commit_siblings 0
+# would make every COMMIT PREPARED sleep 100 ms.  (PostgreSQL sleeps
+# commit_delay only with fsync on, which test clusters turn off.)
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET fsync = on;
+ALTER SYSTEM SET commit_delay = 100000;
+ALTER SYSTEM SET commit_siblings = 1000;
+SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres', "SELECT current_setting('commit_delay') = '100000'");
+my @times;
+for my $i (1 .. 5)
+{
+	my $tx = "delay$i";
+	$node->safe_psql('postgres', qq{
+SELECT unified.begin_distributed('$tx', '{claude,cognee}');
+BEGIN; INSERT INTO work VALUES ('$tx', 'claude'); PREPARE TRANSACTION 'unified:$tx:claude';
+BEGIN; INSERT INTO work VALUES ('$tx', 'cognee'); PREPARE TRANSACTION 'unified:$tx:cognee';
+});
+	my $out = $node->safe_psql('postgres', "\\timing on\nCALL unified.commit_distributed('$tx');");
+	push @times, $1 if $out =~ /Time: ([0-9.]+) ms/;
+}
+@times = sort { $a <=> $b } @times;
+is(scalar(@times), 5, 'five commits timed');
+cmp_ok($times[2], '<', 60,
+	"with the server's commit_delay = 100 ms and commit_siblings = 1000 a commit does not sleep it (median $times[2] ms)");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM work WHERE tx LIKE 'delay%'}), '10',
+	'and every participant is committed');
+$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET fsync;
+ALTER SYSTEM RESET commit_delay;
+ALTER SYSTEM RESET commit_siblings;
+SELECT pg_reload_conf();
+});
+
 $node->stop;
 done_testing();
