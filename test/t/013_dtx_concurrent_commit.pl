@@ -99,6 +99,25 @@ sub kill_and_restart
 	$node->poll_query_until('postgres', 'SELECT true') or die 'server did not come back';
 }
 
+# Start CALL commit_distributed('$tx') in a session paused at $point and
+# wait until it is there; returns the running psql, a reference to its
+# stderr, and the query that finds the paused backend's pid.
+sub commit_paused_at
+{
+	my ($tx, $point, $what) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[
+			'psql', '-X', '-d', $node->connstr('postgres'),
+			'-c', "SET unified_pg.debug_pause_at = '$point'",
+			'-c', "CALL unified.commit_distributed('$tx')"
+		],
+		'>', \$out, '2>', \$err);
+	my $q = "SELECT pid FROM pg_stat_activity WHERE query = 'unified_pg paused at $point'";
+	ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($q) p"), "$tx: $what");
+	return ($h, \$err, $q);
+}
+
 # ---- the finisher takes a share ----
 warm_up();
 prepare_tx('shared');
@@ -148,17 +167,7 @@ for my $how (qw(terminate kill9 immediate))
 	my $tx = "coord_$how";
 	warm_up();
 	prepare_tx($tx);
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			'psql', '-X', '-d', $node->connstr('postgres'),
-			'-c', "SET unified_pg.debug_pause_at = 'after_go'",
-			'-c', "CALL unified.commit_distributed('$tx')"
-		],
-		'>', \$out, '2>', \$err);
-	my $q = q{SELECT pid FROM pg_stat_activity WHERE query = 'unified_pg paused at after_go'};
-	ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($q) p"),
-		"$tx: the coordinator paused after letting the finisher go");
+	my ($h, $err, $q) = commit_paused_at($tx, 'after_go', 'the coordinator paused after letting the finisher go');
 	ok($node->poll_query_until('postgres',
 			"SELECT count(*) = 1 FROM pg_prepared_xacts WHERE gid LIKE 'unified:$tx:%'"),
 		"$tx: the finisher committed its share meanwhile");
@@ -172,17 +181,7 @@ warm_up();
 my $fpid = $node->safe_psql('postgres', $finisher);
 prepare_tx('armed');
 {
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			'psql', '-X', '-d', $node->connstr('postgres'),
-			'-c', "SET unified_pg.debug_pause_at = 'after_decision'",
-			'-c', "CALL unified.commit_distributed('armed')"
-		],
-		'>', \$out, '2>', \$err);
-	my $q = q{SELECT pid FROM pg_stat_activity WHERE query = 'unified_pg paused at after_decision'};
-	ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($q) p"),
-		'armed: the coordinator paused after its decision');
+	my ($h, $err, $q) = commit_paused_at('armed', 'after_decision', 'the coordinator paused after its decision');
 	ok( $node->poll_query_until('postgres',
 			"SELECT query = 'waiting for a commit decision' FROM pg_stat_activity WHERE pid = $fpid"),
 		'armed: the finisher waits for the go');
@@ -198,21 +197,11 @@ check_committed('armed', 'coordinator gone after its decision');
 warm_up();
 prepare_tx('cancelled');
 {
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			'psql', '-X', '-d', $node->connstr('postgres'),
-			'-c', "SET unified_pg.debug_pause_at = 'after_go'",
-			'-c', "CALL unified.commit_distributed('cancelled')"
-		],
-		'>', \$out, '2>', \$err);
-	my $q = q{SELECT pid FROM pg_stat_activity WHERE query = 'unified_pg paused at after_go'};
-	ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($q) p"),
-		'cancelled: the coordinator paused after letting the finisher go');
+	my ($h, $err, $q) = commit_paused_at('cancelled', 'after_go', 'the coordinator paused after letting the finisher go');
 	$node->safe_psql('postgres', 'SELECT pg_cancel_backend(pid) FROM (' . $q . ') p');
 	$h->finish;
-	like($err, qr/canceling statement due to user request/, 'cancelled: the CALL ends with the cancel');
-	like($err, qr/CONTEXT:  distributed transaction "cancelled" is committed: its commit decision is durable/,
+	like($$err, qr/canceling statement due to user request/, 'cancelled: the CALL ends with the cancel');
+	like($$err, qr/CONTEXT:  distributed transaction "cancelled" is committed: its commit decision is durable/,
 		'cancelled: and its context says the transaction is committed');
 }
 check_committed('cancelled', 'coordinator cancelled after its decision');
