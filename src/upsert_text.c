@@ -203,7 +203,11 @@ upg_text_element_start(void *state, bool isnull)
 {
 	UpgTextState *st = (UpgTextState *) state;
 
-	/* a 16 MB batch can hold millions of elements: stay cancellable */
+	/*
+	 * A 16 MB batch can hold millions of elements or keys: stay cancellable.
+	 * Every value is an array element or an object's field, so this and
+	 * upg_text_field_start check once per value.
+	 */
 	CHECK_FOR_INTERRUPTS();
 	if (st->root != UPG_JSON_ARRAY)
 		UPG_JSON_CB_DONE;
@@ -303,6 +307,7 @@ upg_text_field_start(void *state, char *fname, bool isnull)
 	int			k;
 	int			len;
 
+	CHECK_FOR_INTERRUPTS();		/* see upg_text_element_start */
 	if (st->root != UPG_JSON_ARRAY || st->depth != UPG_DEPTH_ELEMENT || c == NULL)
 		UPG_JSON_CB_DONE;
 	len = strlen(fname);
@@ -357,7 +362,6 @@ upg_text_scalar(void *state, char *token, JsonTokenType type)
 	UpgTextState *st = (UpgTextState *) state;
 	UpgTextField *f;
 
-	CHECK_FOR_INTERRUPTS();
 	if (!st->root_seen)
 	{
 		st->root_seen = true;
