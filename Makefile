@@ -28,6 +28,7 @@ OBJS = \
 	src/resolver.o \
 	src/finisher.o \
 	src/vector.o \
+	src/sketch.o \
 	src/numeric_real.o \
 	src/operations.o \
 	src/upsert_text.o \
@@ -52,8 +53,8 @@ PG_CFLAGS = -Wall -Werror
 # math a sum cannot be split into SIMD lanes.  "make vector-check" prints the
 # compiler's report for the kernel's loop.
 UPG_VECTOR_CFLAGS = -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
-src/vector.o: CFLAGS += $(UPG_VECTOR_CFLAGS)
-src/vector.bc: BITCODE_CFLAGS += $(UPG_VECTOR_CFLAGS)
+src/vector.o src/sketch.o: CFLAGS += $(UPG_VECTOR_CFLAGS)
+src/vector.bc src/sketch.bc: BITCODE_CFLAGS += $(UPG_VECTOR_CFLAGS)
 
 # pg_regress: every sql/NNN_*.sql, against a running preloaded server (make test starts one).
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql)))
@@ -89,6 +90,7 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PIECES)
 .PHONY: run stop test deps bench vector-check
 vector-check:
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(UPG_VECTOR_CFLAGS) -fopt-info-vec-optimized -c src/vector.c -o /dev/null 2>&1 | grep -E 'vector\.c:[0-9]+:[0-9]+: optimized: loop vectorized'
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(UPG_VECTOR_CFLAGS) -fopt-info-vec-optimized -c src/sketch.c -o /dev/null 2>&1 | grep -E 'sketch\.c:[0-9]+:[0-9]+: optimized: loop vectorized'
 
 deps:
 	@bash scripts/deps.sh

@@ -441,8 +441,8 @@ SELECT unified.apply_chunk_policies('unified.chunks');
 
 -- ---------------------------------------------------------------------------
 -- Privileges.  Nothing in schema unified is granted to PUBLIC except
--- unified.content_hash (the generated column calls it as the inserting
--- role).  Partitions, unified.chunk_keys and the grant tables get no grants
+-- unified.content_hash and unified.embedding_sketch (a generated column and
+-- an index expression call them as the inserting role).  Partitions, unified.chunk_keys and the grant tables get no grants
 -- at all: only the owner (and the SECURITY DEFINER functions) use them.
 -- ---------------------------------------------------------------------------
 REVOKE ALL ON TABLE unified.chunks, unified.chunk_keys, unified.project_grants,

@@ -588,6 +588,38 @@ AS $fn$
         CASE WHEN filter IS NOT NULL THEN 'c.metadata OPERATOR(pg_catalog.@>) $6' END)
 $fn$;
 
+-- The exact path inside a project reads an 8-bit copy of every embedding
+-- first, from an index, and the full rows of a few candidates only
+-- (src/sketch.c says how, and why it is exact).  The index holds the
+-- copies of embeddings of up to 2,000 dimensions of Claude-Context's
+-- chunks; the table's other indexes are not affected.
+CREATE FUNCTION unified.embedding_sketch(real[])
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'upg_embedding_sketch'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION unified.embedding_sketch(real[]) IS
+    'An embedding quantized to one byte per dimension, with the bound of its rounding (the key of chunks_project_sketch_idx)';
+
+-- (The id before the sketch keeps the index compact: new chunks' entries
+-- go to the end of their project's range, as a serial key's do, where
+-- entries ordered by sketch would split pages all over it.)
+CREATE INDEX chunks_project_sketch_idx ON unified.chunks
+    (project_id, id, unified.embedding_sketch(embedding)) INCLUDE (created_at)
+    WHERE project_id IS NOT NULL AND pg_catalog.cardinality(embedding) <= 2000;
+
+-- The exact ranking of a project's chunks through chunks_project_sketch_idx:
+-- (id, created_at, d) of the lim nearest, in the plain path's order.
+CREATE FUNCTION unified.search_chunks_sketch(q real[], lim integer, p_project text,
+                                             p_dataset uuid, p_collection text, p_filter jsonb)
+RETURNS TABLE (id bigint, created_at timestamptz, d double precision)
+AS 'MODULE_PATHNAME', 'upg_search_chunks_sketch'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, unified, pg_temp;
+
+COMMENT ON FUNCTION unified.search_chunks_sketch(real[], integer, text, uuid, text, jsonb) IS
+    'The exact nearest chunks of a project, through the 8-bit copies of chunks_project_sketch_idx (internal to search_chunks)';
+
 -- The exact path: every candidate row's cosine distance.  With a project
 -- or dataset filter the rows are fetched through its index (a bitmap scan,
 -- in physical order), never by scanning the partitions: a project's chunks
@@ -618,6 +650,18 @@ AS $fn$
 BEGIN
     IF p_project IS NOT NULL OR p_dataset IS NOT NULL THEN
         PERFORM set_config('enable_seqscan', 'off', true);
+    END IF;
+    IF p_project IS NOT NULL AND cardinality(q) <= 2000 THEN
+        RETURN QUERY
+        SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,
+               c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,
+               1 OPERATOR(pg_catalog.-) t.d
+          FROM unified.search_chunks_sketch(q, lim, p_project, p_dataset, p_collection, p_filter) t
+          JOIN unified.chunks c ON c.id OPERATOR(pg_catalog.=) t.id
+           AND c.created_at OPERATOR(pg_catalog.=) t.created_at
+         WHERE p_min_score IS NULL OR 1 OPERATOR(pg_catalog.-) t.d OPERATOR(pg_catalog.>=) p_min_score
+         ORDER BY t.d, t.id;
+        RETURN;
     END IF;
     RETURN QUERY EXECUTE format(
         'SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
@@ -937,6 +981,7 @@ COMMENT ON FUNCTION unified.enable_vector_index(integer, text, text) IS
 -- ---------------------------------------------------------------------------
 REVOKE ALL ON FUNCTION
     unified.cosine_distance(real[], real[]),
+    unified.search_chunks_sketch(real[], integer, text, uuid, text, jsonb),
     unified.embedding_from_jsonb(jsonb, integer),
     unified.upsert_chunks_parse(jsonb),
     unified.upsert_chunks_parse(text),
@@ -963,6 +1008,7 @@ REVOKE ALL ON FUNCTION
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     unified.cosine_distance(real[], real[]),
+    unified.search_chunks_sketch(real[], integer, text, uuid, text, jsonb),
     unified.embedding_from_jsonb(jsonb, integer),
     unified.upsert_chunks_parse(jsonb),
     unified.upsert_chunks_parse(text),

@@ -39,13 +39,16 @@ SELECT is_empty($$
     SELECT signature FROM ext_functions
      WHERE has_function_privilege('public', oid, 'EXECUTE')
        AND signature NOT IN ('unified.content_hash(text)',
+                             -- the sketch index's expression, evaluated as
+                             -- the role that writes a chunk; pure arithmetic
+                             'unified.embedding_sketch(real[])',
                              -- SECURITY INVOKER, and they only plan one plain
                              -- SELECT (EXPLAIN without ANALYZE, checked by the
                              -- parser) with the caller's own rights: nothing a
                              -- caller could not do with EXPLAIN itself.
                              'unified.explain_select(text)',
                              'unified.explain_pruning(text)')$$,
-    'nothing but content_hash is executable by PUBLIC');
+    'nothing but content_hash and embedding_sketch is executable by PUBLIC');
 SELECT is_empty($$
     SELECT signature FROM ext_functions
      WHERE prosecdef AND (has_function_privilege('claude_user', oid, 'EXECUTE')

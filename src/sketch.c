@@ -1,0 +1,827 @@
+/*-------------------------------------------------------------------------
+ *
+ * sketch.c
+ *		Exact search inside a project through an 8-bit copy of every
+ *		embedding kept in an index.
+ *
+ * Why.  The exact search of a project's chunks is bound by reading them:
+ * a 768-dimension embedding is 3 kB, stored in the row (STORAGE MAIN), two
+ * rows to a page, and visiting a 50,000-chunk project's 25,000 pages costs
+ * more than the search is allowed in all (BENCHMARKS.md).  So the exact
+ * path reads a compact copy first and the full rows of a few candidates
+ * only.
+ *
+ * The sketch.  unified.embedding_sketch(real[]) (a key column of the index
+ * chunks_project_sketch_idx, on (project_id, id, sketch) INCLUDE
+ * (created_at), for embeddings of up to UPG_SKETCH_MAX_DIMS dimensions) is
+ * the embedding x scaled to unit length, quantized to one signed byte per
+ * dimension with one scale sigma:
+ *
+ *     x / |x| = sigma * c + r,    c[i] in [-127, 127]
+ *
+ * with the residual's norm |r| folded, with every rounding error, into one
+ * number, the slack.  For a query q the cosine similarity is then bounded:
+ *
+ *     cos(x, q) <= sigma * (c . q) / |q| + slack
+ *
+ * (Cauchy-Schwarz on r . q), so 1 - sigma * (c . q) / |q| - slack is a lower
+ * bound of the distance unified.cosine_distance computes for that row.  The
+ * slack covers, besides |r|, the float rounding of the sum c . q here and of
+ * the three sums of cosine_distance's kernel (at most n * 2^-24 each,
+ * relative, in any summation order), with a factor of more than two to
+ * spare.  Embeddings whose squares could underflow or overflow a float are
+ * marked unbounded: they are always candidates.  The index entry is about
+ * a quarter of the embedding (780 bytes for 768 dimensions), and the
+ * index's leaf pages hold a project's entries next to each other.
+ *
+ * The search (unified.search_chunks_sketch, called by search_chunks_exact
+ * for a project): every index entry of the project whose sketch has the
+ * query's dimensions gets its lower bound; the candidates are then ranked
+ * exactly, cheapest bound first, in batches, by a query on unified.chunks
+ * itself, as the caller, under row-level security and with every filter of
+ * the search (unified.search_where): the rows it returns are exactly the
+ * rows the plain exact path could return, with the distance it would
+ * compute.  The search stops when it holds k rows and the k-th distance is
+ * below the lowest bound not yet ranked: no other row can come before it.
+ * The result is the plain path's, row for row and in the same order
+ * (distance, then id).
+ *
+ * Visibility.  The index is read without looking at the table: its entries
+ * include dead and uncommitted row versions, which only add candidates (the
+ * ranking query sees what the snapshot sees).  Every row version the
+ * snapshot sees has its entry (VACUUM keeps what any snapshot needs, and a
+ * HOT update does not change the embedding, the key of the index).  A row
+ * reached through two entries (an old and a new version) is ranked once.
+ * Nothing of an entry reaches the caller: only rows the ranking query
+ * returns.
+ *
+ * When the batches stop paying (a filter on metadata that the index cannot
+ * see, rows hidden by row-level security), the search runs the plain exact
+ * query instead, which is as correct and costs what it always did; so it
+ * does without the index, or with a query vector whose norm is out of the
+ * safe range.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "unified_pg.h"
+
+/* most dimensions a sketch holds: its index entry must fit a btree page's third */
+#define UPG_SKETCH_MAX_DIMS		2000
+#define UPG_SKETCH_VERSION		1
+#define UPG_SKETCH_UNBOUNDED	0x01	/* flag: no bound, always a candidate */
+#define UPG_SKETCH_HEADER		12
+
+/* a float's unit roundoff */
+#define UPG_FLOAT_U				(1.0 / 16777216.0)
+
+/* the index, and its columns */
+#define UPG_SKETCH_INDEX		"chunks_project_sketch_idx"
+
+PG_FUNCTION_INFO_V1(upg_embedding_sketch);
+PG_FUNCTION_INFO_V1(upg_search_chunks_sketch);
+
+/* The fixed part of a sketch (then dims signed bytes). */
+typedef struct UpgSketchHeader
+{
+	uint8		version;
+	uint8		flags;
+	uint16		dims;
+	float		sigma;
+	float		slack;
+} UpgSketchHeader;
+
+StaticAssertDecl(sizeof(UpgSketchHeader) == UPG_SKETCH_HEADER, "sketch header size");
+
+/* Fill the sketch of x[0 .. n-1] at out (header + n codes). */
+static void
+upg_sketch_make(const float *x, int n, char *out)
+{
+	UpgSketchHeader h = {UPG_SKETCH_VERSION, 0, (uint16) n, 0.0f, 0.0f};
+	int8	   *codes = (int8 *) (out + UPG_SKETCH_HEADER);
+	double		sq = 0.0;
+	double		maxabs = 0.0;
+	double		rr = 0.0;
+	double		norm;
+	double		slack;
+	float		sigma;
+
+	memset(codes, 0, n);
+	for (int i = 0; i < n; i++)
+	{
+		double		v = x[i];
+
+		if (isnan(v) || fabs(v) > 1e15)
+			maxabs = INFINITY;
+		else if (fabs(v) > maxabs)
+			maxabs = fabs(v);
+		sq += v * v;
+	}
+	/* the kernel's float squares and sums must neither underflow nor overflow */
+	if (n == 0 || !(sq >= 1e-30 && sq <= 1e30) || !isfinite(maxabs))
+	{
+		h.flags = UPG_SKETCH_UNBOUNDED;
+		memcpy(out, &h, sizeof(h));
+		return;
+	}
+	norm = sqrt(sq);
+	sigma = (float) (maxabs / norm / 127.0);
+	for (int i = 0; i < n; i++)
+	{
+		double		u = x[i] / norm;
+		double		c = rint(u / sigma);
+
+		if (c > 127.0)
+			c = 127.0;
+		else if (c < -127.0)
+			c = -127.0;
+		codes[i] = (int8) c;
+		rr += (u - (double) sigma * c) * (u - (double) sigma * c);
+	}
+	/* |r|, and the rounding of both sums and of cosine_distance, with room */
+	slack = sqrt(rr);
+	slack += (5.0 * n + 8.0) * UPG_FLOAT_U * (1.0 + slack) + 1e-6;
+	h.sigma = sigma;
+	h.slack = (float) slack;
+	if ((double) h.slack < slack)
+		h.slack = nextafterf(h.slack, INFINITY);
+	memcpy(out, &h, sizeof(h));
+}
+
+/*
+ * SQL: unified.embedding_sketch(real[]) -- the 8-bit copy of an embedding
+ * that chunks_project_sketch_idx stores (see the banner).
+ */
+Datum
+upg_embedding_sketch(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
+	int			n;
+	bytea	   *result;
+
+	if (ARR_ELEMTYPE(a) != FLOAT4OID)
+		elog(ERROR, "embedding_sketch argument is not real[]");
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("embedding must be a one-dimensional array")));
+	if (ARR_HASNULL(a) && array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("embedding must not contain NULL values")));
+	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	if (n > UPG_SKETCH_MAX_DIMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("an embedding sketch holds at most %d dimensions", UPG_SKETCH_MAX_DIMS),
+				 errdetail("The embedding has %d.", n)));
+	result = palloc(VARHDRSZ + UPG_SKETCH_HEADER + n);
+	SET_VARSIZE(result, VARHDRSZ + UPG_SKETCH_HEADER + n);
+	upg_sketch_make((const float *) ARR_DATA_PTR(a), n, VARDATA(result));
+	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * The sum of c[i] * p[i], exact in integers: one loop without calls or
+ * branches, which the compiler turns into multiply-adds of 16-bit lanes
+ * (the Makefile's vector flags).  The query's scale keeps every partial
+ * sum within int32 (upg_sketch_query).
+ */
+static inline int32
+upg_sketch_dot(const int8 *restrict c, const int16 *restrict p, int n)
+{
+	int32		s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += (int16) c[i] * p[i];
+	return s;
+}
+
+/* One index entry's candidate: the bounds and the chunk's key. */
+typedef struct UpgSketchEntry
+{
+	float		lb;				/* lower bound of the distance, rounded down */
+	float		ub;				/* upper bound, rounded up */
+	int64		id;
+	TimestampTz created_at;
+} UpgSketchEntry;
+
+/* A ranked row. */
+typedef struct UpgRanked
+{
+	double		d;
+	int64		id;
+	TimestampTz created_at;
+} UpgRanked;
+
+/* The state of one search. */
+typedef struct UpgSketchSearch
+{
+	/* the arguments, as the SQL queries take them ($1 .. $7) */
+	Datum		args[9];
+	char		nulls[9];
+	const float *q;
+	int			dims;
+	double		qnorm;
+	/* the query in 16 bits: q = qscale * p + e, |e| / |q| <= qerr */
+	int16	   *p;
+	double		qscale;
+	double		qerr;
+	int			lim;
+	/* the index entries */
+	UpgSketchEntry *e;
+	int			n;
+	int			cap;
+	/* rows ranked so far, the best lim of them, sorted */
+	UpgRanked  *best;
+	int			nbest;
+	HTAB	   *seen;			/* (id, created_at) already ranked */
+	SPIPlanPtr	rank_plan;
+	char	   *where;
+} UpgSketchSearch;
+
+typedef struct UpgSketchKey
+{
+	int64		id;
+	TimestampTz created_at;
+} UpgSketchKey;
+
+/*
+ * Quantize the query to 16 bits: with c[i] within 127 and p[i] within
+ * pmax, no sum of dims products leaves int32.  false if q is not in the
+ * range whose float squares are safe (the caller then runs the plain query).
+ */
+static bool
+upg_sketch_query(UpgSketchSearch *s)
+{
+	double		sq = 0.0;
+	double		maxabs = 0.0;
+	double		ee = 0.0;
+	double		pmax = Min(32767.0, floor((double) PG_INT32_MAX / (127.0 * s->dims)));
+
+	for (int i = 0; i < s->dims; i++)
+	{
+		sq += (double) s->q[i] * (double) s->q[i];
+		maxabs = Max(maxabs, fabs((double) s->q[i]));
+	}
+	if (!(sq >= 1e-30 && sq <= 1e30) || maxabs > 1e15)
+		return false;
+	s->qnorm = sqrt(sq);
+	s->qscale = maxabs / pmax;
+	s->p = palloc(sizeof(int16) * s->dims);
+	for (int i = 0; i < s->dims; i++)
+	{
+		double		v = rint((double) s->q[i] / s->qscale);
+		double		e;
+
+		v = Max(-pmax, Min(pmax, v));
+		s->p[i] = (int16) v;
+		e = (double) s->q[i] - s->qscale * v;
+		ee += e * e;
+	}
+	/* relative, with room for the rounding of these sums */
+	s->qerr = sqrt(ee) / s->qnorm * (1.0 + 1e-9) + 1e-12;
+	return true;
+}
+
+/*
+ * The bounds of the distance to q for one stored sketch; false to skip it.
+ * cos(x, q) <= sigma * (c . q) / |q| + slack, and
+ * c . q = qscale * (c . p) + c . e with |c . e| <= |c| |e| and
+ * sigma |c| <= 1 + |r| <= 1 + slack.
+ */
+static bool
+upg_sketch_bounds(UpgSketchSearch *s, bytea *sk, float *lb, float *ub)
+{
+	UpgSketchHeader h;
+	const char *p = VARDATA_ANY(sk);
+	int			len = VARSIZE_ANY_EXHDR(sk);
+	double		est;
+	double		width;
+	float		l;
+	float		u;
+
+	if (len < UPG_SKETCH_HEADER)
+		goto unbounded;
+	memcpy(&h, p, sizeof(h));
+	if (h.version != UPG_SKETCH_VERSION || len != UPG_SKETCH_HEADER + h.dims)
+		goto unbounded;
+	/* the plain path ranks only embeddings of the query's dimensions */
+	if (h.dims != s->dims)
+		return false;
+	if ((h.flags & UPG_SKETCH_UNBOUNDED) || !isfinite(h.sigma) || !isfinite(h.slack) ||
+		h.sigma <= 0.0f || h.slack < 0.0f)
+		goto unbounded;
+	est = (double) h.sigma * s->qscale *
+		(double) upg_sketch_dot((const int8 *) (p + UPG_SKETCH_HEADER), s->p, s->dims) / s->qnorm;
+	width = (double) h.slack + (1.0 + (double) h.slack) * s->qerr + 1e-9;
+	/* to float, rounded outwards */
+	l = (float) (1.0 - est - width);
+	u = (float) (1.0 - est + width);
+	if ((double) l > 1.0 - est - width)
+		l = nextafterf(l, -INFINITY);
+	if ((double) u < 1.0 - est + width)
+		u = nextafterf(u, INFINITY);
+	*lb = l;
+	*ub = u;
+	return true;
+
+unbounded:
+	*lb = -INFINITY;
+	*ub = INFINITY;
+	return true;
+}
+
+/* Add one index entry to the search. */
+static void
+upg_sketch_add(UpgSketchSearch *s, float lb, float ub, int64 id, TimestampTz ca)
+{
+	if (s->n == s->cap)
+	{
+		s->cap *= 2;
+		s->e = repalloc_huge(s->e, sizeof(UpgSketchEntry) * (Size) s->cap);
+	}
+	s->e[s->n].lb = lb;
+	s->e[s->n].ub = ub;
+	s->e[s->n].id = id;
+	s->e[s->n].created_at = ca;
+	s->n++;
+}
+
+/* Check that an index is the sketch index this file reads (four columns, these types). */
+static bool
+upg_sketch_index_ok(Relation irel)
+{
+	TupleDesc	td = RelationGetDescr(irel);
+
+	return irel->rd_rel->relam == BTREE_AM_OID &&
+		irel->rd_index->indnatts == 4 &&
+		irel->rd_index->indnkeyatts == 3 &&
+		TupleDescAttr(td, 0)->atttypid == TEXTOID &&
+		TupleDescAttr(td, 1)->atttypid == INT8OID &&
+		TupleDescAttr(td, 2)->atttypid == BYTEAOID &&
+		TupleDescAttr(td, 3)->atttypid == TIMESTAMPTZOID;
+}
+
+/* Read the project's entries of one partition's sketch index; false if it is not one. */
+static bool
+upg_sketch_read_index(UpgSketchSearch *s, Oid indexoid, Datum project)
+{
+	Relation	irel;
+	Relation	hrel;
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		ok;
+	int			since_check = 0;
+
+	irel = index_open(indexoid, AccessShareLock);
+	ok = upg_sketch_index_ok(irel) && irel->rd_index->indisvalid;
+	if (!ok)
+	{
+		index_close(irel, AccessShareLock);
+		return false;
+	}
+	hrel = table_open(irel->rd_index->indrelid, AccessShareLock);
+	scan = index_beginscan(hrel, irel, GetActiveSnapshot(), 1, 0);
+	scan->xs_want_itup = true;
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   irel->rd_indcollation[0], F_TEXTEQ, project);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (index_getnext_tid(scan, ForwardScanDirection) != NULL)
+	{
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+		float		lb;
+		float		ub;
+
+		if (++since_check == 1024)
+		{
+			CHECK_FOR_INTERRUPTS();
+			since_check = 0;
+		}
+		index_deform_tuple(scan->xs_itup, scan->xs_itupdesc, values, isnull);
+		if (isnull[1] || isnull[2] || isnull[3])
+			continue;
+		/* columns: project_id, id, sketch; created_at included */
+		{
+			/* (compressed only when the codes are sparse enough for pglz) */
+			bytea	   *sk = DatumGetByteaPP(values[2]);
+			bool		use = upg_sketch_bounds(s, sk, &lb, &ub);
+
+			if ((Pointer) sk != DatumGetPointer(values[2]))
+				pfree(sk);
+			if (!use)
+				continue;
+		}
+		upg_sketch_add(s, lb, ub, DatumGetInt64(values[1]), DatumGetTimestampTz(values[3]));
+	}
+	index_endscan(scan);
+	table_close(hrel, AccessShareLock);
+	index_close(irel, AccessShareLock);
+	return true;
+}
+
+/*
+ * Collect the bounds of every sketch of the project; false when there is no
+ * usable sketch index (the caller then runs the plain query).
+ */
+static bool
+upg_sketch_collect(UpgSketchSearch *s, Datum project)
+{
+	Oid			nsp = get_namespace_oid(UPG_SCHEMA_NAME, false);
+	Oid			parent = get_relname_relid(UPG_SKETCH_INDEX, nsp);
+	List	   *indexes;
+	ListCell   *lc;
+
+	if (!OidIsValid(parent) || get_rel_relkind(parent) != RELKIND_PARTITIONED_INDEX ||
+		!get_index_isvalid(parent))
+		return false;
+	/* the partitions (tables, then their indexes), as a scan of unified.chunks locks them */
+	(void) find_all_inheritors(IndexGetRelation(parent, false), AccessShareLock, NULL);
+	indexes = find_all_inheritors(parent, AccessShareLock, NULL);
+	foreach(lc, indexes)
+	{
+		Oid			idx = lfirst_oid(lc);
+
+		if (get_rel_relkind(idx) != RELKIND_INDEX)
+			continue;
+		if (!upg_sketch_read_index(s, idx, project))
+			return false;
+	}
+	return true;
+}
+
+/* Partially order e[lo .. hi) so that e[lo .. lo+m) hold the m smallest bounds. */
+static void
+upg_sketch_select(UpgSketchEntry *e, int lo, int hi, int m)
+{
+	int			target = lo + m;
+
+	if (m <= 0 || m >= hi - lo)
+		return;
+	while (hi - lo > 1)
+	{
+		double		a = e[lo].lb;
+		double		b = e[(lo + hi) / 2].lb;
+		double		c = e[hi - 1].lb;
+		double		pivot = (a < b) ? ((b < c) ? b : (a < c ? c : a)) : ((a < c) ? a : (b < c ? c : b));
+		int			i = lo;
+		int			j = hi - 1;
+
+		/* Hoare partition around pivot */
+		while (i <= j)
+		{
+			while (e[i].lb < pivot)
+				i++;
+			while (e[j].lb > pivot)
+				j--;
+			if (i <= j)
+			{
+				UpgSketchEntry t = e[i];
+
+				e[i] = e[j];
+				e[j] = t;
+				i++;
+				j--;
+			}
+		}
+		if (target <= j)
+			hi = j + 1;
+		else if (target >= i)
+			lo = i;
+		else
+			return;
+	}
+}
+
+/* qsort comparator: ranked rows by distance, then id (the plain path's order). */
+static int
+upg_ranked_cmp(const void *a, const void *b)
+{
+	const UpgRanked *x = a;
+	const UpgRanked *y = b;
+
+	if (x->d != y->d)
+		return x->d < y->d ? -1 : 1;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return 0;
+}
+
+/* The ranking query for candidates ($8, $9: their keys), as the caller. */
+static SPIPlanPtr
+upg_sketch_rank_plan(UpgSketchSearch *s)
+{
+	Oid			types[9] = {FLOAT4ARRAYOID, INT4OID, TEXTOID, UUIDOID, TEXTOID,
+	JSONBOID, FLOAT4OID, INT8ARRAYOID, TIMESTAMPTZARRAYOID};
+	char	   *sql;
+	SPIPlanPtr	plan;
+
+	sql = psprintf("SELECT c.id, c.created_at, unified.cosine_distance(c.embedding, $1) AS d"
+				   " FROM ROWS FROM (pg_catalog.unnest($8), pg_catalog.unnest($9)) AS u(id, created_at)"
+				   " JOIN unified.chunks c ON c.id OPERATOR(pg_catalog.=) u.id"
+				   "  AND c.created_at OPERATOR(pg_catalog.=) u.created_at"
+				   " WHERE %s", s->where);
+	plan = SPI_prepare(sql, 9, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/* Merge the rows of the last SPI result into the best lim. */
+static void
+upg_sketch_merge(UpgSketchSearch *s)
+{
+	int			total = s->nbest + (int) SPI_processed;
+	UpgRanked  *all = palloc(sizeof(UpgRanked) * Max(total, 1));
+
+	memcpy(all, s->best, sizeof(UpgRanked) * s->nbest);
+	total = s->nbest;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		n1,
+					n2,
+					n3;
+		Datum		id = SPI_getbinval(tup, td, 1, &n1);
+		Datum		ca = SPI_getbinval(tup, td, 2, &n2);
+		Datum		d = SPI_getbinval(tup, td, 3, &n3);
+
+		if (n1 || n2 || n3 || isnan(DatumGetFloat8(d)))
+			continue;			/* norm zero: never a result */
+		all[total].id = DatumGetInt64(id);
+		all[total].created_at = DatumGetTimestampTz(ca);
+		all[total].d = DatumGetFloat8(d);
+		total++;
+	}
+	qsort(all, total, sizeof(UpgRanked), upg_ranked_cmp);
+	s->nbest = Min(total, s->lim);
+	memcpy(s->best, all, sizeof(UpgRanked) * s->nbest);
+	pfree(all);
+}
+
+/* Rank the entries e[from .. to) not ranked before. */
+static void
+upg_sketch_rank(UpgSketchSearch *s, int from, int to)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(to - from, 1));
+	Datum	   *cas = palloc(sizeof(Datum) * Max(to - from, 1));
+	int			k = 0;
+
+	for (int i = from; i < to; i++)
+	{
+		UpgSketchKey key = {s->e[i].id, s->e[i].created_at};
+		bool		found;
+
+		(void) hash_search(s->seen, &key, HASH_ENTER, &found);
+		if (found)
+			continue;
+		ids[k] = Int64GetDatum(key.id);
+		cas[k] = TimestampTzGetDatum(key.created_at);
+		k++;
+	}
+	if (k == 0)
+		return;
+	s->args[7] = PointerGetDatum(construct_array(ids, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	s->args[8] = PointerGetDatum(construct_array(cas, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	s->nulls[7] = s->nulls[8] = ' ';
+	if (SPI_execute_plan(s->rank_plan, s->args, s->nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "ranking the candidates failed");
+	upg_sketch_merge(s);
+	pfree(ids);
+	pfree(cas);
+}
+
+/* The lowest bound in e[from .. n). */
+static double
+upg_sketch_min_lb(UpgSketchSearch *s, int from)
+{
+	double		m = INFINITY;
+
+	for (int i = from; i < s->n; i++)
+		if (s->e[i].lb < m)
+			m = s->e[i].lb;
+	return m;
+}
+
+/* The lim-th smallest upper bound: the first batch's reach. */
+static double
+upg_sketch_first_reach(UpgSketchSearch *s)
+{
+	UpgSketchEntry *tmp = palloc(sizeof(UpgSketchEntry) * s->n);
+	double		reach = -INFINITY;
+
+	/* select on a copy whose lb is the ub */
+	for (int i = 0; i < s->n; i++)
+		tmp[i].lb = s->e[i].ub;
+	upg_sketch_select(tmp, 0, s->n, s->lim);
+	for (int i = 0; i < s->lim; i++)
+		reach = Max(reach, (double) tmp[i].lb);
+	pfree(tmp);
+	return reach;
+}
+
+/*
+ * Rank candidates batch by batch until the best lim are proven; false when
+ * it stops paying (more than a tenth of the entries ranked) and the plain
+ * query must answer.
+ */
+static bool
+upg_sketch_search(UpgSketchSearch *s)
+{
+	int			done = 0;
+	int			budget = Max(s->lim * 20, s->n / 10);
+	int			batch;
+
+	if (s->n == 0)
+		return true;
+	if (s->n <= s->lim)
+	{
+		upg_sketch_rank(s, 0, s->n);
+		return true;
+	}
+	/* first batch: every entry that may beat the lim-th best upper bound */
+	{
+		double		reach = upg_sketch_first_reach(s);
+		int			j = 0;
+
+		for (int i = 0; i < s->n; i++)
+			if (s->e[i].lb <= reach)
+			{
+				UpgSketchEntry t = s->e[i];
+
+				s->e[i] = s->e[j];
+				s->e[j] = t;
+				j++;
+			}
+		batch = Max(j, s->lim);
+		upg_sketch_select(s->e, j, s->n, batch - j);
+	}
+	for (;;)
+	{
+		int			to = Min(done + batch, s->n);
+
+		upg_sketch_rank(s, done, to);
+		done = to;
+		if (done >= s->n)
+			return true;
+		if (s->nbest == s->lim && s->best[s->lim - 1].d < upg_sketch_min_lb(s, done))
+			return true;
+		if (done > budget)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+		batch *= 2;
+		upg_sketch_select(s->e, done, s->n, batch);
+	}
+}
+
+/* The plain exact query (search_chunks_exact's ranking) into the best rows. */
+static void
+upg_sketch_plain(UpgSketchSearch *s)
+{
+	Oid			types[7] = {FLOAT4ARRAYOID, INT4OID, TEXTOID, UUIDOID, TEXTOID,
+	JSONBOID, FLOAT4OID};
+	char	   *sql;
+
+	sql = psprintf("SELECT c.id, c.created_at, unified.cosine_distance(c.embedding, $1) AS d"
+				   " FROM unified.chunks c WHERE %s ORDER BY d, c.id LIMIT $2", s->where);
+	if (SPI_execute_with_args(sql, 7, types, s->args, s->nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "the exact search failed");
+	s->nbest = 0;
+	upg_sketch_merge(s);
+}
+
+/* The WHERE clause of the search, from unified.search_where (one definition). */
+static char *
+upg_sketch_where(UpgSketchSearch *s)
+{
+	Oid			types[5] = {INT4OID, TEXTOID, UUIDOID, TEXTOID, JSONBOID};
+	Datum		args[5] = {Int32GetDatum(s->dims), s->args[2], s->args[3], s->args[4], s->args[5]};
+	char		nulls[5] = {' ', s->nulls[2], s->nulls[3], s->nulls[4], s->nulls[5]};
+	bool		isnull;
+	Datum		w;
+
+	if (SPI_execute_with_args("SELECT unified.search_where($1, $2, $3, $4, $5)",
+							  5, types, args, nulls, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "unified.search_where failed");
+	w = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "unified.search_where returned NULL");
+	return TextDatumGetCString(w);
+}
+
+/*
+ * SQL: unified.search_chunks_sketch(q, lim, project, dataset, collection,
+ * filter) -- the exact lim nearest visible chunks of a project, as
+ * (id, created_at, d), in the order of the plain exact path; through the
+ * sketch index when it serves the query (see the banner).  The arguments
+ * are checked by unified.search_check first.
+ */
+Datum
+upg_search_chunks_sketch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	UpgSketchSearch s;
+	ArrayType  *qa;
+	HASHCTL		hctl;
+	bool		sketched = false;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query and lim must not be NULL")));
+	memset(&s, 0, sizeof(s));
+	qa = PG_GETARG_ARRAYTYPE_P(0);
+	if (ARR_ELEMTYPE(qa) != FLOAT4OID || ARR_NDIM(qa) != 1 ||
+		(ARR_HASNULL(qa) && array_contains_nulls(qa)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query must be a one-dimensional array of numbers without NULLs")));
+	s.lim = PG_GETARG_INT32(1);
+	if (s.lim < 1 || s.lim > 10000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lim must be between 1 and 10000")));
+	s.q = (const float *) ARR_DATA_PTR(qa);
+	s.dims = ArrayGetNItems(1, ARR_DIMS(qa));
+	for (int i = 0; i < 6; i++)
+	{
+		s.args[i] = PG_GETARG_DATUM(i);
+		s.nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	s.args[0] = PointerGetDatum(qa);
+	s.nulls[6] = 'n';			/* min_score: applied by the caller */
+	s.best = palloc(sizeof(UpgRanked) * s.lim);
+
+	/* the caller's right to read chunks, before reading their index */
+	if (pg_class_aclcheck(get_relname_relid("chunks", get_namespace_oid(UPG_SCHEMA_NAME, false)),
+						  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "chunks");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	s.where = upg_sketch_where(&s);
+
+	if (!PG_ARGISNULL(2) && s.dims >= 1 && s.dims <= UPG_SKETCH_MAX_DIMS &&
+		upg_sketch_query(&s))
+	{
+		s.cap = 16384;
+		s.e = palloc(sizeof(UpgSketchEntry) * s.cap);
+		if (upg_sketch_collect(&s, PG_GETARG_DATUM(2)))
+		{
+			hctl.keysize = sizeof(UpgSketchKey);
+			hctl.entrysize = sizeof(UpgSketchKey);
+			hctl.hcxt = CurrentMemoryContext;
+			s.seen = hash_create("unified_pg sketch candidates", 256, &hctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+			s.rank_plan = upg_sketch_rank_plan(&s);
+			sketched = upg_sketch_search(&s);
+		}
+	}
+	if (!sketched)
+		upg_sketch_plain(&s);
+	elog(DEBUG1, "unified_pg sketch search: %d entries, %ld ranked, %s",
+		 s.n, s.seen ? hash_get_num_entries(s.seen) : 0L,
+		 sketched ? "proven" : "plain query");
+
+	for (int i = 0; i < s.nbest; i++)
+	{
+		Datum		values[3] = {Int64GetDatum(s.best[i].id),
+			TimestampTzGetDatum(s.best[i].created_at),
+		Float8GetDatum(s.best[i].d)};
+		bool		nulls[3] = {false, false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
