@@ -88,6 +88,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "unified_pg.h"
@@ -264,6 +265,7 @@ typedef struct UpgSketchSearch
 	HTAB	   *seen;			/* (id, created_at) already ranked */
 	SPIPlanPtr	rank_plan;
 	char	   *where;
+	Oid			sketch_type;	/* unified.sketch */
 } UpgSketchSearch;
 
 typedef struct UpgSketchKey
@@ -376,7 +378,7 @@ upg_sketch_add(UpgSketchSearch *s, float lb, float ub, int64 id, TimestampTz ca)
 
 /* Check that an index is the sketch index this file reads (four columns, these types). */
 static bool
-upg_sketch_index_ok(Relation irel)
+upg_sketch_index_ok(UpgSketchSearch *s, Relation irel)
 {
 	TupleDesc	td = RelationGetDescr(irel);
 
@@ -385,7 +387,7 @@ upg_sketch_index_ok(Relation irel)
 		irel->rd_index->indnkeyatts == 3 &&
 		TupleDescAttr(td, 0)->atttypid == TEXTOID &&
 		TupleDescAttr(td, 1)->atttypid == INT8OID &&
-		TupleDescAttr(td, 2)->atttypid == BYTEAOID &&
+		TupleDescAttr(td, 2)->atttypid == s->sketch_type &&
 		TupleDescAttr(td, 3)->atttypid == TIMESTAMPTZOID;
 }
 
@@ -401,7 +403,7 @@ upg_sketch_read_index(UpgSketchSearch *s, Oid indexoid, Datum project)
 	int			since_check = 0;
 
 	irel = index_open(indexoid, AccessShareLock);
-	ok = upg_sketch_index_ok(irel) && irel->rd_index->indisvalid;
+	ok = upg_sketch_index_ok(s, irel) && irel->rd_index->indisvalid;
 	if (!ok)
 	{
 		index_close(irel, AccessShareLock);
@@ -430,7 +432,7 @@ upg_sketch_read_index(UpgSketchSearch *s, Oid indexoid, Datum project)
 			continue;
 		/* columns: project_id, id, sketch; created_at included */
 		{
-			/* (compressed only when the codes are sparse enough for pglz) */
+			/* (never compressed: unified.sketch is stored PLAIN) */
 			bytea	   *sk = DatumGetByteaPP(values[2]);
 			bool		use = upg_sketch_bounds(s, sk, &lb, &ub);
 
@@ -461,6 +463,10 @@ upg_sketch_collect(UpgSketchSearch *s, Datum project)
 
 	if (!OidIsValid(parent) || get_rel_relkind(parent) != RELKIND_PARTITIONED_INDEX ||
 		!get_index_isvalid(parent))
+		return false;
+	s->sketch_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									 CStringGetDatum("sketch"), ObjectIdGetDatum(nsp));
+	if (!OidIsValid(s->sketch_type))
 		return false;
 	/* the partitions (tables, then their indexes), as a scan of unified.chunks locks them */
 	(void) find_all_inheritors(IndexGetRelation(parent, false), AccessShareLock, NULL);

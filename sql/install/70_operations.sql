@@ -593,8 +593,26 @@ $fn$;
 -- (src/sketch.c says how, and why it is exact).  The index holds the
 -- copies of embeddings of up to 2,000 dimensions of Claude-Context's
 -- chunks; the table's other indexes are not affected.
+--
+-- The copy has its own type, unified.sketch: bytes, like bytea (its text
+-- form is bytea's, and it is binary coercible to bytea, so that the index
+-- uses bytea's btree operator class), but stored PLAIN.  An index entry
+-- with a bytea of more than 510 bytes would be offered to pglz on every
+-- insert, for codes that do not compress.
+CREATE TYPE unified.sketch;
+CREATE FUNCTION unified.sketch_in(cstring) RETURNS unified.sketch
+AS 'byteain' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION unified.sketch_out(unified.sketch) RETURNS cstring
+AS 'byteaout' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE unified.sketch (INPUT = unified.sketch_in, OUTPUT = unified.sketch_out,
+                            INTERNALLENGTH = VARIABLE, STORAGE = plain, ALIGNMENT = int4);
+COMMENT ON TYPE unified.sketch IS
+    'An embedding quantized to one byte per dimension (unified.embedding_sketch)';
+CREATE CAST (unified.sketch AS bytea) WITHOUT FUNCTION AS IMPLICIT;
+REVOKE ALL ON FUNCTION unified.sketch_in(cstring), unified.sketch_out(unified.sketch) FROM PUBLIC;
+
 CREATE FUNCTION unified.embedding_sketch(real[])
-RETURNS bytea
+RETURNS unified.sketch
 AS 'MODULE_PATHNAME', 'upg_embedding_sketch'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
