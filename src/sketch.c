@@ -26,13 +26,18 @@
  *
  * (Cauchy-Schwarz on r . q), so 1 - sigma * (c . q) / |q| - slack is a lower
  * bound of the distance unified.cosine_distance computes for that row.  The
- * slack covers, besides |r|, the float rounding of the sum c . q here and of
- * the three sums of cosine_distance's kernel (at most n * 2^-24 each,
- * relative, in any summation order), with a factor of more than two to
- * spare.  Embeddings whose squares could underflow or overflow a float are
- * marked unbounded: they are always candidates.  The index entry is about
- * a quarter of the embedding (780 bytes for 768 dimensions), and the
- * index's leaf pages hold a project's entries next to each other.
+ * slack covers, besides |r|, the float rounding of the three sums of
+ * cosine_distance's kernel (at most n * 2^-24 each, relative, in any
+ * summation order), with a factor of more than two to spare.  The query is
+ * quantized too, to 16 bits, q = t * p + e, so that c . p is an exact
+ * integer sum (multiply-adds of 16-bit lanes); |c . e| <= |c| |e| widens
+ * the bound by (1 + slack) |e| / |q|, a few millionths.  Embeddings whose
+ * squares could underflow or overflow a float are marked unbounded: they
+ * are always candidates.  The index entry is about a quarter of the
+ * embedding (780 bytes for 768 dimensions), and the index's leaf pages
+ * hold a project's entries next to each other.  pgTAP 074 builds the
+ * bound's worst case (residuals along the query) and fails when the slack
+ * is halved.
  *
  * The search (unified.search_chunks_sketch, called by search_chunks_exact
  * for a project): every index entry of the project whose sketch has the
@@ -212,9 +217,10 @@ upg_embedding_sketch(PG_FUNCTION_ARGS)
  * The sum of c[i] * p[i], exact in integers: one loop without calls or
  * branches, which the compiler turns into multiply-adds of 16-bit lanes
  * (the Makefile's vector flags).  The query's scale keeps every partial
- * sum within int32 (upg_sketch_query).
+ * sum within int32 (upg_sketch_query).  Not inlined: inside the index
+ * scan's loop nest GCC no longer vectorizes it.
  */
-static inline int32
+static pg_noinline int32
 upg_sketch_dot(const int8 *restrict c, const int16 *restrict p, int n)
 {
 	int32		s = 0;

@@ -22,7 +22,9 @@ BATCH = int(os.environ.get("BENCH_BATCH", "100"))
 DIMS = int(os.environ.get("BENCH_DIMS", "768"))
 QUERIES = int(os.environ.get("BENCH_QUERIES", "50"))
 HNSW_SIZES = [int(x) for x in os.environ.get("BENCH_HNSW_SIZES", "20000 100000").split()]
-PHASES = os.environ.get("BENCH_PHASES", "upsert search storage hnsw layout_upsert").split()
+PHASES = os.environ.get("BENCH_PHASES", "upsert sketch_write search storage hnsw layout_upsert").split()
+SKETCH_ROUNDS = int(os.environ.get("BENCH_SKETCH_ROUNDS", "4"))
+SKETCH_BLOCK = int(os.environ.get("BENCH_SKETCH_BLOCK", "20"))
 SEARCH_ROWS = int(os.environ.get("BENCH_SEARCH_ROWS", "50000"))
 POOL = 2000  # distinct embeddings; chunk i uses embedding i % POOL
 
@@ -442,6 +444,37 @@ async def bench_layout_upsert(admin, emb, bodies):
             f"global / none {total[('none', kind)] / total[('global', kind)]:.2f}")
 
 
+async def bench_sketch_write(admin, claude, emb, bodies):
+    """What chunks_project_sketch_idx (the exact search's 8-bit copies) costs
+    an upsert: blocks of batches through the text form with the index and
+    without it, alternating, new keys each batch."""
+    text_form = await claude.prepare("SELECT inserted, updated FROM unified.upsert_chunks($1)")
+    idx_def = await admin.fetchval("SELECT pg_get_indexdef('unified.chunks_project_sketch_idx'::regclass)")
+    times = {True: [], False: []}
+    nxt = 10_000_000  # keys of no other phase
+    for r in range(2 * SKETCH_ROUNDS):
+        with_index = r % 2 == 0
+        exists = await admin.fetchval("SELECT to_regclass('unified.chunks_project_sketch_idx') IS NOT NULL")
+        if with_index and not exists:
+            await admin.execute(idx_def)
+        elif not with_index and exists:
+            await admin.execute("DROP INDEX unified.chunks_project_sketch_idx")
+        for _ in range(SKETCH_BLOCK):
+            cs = [chunk(i, emb, bodies) for i in range(nxt, nxt + BATCH)]
+            nxt += BATCH
+            payload = upsert_json(cs, False, "w")
+            t0 = time.perf_counter()
+            await text_form.fetchrow(payload)
+            times[with_index].append((time.perf_counter() - t0) * 1000)
+    if not await admin.fetchval("SELECT to_regclass('unified.chunks_project_sketch_idx') IS NOT NULL"):
+        await admin.execute(idx_def)
+    w, wo = statistics.median(times[True]), statistics.median(times[False])
+    say(f"  {len(times[True])} + {len(times[False])} batches of {BATCH} new chunks ({DIMS} dims), text form, "
+        f"{SKETCH_ROUNDS} rounds of {SKETCH_BLOCK} with and {SKETCH_BLOCK} without the index (load average {os.getloadavg()[0]:.2f}):")
+    say(f"    median batch with chunks_project_sketch_idx {w:6.1f} ms, without {wo:6.1f} ms: "
+        f"throughput ratio {wo / w:.3f}")
+
+
 async def main():
     admin = await connect()
     say(f"==> machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared with other work)")
@@ -451,6 +484,9 @@ async def main():
         say("==> upsert")
         await bench_upsert(claude, emb, bodies, 0, CHUNKS, 0, "insert (new chunks)")
         await bench_upsert(claude, emb, bodies, 0, min(CHUNKS, 10000), 1, "re-index (existing chunks, new content)")
+    if "sketch_write" in PHASES:
+        say("==> what the exact search's index costs an upsert")
+        await bench_sketch_write(admin, claude, emb, bodies)
     await claude.close()
     if "search" in PHASES:
         say("==> exact search")

@@ -7,6 +7,9 @@
 #            Claude-Context's own INSERT ... ON CONFLICT (id) DO UPDATE into
 #            its per-codebase tables (plain and hybrid layouts), batches
 #            interleaved; target >= 0.7 of the baseline's throughput
+#   sketch_write  what chunks_project_sketch_idx costs an upsert: batches
+#            with and without it, alternating (BENCH_SKETCH_ROUNDS,
+#            BENCH_SKETCH_BLOCK)
 #   search   exact search_chunks inside one project of 50k chunks: p95
 #            (target < 50 ms), beside pgvector's exact scan of the
 #            backend's table
