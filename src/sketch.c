@@ -63,8 +63,11 @@
  * When the batches stop paying (a filter on metadata that the index cannot
  * see, rows hidden by row-level security), the search runs the plain exact
  * query instead, which is as correct and costs what it always did; so it
- * does without the index, or with a query vector whose norm is out of the
- * safe range.
+ * does without the index, with a query vector whose norm is out of the
+ * safe range, and with unified_pg.sketch_search off.
+ *
+ * Locks: the partitions of unified.chunks and their parts of the index,
+ * AccessShareLock, as a scan of the table takes them.
  *
  *-------------------------------------------------------------------------
  */
@@ -803,7 +806,7 @@ upg_search_chunks_sketch(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	s.where = upg_sketch_where(&s);
 
-	if (!PG_ARGISNULL(2) && s.dims >= 1 && s.dims <= UPG_SKETCH_MAX_DIMS &&
+	if (upg_sketch_search_enabled && !PG_ARGISNULL(2) && s.dims >= 1 && s.dims <= UPG_SKETCH_MAX_DIMS &&
 		upg_sketch_query(&s))
 	{
 		s.cap = 16384;

@@ -34,6 +34,7 @@ int			upg_maintenance_interval_s = 3600;
 int			upg_transaction_log_retention_s = 7 * 24 * 3600;
 char	   *upg_debug_pause_at = NULL;
 bool		upg_restoring = false;
+bool		upg_sketch_search_enabled = true;
 
 bool		upg_preloaded = false;
 
@@ -214,6 +215,16 @@ upg_define_gucs(void)
 							 &upg_restoring,
 							 false,
 							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("unified_pg.sketch_search",
+							 "Let the exact search inside a project read the 8-bit copies of "
+							 "chunks_project_sketch_idx first.",
+							 "Off, it reads every candidate row: the same answer, more slowly.",
+							 &upg_sketch_search_enabled,
+							 true,
+							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
 

@@ -48,6 +48,7 @@ extern int	upg_maintenance_interval_s;
 extern int	upg_transaction_log_retention_s;
 extern char *upg_debug_pause_at;
 extern bool upg_restoring;
+extern bool upg_sketch_search_enabled;
 
 /* true when the library was loaded through shared_preload_libraries */
 extern bool upg_preloaded;

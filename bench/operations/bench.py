@@ -225,28 +225,36 @@ async def bench_exact_search(admin):
     await load_search_data(admin)
     claude = await connect("bench_claude")
     ours = await claude.prepare("SELECT id, score FROM unified.search_chunks($1::real[], 10, 'proj-a')")
-    # the same call in a session where the planner goes parallel whenever
-    # it can (2 workers on this machine): whether that pays is measured here
+    # the plain path (every candidate row read), in a session with the
+    # sketch index's use turned off, serial and where the planner goes
+    # parallel whenever it can (2 workers on this machine)
+    claude_plain = await connect("bench_claude")
+    await claude_plain.execute("SET unified_pg.sketch_search = off")
+    plain = await claude_plain.prepare("SELECT id, score FROM unified.search_chunks($1::real[], 10, 'proj-a')")
     claude_par = await connect("bench_claude")
-    await claude_par.execute("SET parallel_setup_cost = 0")
+    await claude_par.execute("SET unified_pg.sketch_search = off; SET parallel_setup_cost = 0")
     ours_par = await claude_par.prepare("SELECT id, score FROM unified.search_chunks($1::real[], 10, 'proj-a')")
     base = await claude.prepare("SELECT id, 1 - (vector <=> $1::text::vector) AS score FROM code_chunks_a "
                                 "ORDER BY vector <=> $1::text::vector LIMIT 10")
-    variants = [("search_chunks", ours, False), ("search_chunks, parallel", ours_par, False),
-                ("pgvector exact", base, True)]
+    variants = [("search_chunks", ours, False), ("plain path (sketch off)", plain, False),
+                ("plain path, parallel", ours_par, False), ("pgvector exact", base, True)]
     times = {name: [] for name, _, _ in variants}
     for q in range(QUERIES + 3):
         v = [rng.uniform(-0.5, 0.5) for _ in range(DIMS)]
         arr, vec = v, "[" + fmt(v) + "]"
         order = variants if q % 2 == 0 else variants[::-1]
+        answers = {}
         for name, st, as_vec in order:
             t0 = time.perf_counter()
             rows = await st.fetch(vec if as_vec else arr)
             dt = (time.perf_counter() - t0) * 1000
             assert len(rows) == 10
+            answers[name] = [r["id"] for r in rows]
             if q >= 3:  # the first queries warm the caches
                 times[name].append(dt)
+        assert answers["search_chunks"] == answers["plain path (sketch off)"] == answers["plain path, parallel"]
     await claude.close()
+    await claude_plain.close()
     await claude_par.close()
     say(f"  exact search in one project of {SEARCH_ROWS} chunks ({DIMS} dims; unified.chunks holds "
         f"{2 * SEARCH_ROWS}), {QUERIES} queries, k = 10, as a claude_user login under RLS:")
@@ -254,6 +262,9 @@ async def bench_exact_search(admin):
         say(f"    {name:24s} p50 {statistics.median(t):6.1f} ms  p95 {p(t, 0.95):6.1f} ms")
     say(f"    p95 ratio search_chunks / pgvector exact scan of the backend's table: "
         f"{p(times['search_chunks'], 0.95) / p(times['pgvector exact'], 0.95):.2f}  (target: p95 < 50 ms)")
+    say(f"    p95 ratio search_chunks / plain path: "
+        f"{p(times['search_chunks'], 0.95) / p(times['plain path (sketch off)'], 0.95):.2f}; "
+        "the same ids for every query")
     say(f"    load average after the search phase: {os.getloadavg()[0]:.2f}")
 
 

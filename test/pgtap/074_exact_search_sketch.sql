@@ -5,7 +5,7 @@
 -- norm zero or extreme magnitudes, after updates and deletes, and under
 -- row-level security.  pg_temp.plain is the plain path's query.
 BEGIN;
-SELECT plan(28);
+SELECT plan(30);
 
 CREATE ROLE tap_s_claude LOGIN IN ROLE claude_user;
 CREATE ROLE tap_s_scoped LOGIN IN ROLE claude_user;
@@ -129,6 +129,11 @@ SELECT is_empty($$SELECT i FROM adv_qs WHERE pg_temp.fast(q, 10, 'sk-adv') IS DI
 SELECT ok((SELECT count(*) FROM adv_qs, unified.search_chunks(adv_qs.q, 10, 'sk-adv') s WHERE s.source_id ~ '[02468]$') > 0,
           'and the rows the copy underestimates are among the answers');
 SELECT is_empty($$SELECT pg_temp.differ(10, 'sk-none')$$, 'a project without chunks: nothing');
+CREATE TEMP TABLE scans_on AS SELECT pg_temp.sketch_scans() AS n;
+SET unified_pg.sketch_search = off;
+SELECT is_empty($$SELECT pg_temp.differ(10, 'sk-a', queries => 5)$$, 'unified_pg.sketch_search = off: the same answers');
+SELECT is(pg_temp.sketch_scans(), (SELECT n FROM scans_on), 'without reading the sketch index');
+RESET unified_pg.sketch_search;
 RESET ROLE;
 
 -- Updates (new index entries beside the old ones until VACUUM) and deletes.
