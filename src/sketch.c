@@ -77,11 +77,14 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/transam.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
@@ -93,6 +96,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -240,20 +244,21 @@ typedef struct UpgSketchEntry
 	float		ub;				/* upper bound, rounded up */
 	int64		id;
 	TimestampTz created_at;
+	bool		in_default;		/* read from the default partition */
 } UpgSketchEntry;
 
-/* A ranked row. */
+/* A ranked row: its distance and id (the order) and the row itself. */
 typedef struct UpgRanked
 {
 	double		d;
 	int64		id;
-	TimestampTz created_at;
+	HeapTuple	tuple;			/* in the caller's context */
 } UpgRanked;
 
 /* The state of one search. */
 typedef struct UpgSketchSearch
 {
-	/* the arguments, as the SQL queries take them ($1 .. $7) */
+	/* the arguments, as the SQL queries take them ($1 .. $7, $8 $9 keys) */
 	Datum		args[9];
 	char		nulls[9];
 	const float *q;
@@ -264,17 +269,29 @@ typedef struct UpgSketchSearch
 	double		qscale;
 	double		qerr;
 	int			lim;
-	/* the index entries */
+	/*
+	 * The candidates: the cap entries of lowest bound seen, a max-heap on
+	 * lb while the index is read; out_lb, the lowest bound of the entries
+	 * left out.  ubs: the lim lowest upper bounds, a max-heap.
+	 */
 	UpgSketchEntry *e;
 	int			n;
 	int			cap;
+	double		out_lb;
+	float	   *ubs;
+	int			nubs;
+	int64		seen_entries;	/* every entry of the query's dimensions */
 	/* rows ranked so far, the best lim of them, sorted */
 	UpgRanked  *best;
 	int			nbest;
+	TupleDesc	rank_desc;		/* of the ranking queries' rows */
+	MemoryContext outer;		/* where best rows live */
 	HTAB	   *seen;			/* (id, created_at) already ranked */
 	SPIPlanPtr	rank_plan;
 	char	   *where;
 	Oid			sketch_type;	/* unified.sketch */
+	Oid			default_part;	/* unified.chunks' default partition */
+	List	   *read_indexes;	/* partition indexes read */
 } UpgSketchSearch;
 
 typedef struct UpgSketchKey
@@ -282,6 +299,27 @@ typedef struct UpgSketchKey
 	int64		id;
 	TimestampTz created_at;
 } UpgSketchKey;
+
+/* the columns the searches return, then the distance (rank and plain queries) */
+#define UPG_SKETCH_COLUMNS \
+	"c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id," \
+	" c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata," \
+	" unified.cosine_distance(c.embedding, $1) AS d"
+#define UPG_SKETCH_NCOLS		13
+
+/*
+ * The index as the install script makes it (pg_get_indexdef under the
+ * function's search_path): an index of that name defined otherwise (a
+ * narrower predicate) would not hold every chunk it must, and is not read.
+ */
+#define UPG_SKETCH_INDEXDEF \
+	"CREATE INDEX chunks_project_sketch_idx ON ONLY unified.chunks USING btree" \
+	" (project_id, id, embedding_sketch(embedding)) INCLUDE (created_at)" \
+	" WHERE ((project_id IS NOT NULL) AND (cardinality(embedding) <= 2000)" \
+	" AND ((octet_length(project_id) + cardinality(embedding)) <= 2600))"
+
+/* an entry's budget: project_id's bytes and the dimensions (the index's predicate) */
+#define UPG_SKETCH_ENTRY_BUDGET	2600
 
 /*
  * Quantize the query to 16 bits: with c[i] within 127 and p[i] within
@@ -369,20 +407,109 @@ unbounded:
 	return true;
 }
 
-/* Add one index entry to the search. */
-static void
-upg_sketch_add(UpgSketchSearch *s, float lb, float ub, int64 id, TimestampTz ca)
+/* Swap two entries. */
+static inline void
+upg_entry_swap(UpgSketchEntry *a, UpgSketchEntry *b)
 {
-	if (s->n == s->cap)
+	UpgSketchEntry t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Restore the max-heap on lb below position i of e[0 .. n). */
+static void
+upg_entry_sift_down(UpgSketchEntry *e, int n, int i)
+{
+	for (;;)
 	{
-		s->cap *= 2;
-		s->e = repalloc_huge(s->e, sizeof(UpgSketchEntry) * (Size) s->cap);
+		int			l = 2 * i + 1;
+		int			m = i;
+
+		if (l < n && e[l].lb > e[m].lb)
+			m = l;
+		if (l + 1 < n && e[l + 1].lb > e[m].lb)
+			m = l + 1;
+		if (m == i)
+			return;
+		upg_entry_swap(&e[i], &e[m]);
+		i = m;
 	}
-	s->e[s->n].lb = lb;
-	s->e[s->n].ub = ub;
-	s->e[s->n].id = id;
-	s->e[s->n].created_at = ca;
-	s->n++;
+}
+
+/* Keep u if it is among the lim lowest upper bounds (a max-heap of floats). */
+static void
+upg_ub_add(UpgSketchSearch *s, float u)
+{
+	float	   *h = s->ubs;
+	int			i;
+
+	if (s->nubs < s->lim)
+	{
+		/* sift up */
+		i = s->nubs++;
+		h[i] = u;
+		while (i > 0 && h[(i - 1) / 2] < h[i])
+		{
+			float		t = h[i];
+
+			h[i] = h[(i - 1) / 2];
+			h[(i - 1) / 2] = t;
+			i = (i - 1) / 2;
+		}
+		return;
+	}
+	if (!(u < h[0]))
+		return;
+	h[0] = u;
+	i = 0;
+	for (;;)
+	{
+		int			l = 2 * i + 1;
+		int			m = i;
+		float		t;
+
+		if (l < s->nubs && h[l] > h[m])
+			m = l;
+		if (l + 1 < s->nubs && h[l + 1] > h[m])
+			m = l + 1;
+		if (m == i)
+			break;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* Add one index entry: kept if it is among the cap lowest bounds. */
+static void
+upg_sketch_add(UpgSketchSearch *s, float lb, float ub, int64 id, TimestampTz ca, bool in_default)
+{
+	UpgSketchEntry x = {lb, ub, id, ca, in_default};
+
+	s->seen_entries++;
+	upg_ub_add(s, ub);
+	if (s->n < s->cap)
+	{
+		int			i = s->n++;
+
+		s->e[i] = x;
+		while (i > 0 && s->e[(i - 1) / 2].lb < s->e[i].lb)
+		{
+			upg_entry_swap(&s->e[i], &s->e[(i - 1) / 2]);
+			i = (i - 1) / 2;
+		}
+		return;
+	}
+	if (!(lb < s->e[0].lb))
+	{
+		s->out_lb = Min(s->out_lb, (double) lb);
+		return;
+	}
+	s->out_lb = Min(s->out_lb, (double) s->e[0].lb);
+	s->e[0] = x;
+	upg_entry_sift_down(s->e, s->n, 0);
 }
 
 /* Check that an index is the sketch index this file reads (four columns, these types). */
@@ -391,13 +518,26 @@ upg_sketch_index_ok(UpgSketchSearch *s, Relation irel)
 {
 	TupleDesc	td = RelationGetDescr(irel);
 
-	return irel->rd_rel->relam == BTREE_AM_OID &&
-		irel->rd_index->indnatts == 4 &&
-		irel->rd_index->indnkeyatts == 3 &&
-		TupleDescAttr(td, 0)->atttypid == TEXTOID &&
-		TupleDescAttr(td, 1)->atttypid == INT8OID &&
-		TupleDescAttr(td, 2)->atttypid == s->sketch_type &&
-		TupleDescAttr(td, 3)->atttypid == TIMESTAMPTZOID;
+	if (irel->rd_rel->relam != BTREE_AM_OID ||
+		irel->rd_index->indnatts != 4 ||
+		irel->rd_index->indnkeyatts != 3 ||
+		TupleDescAttr(td, 0)->atttypid != TEXTOID ||
+		TupleDescAttr(td, 1)->atttypid != INT8OID ||
+		TupleDescAttr(td, 2)->atttypid != s->sketch_type ||
+		TupleDescAttr(td, 3)->atttypid != TIMESTAMPTZOID ||
+		!irel->rd_index->indisvalid)
+		return false;
+
+	/*
+	 * An index built while a transaction that may still be running saw
+	 * other row versions (a HOT chain broken by the build) cannot serve a
+	 * snapshot older than itself; the planner makes the same check.
+	 */
+	if (irel->rd_index->indcheckxmin &&
+		!TransactionIdPrecedes(HeapTupleHeaderGetXmin(irel->rd_indextuple->t_data),
+							   TransactionXmin))
+		return false;
+	return true;
 }
 
 /* Read the project's entries of one partition's sketch index; false if it is not one. */
@@ -408,17 +548,17 @@ upg_sketch_read_index(UpgSketchSearch *s, Oid indexoid, Datum project)
 	Relation	hrel;
 	IndexScanDesc scan;
 	ScanKeyData key;
-	bool		ok;
+	bool		in_default;
 	int			since_check = 0;
 
 	irel = index_open(indexoid, AccessShareLock);
-	ok = upg_sketch_index_ok(s, irel) && irel->rd_index->indisvalid;
-	if (!ok)
+	if (!upg_sketch_index_ok(s, irel))
 	{
 		index_close(irel, AccessShareLock);
 		return false;
 	}
 	hrel = table_open(irel->rd_index->indrelid, AccessShareLock);
+	in_default = RelationGetRelid(hrel) == s->default_part;
 	scan = index_beginscan(hrel, irel, GetActiveSnapshot(), 1, 0);
 	scan->xs_want_itup = true;
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
@@ -428,29 +568,28 @@ upg_sketch_read_index(UpgSketchSearch *s, Oid indexoid, Datum project)
 	{
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
+		bytea	   *sk;
 		float		lb;
 		float		ub;
+		bool		use;
 
 		if (++since_check == 1024)
 		{
 			CHECK_FOR_INTERRUPTS();
 			since_check = 0;
 		}
+		/* columns: project_id, id, sketch; created_at included */
 		index_deform_tuple(scan->xs_itup, scan->xs_itupdesc, values, isnull);
 		if (isnull[1] || isnull[2] || isnull[3])
 			continue;
-		/* columns: project_id, id, sketch; created_at included */
-		{
-			/* (never compressed: unified.sketch is stored PLAIN) */
-			bytea	   *sk = DatumGetByteaPP(values[2]);
-			bool		use = upg_sketch_bounds(s, sk, &lb, &ub);
-
-			if ((Pointer) sk != DatumGetPointer(values[2]))
-				pfree(sk);
-			if (!use)
-				continue;
-		}
-		upg_sketch_add(s, lb, ub, DatumGetInt64(values[1]), DatumGetTimestampTz(values[3]));
+		/* (never compressed: unified.sketch is stored PLAIN) */
+		sk = DatumGetByteaPP(values[2]);
+		use = upg_sketch_bounds(s, sk, &lb, &ub);
+		if ((Pointer) sk != DatumGetPointer(values[2]))
+			pfree(sk);
+		if (use)
+			upg_sketch_add(s, lb, ub, DatumGetInt64(values[1]), DatumGetTimestampTz(values[3]),
+						   in_default);
 	}
 	index_endscan(scan);
 	table_close(hrel, AccessShareLock);
@@ -458,36 +597,66 @@ upg_sketch_read_index(UpgSketchSearch *s, Oid indexoid, Datum project)
 	return true;
 }
 
+/* Whether the parent index is the one the install script made. */
+static bool
+upg_sketch_index_defined(Oid parent)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(parent)};
+	bool		isnull;
+	Datum		def;
+
+	if (SPI_execute_with_args("SELECT pg_catalog.pg_get_indexdef($1)", 1, types, args, NULL,
+							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		return false;
+	def = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return !isnull && strcmp(TextDatumGetCString(def), UPG_SKETCH_INDEXDEF) == 0;
+}
+
 /*
  * Collect the bounds of every sketch of the project; false when there is no
- * usable sketch index (the caller then runs the plain query).
+ * usable sketch index (the caller then runs the plain query).  The list of
+ * partitions is read again after they are locked, until it holds no
+ * partition not read: a partition attached while this waited for a lock
+ * (ATTACH PARTITION locks the default partition, which this then holds) is
+ * read too, as the ranking query, planned later, will see it.
  */
 static bool
-upg_sketch_collect(UpgSketchSearch *s, Datum project)
+upg_sketch_collect(UpgSketchSearch *s, Oid chunks, Datum project)
 {
 	Oid			nsp = get_namespace_oid(UPG_SCHEMA_NAME, false);
 	Oid			parent = get_relname_relid(UPG_SKETCH_INDEX, nsp);
-	List	   *indexes;
-	ListCell   *lc;
+	bool		more = true;
 
 	if (!OidIsValid(parent) || get_rel_relkind(parent) != RELKIND_PARTITIONED_INDEX ||
-		!get_index_isvalid(parent))
+		!get_index_isvalid(parent) || IndexGetRelation(parent, false) != chunks ||
+		!upg_sketch_index_defined(parent))
 		return false;
 	s->sketch_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 									 CStringGetDatum("sketch"), ObjectIdGetDatum(nsp));
 	if (!OidIsValid(s->sketch_type))
 		return false;
-	/* the partitions (tables, then their indexes), as a scan of unified.chunks locks them */
-	(void) find_all_inheritors(IndexGetRelation(parent, false), AccessShareLock, NULL);
-	indexes = find_all_inheritors(parent, AccessShareLock, NULL);
-	foreach(lc, indexes)
+	s->default_part = get_default_partition_oid(chunks);
+	while (more)
 	{
-		Oid			idx = lfirst_oid(lc);
+		List	   *indexes;
+		ListCell   *lc;
 
-		if (get_rel_relkind(idx) != RELKIND_INDEX)
-			continue;
-		if (!upg_sketch_read_index(s, idx, project))
-			return false;
+		more = false;
+		/* the partitions (tables, then their indexes), as a scan of unified.chunks locks them */
+		(void) find_all_inheritors(chunks, AccessShareLock, NULL);
+		indexes = find_all_inheritors(parent, AccessShareLock, NULL);
+		foreach(lc, indexes)
+		{
+			Oid			idx = lfirst_oid(lc);
+
+			if (get_rel_relkind(idx) != RELKIND_INDEX || list_member_oid(s->read_indexes, idx))
+				continue;
+			if (!upg_sketch_read_index(s, idx, project))
+				return false;
+			s->read_indexes = lappend_oid(s->read_indexes, idx);
+			more = true;
+		}
 	}
 	return true;
 }
@@ -518,10 +687,7 @@ upg_sketch_select(UpgSketchEntry *e, int lo, int hi, int m)
 				j--;
 			if (i <= j)
 			{
-				UpgSketchEntry t = e[i];
-
-				e[i] = e[j];
-				e[j] = t;
+				upg_entry_swap(&e[i], &e[j]);
 				i++;
 				j--;
 			}
@@ -558,7 +724,7 @@ upg_sketch_rank_plan(UpgSketchSearch *s)
 	char	   *sql;
 	SPIPlanPtr	plan;
 
-	sql = psprintf("SELECT c.id, c.created_at, unified.cosine_distance(c.embedding, $1) AS d"
+	sql = psprintf("SELECT " UPG_SKETCH_COLUMNS
 				   " FROM ROWS FROM (pg_catalog.unnest($8), pg_catalog.unnest($9)) AS u(id, created_at)"
 				   " JOIN unified.chunks c ON c.id OPERATOR(pg_catalog.=) u.id"
 				   "  AND c.created_at OPERATOR(pg_catalog.=) u.created_at"
@@ -569,46 +735,96 @@ upg_sketch_rank_plan(UpgSketchSearch *s)
 	return plan;
 }
 
-/* Merge the rows of the last SPI result into the best lim. */
-static void
+/* Merge the rows of the last SPI result into the best lim; returns how many came. */
+static uint64
 upg_sketch_merge(UpgSketchSearch *s)
 {
-	int			total = s->nbest + (int) SPI_processed;
-	UpgRanked  *all = palloc(sizeof(UpgRanked) * Max(total, 1));
+	uint64		got = SPI_processed;
+	int			total = s->nbest;
+	UpgRanked  *all = palloc(sizeof(UpgRanked) * (s->nbest + got + 1));
+	MemoryContext old;
 
 	memcpy(all, s->best, sizeof(UpgRanked) * s->nbest);
-	total = s->nbest;
-	for (uint64 i = 0; i < SPI_processed; i++)
+	if (s->rank_desc == NULL && got > 0)
+	{
+		old = MemoryContextSwitchTo(s->outer);
+		s->rank_desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+		MemoryContextSwitchTo(old);
+	}
+	for (uint64 i = 0; i < got; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
 		bool		n1,
-					n2,
-					n3;
-		Datum		id = SPI_getbinval(tup, td, 1, &n1);
-		Datum		ca = SPI_getbinval(tup, td, 2, &n2);
-		Datum		d = SPI_getbinval(tup, td, 3, &n3);
+					n2;
+		Datum		id = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &n1);
+		Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, UPG_SKETCH_NCOLS, &n2);
+		UpgRanked	r;
 
-		if (n1 || n2 || n3 || isnan(DatumGetFloat8(d)))
+		if (n1 || n2 || isnan(DatumGetFloat8(d)))
 			continue;			/* norm zero: never a result */
-		all[total].id = DatumGetInt64(id);
-		all[total].created_at = DatumGetTimestampTz(ca);
-		all[total].d = DatumGetFloat8(d);
-		total++;
+		r.d = DatumGetFloat8(d);
+		r.id = DatumGetInt64(id);
+		/* not better than the lim-th: not kept */
+		if (s->nbest == s->lim && upg_ranked_cmp(&r, &s->best[s->lim - 1]) >= 0)
+			continue;
+		old = MemoryContextSwitchTo(s->outer);
+		r.tuple = heap_copytuple(tup);
+		MemoryContextSwitchTo(old);
+		all[total++] = r;
 	}
 	qsort(all, total, sizeof(UpgRanked), upg_ranked_cmp);
+	for (int i = s->lim; i < total; i++)
+		heap_freetuple(all[i].tuple);
 	s->nbest = Min(total, s->lim);
 	memcpy(s->best, all, sizeof(UpgRanked) * s->nbest);
 	pfree(all);
+	SPI_freetuptable(SPI_tuptable);
+	return got;
 }
 
-/* Rank the entries e[from .. to) not ranked before. */
-static void
+/* Run the ranking query on these keys; with pruning off for rows read from the default partition. */
+static uint64
+upg_sketch_rank_keys(UpgSketchSearch *s, Datum *ids, Datum *cas, int k, bool no_pruning)
+{
+	int			nest = 0;
+	int			rc;
+
+	if (k == 0)
+		return 0;
+	s->args[7] = PointerGetDatum(construct_array(ids, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	s->args[8] = PointerGetDatum(construct_array(cas, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	s->nulls[7] = s->nulls[8] = ' ';
+
+	/*
+	 * A row maintenance moved out of the default partition after this
+	 * snapshot was taken is, for the snapshot, still there, but its key
+	 * now routes to its month: its candidate is looked for everywhere.
+	 */
+	if (no_pruning)
+	{
+		nest = NewGUCNestLevel();
+		(void) set_config_option("enable_partition_pruning", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	rc = SPI_execute_plan(s->rank_plan, s->args, s->nulls, true, 0);
+	if (no_pruning)
+		AtEOXact_GUC(true, nest);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "ranking the candidates failed");
+	return upg_sketch_merge(s);
+}
+
+/* Rank the entries e[from .. to) not ranked before; returns how many rows came back. */
+static uint64
 upg_sketch_rank(UpgSketchSearch *s, int from, int to)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * Max(to - from, 1));
 	Datum	   *cas = palloc(sizeof(Datum) * Max(to - from, 1));
+	Datum	   *dids = palloc(sizeof(Datum) * Max(to - from, 1));
+	Datum	   *dcas = palloc(sizeof(Datum) * Max(to - from, 1));
 	int			k = 0;
+	int			dk = 0;
+	uint64		got;
 
 	for (int i = from; i < to; i++)
 	{
@@ -618,27 +834,31 @@ upg_sketch_rank(UpgSketchSearch *s, int from, int to)
 		(void) hash_search(s->seen, &key, HASH_ENTER, &found);
 		if (found)
 			continue;
-		ids[k] = Int64GetDatum(key.id);
-		cas[k] = TimestampTzGetDatum(key.created_at);
-		k++;
+		if (s->e[i].in_default)
+		{
+			dids[dk] = Int64GetDatum(key.id);
+			dcas[dk++] = TimestampTzGetDatum(key.created_at);
+		}
+		else
+		{
+			ids[k] = Int64GetDatum(key.id);
+			cas[k++] = TimestampTzGetDatum(key.created_at);
+		}
 	}
-	if (k == 0)
-		return;
-	s->args[7] = PointerGetDatum(construct_array(ids, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	s->args[8] = PointerGetDatum(construct_array(cas, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	s->nulls[7] = s->nulls[8] = ' ';
-	if (SPI_execute_plan(s->rank_plan, s->args, s->nulls, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "ranking the candidates failed");
-	upg_sketch_merge(s);
+	got = upg_sketch_rank_keys(s, ids, cas, k, false);
+	got += upg_sketch_rank_keys(s, dids, dcas, dk, true);
 	pfree(ids);
 	pfree(cas);
+	pfree(dids);
+	pfree(dcas);
+	return got;
 }
 
-/* The lowest bound in e[from .. n). */
+/* The lowest bound of the entries not ranked: e[from .. n) and those left out. */
 static double
 upg_sketch_min_lb(UpgSketchSearch *s, int from)
 {
-	double		m = INFINITY;
+	double		m = s->out_lb;
 
 	for (int i = from; i < s->n; i++)
 		if (s->e[i].lb < m)
@@ -646,71 +866,51 @@ upg_sketch_min_lb(UpgSketchSearch *s, int from)
 	return m;
 }
 
-/* The lim-th smallest upper bound: the first batch's reach. */
-static double
-upg_sketch_first_reach(UpgSketchSearch *s)
-{
-	UpgSketchEntry *tmp = palloc(sizeof(UpgSketchEntry) * s->n);
-	double		reach = -INFINITY;
-
-	/* select on a copy whose lb is the ub */
-	for (int i = 0; i < s->n; i++)
-		tmp[i].lb = s->e[i].ub;
-	upg_sketch_select(tmp, 0, s->n, s->lim);
-	for (int i = 0; i < s->lim; i++)
-		reach = Max(reach, (double) tmp[i].lb);
-	pfree(tmp);
-	return reach;
-}
-
 /*
  * Rank candidates batch by batch until the best lim are proven; false when
- * it stops paying (more than a tenth of the entries ranked) and the plain
- * query must answer.
+ * it stops paying and the plain query must answer: ranking a candidate
+ * (a lookup of its row) costs about what scanning twenty rows does, so the
+ * batches may rank at most a twentieth of the project's entries; and a
+ * batch of which fewer than half the rows come back (rows the filters or
+ * row-level security drop) says the ranking would go on for long.
  */
 static bool
 upg_sketch_search(UpgSketchSearch *s)
 {
 	int			done = 0;
-	int			budget = Max(s->lim * 20, s->n / 10);
+	int64		budget = Max((int64) s->lim, s->seen_entries / 20);
 	int			batch;
+	double		reach = INFINITY;
 
 	if (s->n == 0)
-		return true;
-	if (s->n <= s->lim)
+		return s->out_lb == INFINITY;
+	/* first batch: every entry that may beat the lim-th lowest upper bound */
+	if (s->nubs == s->lim)
+		reach = s->ubs[0];
 	{
-		upg_sketch_rank(s, 0, s->n);
-		return true;
-	}
-	/* first batch: every entry that may beat the lim-th best upper bound */
-	{
-		double		reach = upg_sketch_first_reach(s);
 		int			j = 0;
 
 		for (int i = 0; i < s->n; i++)
 			if (s->e[i].lb <= reach)
-			{
-				UpgSketchEntry t = s->e[i];
-
-				s->e[i] = s->e[j];
-				s->e[j] = t;
-				j++;
-			}
-		batch = Max(j, s->lim);
-		upg_sketch_select(s->e, j, s->n, batch - j);
+				upg_entry_swap(&s->e[i], &s->e[j++]);
+		batch = Max(j, Min(s->lim, s->n));
 	}
+	if (batch > budget)
+		return false;
 	for (;;)
 	{
 		int			to = Min(done + batch, s->n);
+		uint64		got = upg_sketch_rank(s, done, to);
+		double		next_lb;
 
-		upg_sketch_rank(s, done, to);
-		done = to;
-		if (done >= s->n)
+		next_lb = upg_sketch_min_lb(s, to);
+		if (s->nbest == s->lim && s->best[s->lim - 1].d < next_lb)
 			return true;
-		if (s->nbest == s->lim && s->best[s->lim - 1].d < upg_sketch_min_lb(s, done))
-			return true;
-		if (done > budget)
+		if (to >= s->n)
+			return s->out_lb == INFINITY;	/* every entry ranked */
+		if (got * 2 < (uint64) (to - done) || to > budget)
 			return false;
+		done = to;
 		CHECK_FOR_INTERRUPTS();
 		batch *= 2;
 		upg_sketch_select(s->e, done, s->n, batch);
@@ -725,12 +925,14 @@ upg_sketch_plain(UpgSketchSearch *s)
 	JSONBOID, FLOAT4OID};
 	char	   *sql;
 
-	sql = psprintf("SELECT c.id, c.created_at, unified.cosine_distance(c.embedding, $1) AS d"
+	for (int i = 0; i < s->nbest; i++)
+		heap_freetuple(s->best[i].tuple);
+	s->nbest = 0;
+	sql = psprintf("SELECT " UPG_SKETCH_COLUMNS
 				   " FROM unified.chunks c WHERE %s ORDER BY d, c.id LIMIT $2", s->where);
 	if (SPI_execute_with_args(sql, 7, types, s->args, s->nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "the exact search failed");
-	s->nbest = 0;
-	upg_sketch_merge(s);
+	(void) upg_sketch_merge(s);
 }
 
 /* The WHERE clause of the search, from unified.search_where (one definition). */
@@ -753,12 +955,37 @@ upg_sketch_where(UpgSketchSearch *s)
 	return TextDatumGetCString(w);
 }
 
+/* Whether the index can hold this project's chunks of these dimensions (its predicate). */
+static bool
+upg_sketch_applies(UpgSketchSearch *s, Datum project)
+{
+	int			bytes = VARSIZE_ANY_EXHDR(DatumGetPointer(project));
+
+	return s->dims >= 1 && s->dims <= UPG_SKETCH_MAX_DIMS &&
+		bytes + s->dims <= UPG_SKETCH_ENTRY_BUDGET;
+}
+
+/* Put the best rows into the function's result, the distance made a score. */
+static void
+upg_sketch_emit(UpgSketchSearch *s, ReturnSetInfo *rsinfo)
+{
+	for (int i = 0; i < s->nbest; i++)
+	{
+		Datum		values[UPG_SKETCH_NCOLS];
+		bool		nulls[UPG_SKETCH_NCOLS];
+
+		heap_deform_tuple(s->best[i].tuple, s->rank_desc, values, nulls);
+		values[UPG_SKETCH_NCOLS - 1] = Float8GetDatum(1.0 - s->best[i].d);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
 /*
  * SQL: unified.search_chunks_sketch(q, lim, project, dataset, collection,
- * filter) -- the exact lim nearest visible chunks of a project, as
- * (id, created_at, d), in the order of the plain exact path; through the
- * sketch index when it serves the query (see the banner).  The arguments
- * are checked by unified.search_check first.
+ * filter) -- the exact lim nearest visible chunks of a project, with their
+ * score, in the order of the plain exact path; through the sketch index
+ * when it serves the query (see the banner).  The arguments are checked by
+ * unified.search_check first.
  */
 Datum
 upg_search_chunks_sketch(PG_FUNCTION_ARGS)
@@ -767,6 +994,7 @@ upg_search_chunks_sketch(PG_FUNCTION_ARGS)
 	UpgSketchSearch s;
 	ArrayType  *qa;
 	HASHCTL		hctl;
+	Oid			chunks;
 	bool		sketched = false;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -795,23 +1023,27 @@ upg_search_chunks_sketch(PG_FUNCTION_ARGS)
 	}
 	s.args[0] = PointerGetDatum(qa);
 	s.nulls[6] = 'n';			/* min_score: applied by the caller */
+	s.outer = CurrentMemoryContext;
 	s.best = palloc(sizeof(UpgRanked) * s.lim);
+	s.out_lb = INFINITY;
 
 	/* the caller's right to read chunks, before reading their index */
-	if (pg_class_aclcheck(get_relname_relid("chunks", get_namespace_oid(UPG_SCHEMA_NAME, false)),
-						  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+	chunks = get_relname_relid("chunks", get_namespace_oid(UPG_SCHEMA_NAME, false));
+	if (pg_class_aclcheck(chunks, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "chunks");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	s.where = upg_sketch_where(&s);
 
-	if (upg_sketch_search_enabled && !PG_ARGISNULL(2) && s.dims >= 1 && s.dims <= UPG_SKETCH_MAX_DIMS &&
+	if (upg_sketch_search_enabled && !PG_ARGISNULL(2) && upg_sketch_applies(&s, PG_GETARG_DATUM(2)) &&
 		upg_sketch_query(&s))
 	{
-		s.cap = 16384;
+		/* bounded: the candidates a search may rank before it goes plain */
+		s.cap = Max(4096, 8 * s.lim);
 		s.e = palloc(sizeof(UpgSketchEntry) * s.cap);
-		if (upg_sketch_collect(&s, PG_GETARG_DATUM(2)))
+		s.ubs = palloc(sizeof(float) * s.lim);
+		if (upg_sketch_collect(&s, chunks, PG_GETARG_DATUM(2)))
 		{
 			hctl.keysize = sizeof(UpgSketchKey);
 			hctl.entrysize = sizeof(UpgSketchKey);
@@ -824,19 +1056,7 @@ upg_search_chunks_sketch(PG_FUNCTION_ARGS)
 	}
 	if (!sketched)
 		upg_sketch_plain(&s);
-	elog(DEBUG1, "unified_pg sketch search: %d entries, %ld ranked, %s",
-		 s.n, s.seen ? hash_get_num_entries(s.seen) : 0L,
-		 sketched ? "proven" : "plain query");
-
-	for (int i = 0; i < s.nbest; i++)
-	{
-		Datum		values[3] = {Int64GetDatum(s.best[i].id),
-			TimestampTzGetDatum(s.best[i].created_at),
-		Float8GetDatum(s.best[i].d)};
-		bool		nulls[3] = {false, false, false};
-
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	upg_sketch_emit(&s, rsinfo);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -624,13 +624,18 @@ COMMENT ON FUNCTION unified.embedding_sketch(real[]) IS
 -- entries ordered by sketch would split pages all over it.)
 CREATE INDEX chunks_project_sketch_idx ON unified.chunks
     (project_id, id, unified.embedding_sketch(embedding)) INCLUDE (created_at)
-    WHERE project_id IS NOT NULL AND pg_catalog.cardinality(embedding) <= 2000;
+    WHERE project_id IS NOT NULL AND pg_catalog.cardinality(embedding) <= 2000
+      -- an entry must fit a third of a btree page (2,704 bytes): the
+      -- project_id's bytes (up to 1,024), the codes, 58 bytes of headers
+      AND pg_catalog.octet_length(project_id) + pg_catalog.cardinality(embedding) <= 2600;
 
 -- The exact ranking of a project's chunks through chunks_project_sketch_idx:
--- (id, created_at, d) of the lim nearest, in the plain path's order.
+-- the lim nearest, in the plain path's order (min_score is the caller's).
 CREATE FUNCTION unified.search_chunks_sketch(q real[], lim integer, p_project text,
                                              p_dataset uuid, p_collection text, p_filter jsonb)
-RETURNS TABLE (id bigint, created_at timestamptz, d double precision)
+RETURNS TABLE (id bigint, source text, source_collection text, source_id text, project_id text,
+               cognee_dataset_id uuid, content text, relative_path text, start_line integer,
+               end_line integer, file_extension text, metadata jsonb, score double precision)
 AS 'MODULE_PATHNAME', 'upg_search_chunks_sketch'
 LANGUAGE C STABLE
 SET search_path = pg_catalog, unified, pg_temp;
@@ -669,16 +674,19 @@ BEGIN
     IF p_project IS NOT NULL OR p_dataset IS NOT NULL THEN
         PERFORM set_config('enable_seqscan', 'off', true);
     END IF;
+    -- inside a project: the 8-bit copies first (src/sketch.c), which
+    -- fetches the rows itself, in its own queries (none planned here before
+    -- it reads the index, so that both see the same partitions)
     IF p_project IS NOT NULL AND cardinality(q) <= 2000 THEN
         RETURN QUERY
-        SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,
-               c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,
-               1 OPERATOR(pg_catalog.-) t.d
-          FROM unified.search_chunks_sketch(q, lim, p_project, p_dataset, p_collection, p_filter) t
-          JOIN unified.chunks c ON c.id OPERATOR(pg_catalog.=) t.id
-           AND c.created_at OPERATOR(pg_catalog.=) t.created_at
-         WHERE p_min_score IS NULL OR 1 OPERATOR(pg_catalog.-) t.d OPERATOR(pg_catalog.>=) p_min_score
-         ORDER BY t.d, t.id;
+        SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,
+               s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata, s.score
+          FROM unified.search_chunks_sketch(q, lim, p_project, p_dataset, p_collection, p_filter)
+               WITH ORDINALITY AS s(id, source, source_collection, source_id, project_id, cognee_dataset_id,
+                                    content, relative_path, start_line, end_line, file_extension, metadata,
+                                    score, n)
+         WHERE p_min_score IS NULL OR s.score OPERATOR(pg_catalog.>=) p_min_score
+         ORDER BY s.n;
         RETURN;
     END IF;
     RETURN QUERY EXECUTE format(

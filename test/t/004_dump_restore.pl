@@ -64,8 +64,8 @@ $node->safe_psql('postgres', 'CREATE DATABASE dst');
 		],
 		'pre-data and data restore without errors');
 }
-is($node->safe_psql('dst', 'SELECT unified.finish_restore()'), '7',
-	'finish_restore creates the primary key and six indexes');
+is($node->safe_psql('dst', 'SELECT unified.finish_restore()'), '8',
+	'finish_restore creates the primary key and seven indexes');
 $node->command_ok(
 	[
 		'pg_restore', '--exit-on-error', '--section=post-data',
@@ -112,7 +112,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE dst3');
 	local $ENV{PGOPTIONS} = '-c unified_pg.restoring=on';
 	system_log('pg_restore', '-d', $node->connstr('dst3'), $dump);
 }
-is($node->safe_psql('dst3', 'SELECT unified.finish_restore()'), '7',
+is($node->safe_psql('dst3', 'SELECT unified.finish_restore()'), '8',
 	'finish_restore after post-data');
 is($node->safe_psql('dst3', $summary), $src_summary, 'every row is there');
 is($node->safe_psql('dst3', $indexes), $node->safe_psql('src', $indexes),
