@@ -651,12 +651,14 @@ COMMENT ON FUNCTION unified.search_chunks_sketch(real[], integer, text, uuid, te
 -- choose to read everything (measured in BENCHMARKS.md).  The SET clause
 -- keeps the change inside this function.
 --
--- The query ranks on (id, created_at, distance) alone, with ORDER BY
--- distance LIMIT k at one level, then fetches the k winners' columns: the
--- sort carries no content, and a parallel plan (when the planner makes one:
--- large candidate sets, parallel_setup_cost, max_parallel_workers_per_gather)
--- is a top-k sort in every worker under a Gather Merge, never all
--- candidates sent through the leader.  The two filters on the distance are
+-- The query ranks with ORDER BY distance LIMIT k at one level, the rows'
+-- columns carried along: a parallel plan (when the planner makes one: large
+-- candidate sets, parallel_setup_cost, max_parallel_workers_per_gather) is
+-- a top-k sort in every worker under a Gather Merge, never all candidates
+-- sent through the leader.  The winners are not fetched again by key: a row
+-- maintenance moved out of the default partition after the snapshot is,
+-- for the snapshot, still there, while its key now routes to its month
+-- (isolation sketch_partition_move).  The two filters on the distance are
 -- applied after the LIMIT, which is exact: NaN (a stored embedding of norm
 -- zero) sorts after every number, and min_score keeps a prefix of the
 -- order, so the first k rows that pass are among the first k rows.
@@ -690,14 +692,14 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY EXECUTE format(
-        'SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
-        ' c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,'
+        'SELECT t.id, t.source, t.source_collection, t.source_id, t.project_id, t.cognee_dataset_id,'
+        ' t.content, t.relative_path, t.start_line, t.end_line, t.file_extension, t.metadata,'
         ' 1 OPERATOR(pg_catalog.-) t.d'
-        ' FROM (SELECT c.id, c.created_at, unified.cosine_distance(c.embedding, $1) AS d'
+        ' FROM (SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
+        '   c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,'
+        '   unified.cosine_distance(c.embedding, $1) AS d'
         '   FROM unified.chunks c WHERE %s'
         '  ORDER BY d, c.id LIMIT $2) t'
-        ' JOIN unified.chunks c ON c.id OPERATOR(pg_catalog.=) t.id'
-        '  AND c.created_at OPERATOR(pg_catalog.=) t.created_at'
         ' WHERE t.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
         '  AND ($7 IS NULL OR 1 OPERATOR(pg_catalog.-) t.d OPERATOR(pg_catalog.>=) $7)'
         ' ORDER BY t.d, t.id',
