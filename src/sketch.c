@@ -287,7 +287,8 @@ typedef struct UpgSketchSearch
 	TupleDesc	rank_desc;		/* of the ranking queries' rows */
 	MemoryContext outer;		/* where best rows live */
 	HTAB	   *seen;			/* (id, created_at) already ranked */
-	SPIPlanPtr	rank_plan;
+	SPIPlanPtr	rank_plan;		/* the ranking query, with partition pruning */
+	SPIPlanPtr	rank_plan_np;	/* the same, planned and run without */
 	char	   *where;
 	Oid			sketch_type;	/* unified.sketch */
 	Oid			default_part;	/* unified.chunks' default partition */
@@ -802,11 +803,18 @@ upg_sketch_rank_keys(UpgSketchSearch *s, Datum *ids, Datum *cas, int k, bool no_
 	 */
 	if (no_pruning)
 	{
+		/*
+		 * Its own plan, only ever planned and run with pruning off: a plan
+		 * the cache made generic under one setting must not serve the
+		 * other.
+		 */
 		nest = NewGUCNestLevel();
 		(void) set_config_option("enable_partition_pruning", "off", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+		if (s->rank_plan_np == NULL)
+			s->rank_plan_np = upg_sketch_rank_plan(s);
 	}
-	rc = SPI_execute_plan(s->rank_plan, s->args, s->nulls, true, 0);
+	rc = SPI_execute_plan(no_pruning ? s->rank_plan_np : s->rank_plan, s->args, s->nulls, true, 0);
 	if (no_pruning)
 		AtEOXact_GUC(true, nest);
 	if (rc != SPI_OK_SELECT)
