@@ -41,30 +41,44 @@
  *
  * The search (unified.search_chunks_sketch, called by search_chunks_exact
  * for a project): every index entry of the project whose sketch has the
- * query's dimensions gets its lower bound; the candidates are then ranked
- * exactly, cheapest bound first, in batches, by a query on unified.chunks
- * itself, as the caller, under row-level security and with every filter of
- * the search (unified.search_where): the rows it returns are exactly the
- * rows the plain exact path could return, with the distance it would
- * compute.  The search stops when it holds k rows and the k-th distance is
- * below the lowest bound not yet ranked: no other row can come before it.
- * The result is the plain path's, row for row and in the same order
- * (distance, then id).
+ * query's dimensions gets its bounds; the max(4096, 8k) lowest lower bounds
+ * are kept (a max-heap while the index is read; the lowest bound left out
+ * is remembered), so that memory depends on k, not on the project.  The
+ * candidates are then ranked exactly, lowest bound first, in batches (the
+ * first: every candidate whose lower bound is below the k-th lowest upper
+ * bound), by a query on unified.chunks itself, as the caller, under
+ * row-level security and with every filter of the search
+ * (unified.search_where), which returns the rows' columns and the distance
+ * unified.cosine_distance computes.  The search stops when it holds k rows
+ * and the k-th distance is below the lowest bound not yet ranked: no other
+ * row can come before it.  The result is the plain path's, row for row and
+ * in the same order (distance, then id).
  *
  * Visibility.  The index is read without looking at the table: its entries
  * include dead and uncommitted row versions, which only add candidates (the
  * ranking query sees what the snapshot sees).  Every row version the
  * snapshot sees has its entry (VACUUM keeps what any snapshot needs, and a
- * HOT update does not change the embedding, the key of the index).  A row
- * reached through two entries (an old and a new version) is ranked once.
- * Nothing of an entry reaches the caller: only rows the ranking query
- * returns.
+ * HOT update does not change the embedding, the key of the index; an index
+ * whose indcheckxmin says otherwise is not read).  A row reached through
+ * two entries (an old and a new version) is ranked once.  Candidates read
+ * from the default partition are looked up with partition pruning off: a
+ * row maintenance moved to its month after the snapshot is, for the
+ * snapshot, still in the default partition, while its key now routes to the
+ * month.  The partitions are listed again once locked, until none is new,
+ * and the ranking queries are planned after: both see the same partitions
+ * (an ATTACH PARTITION locks the default partition, which the search then
+ * holds).  Nothing of an entry reaches the caller, nor any message about
+ * them: only rows the ranking query returns.
  *
- * When the batches stop paying (a filter on metadata that the index cannot
- * see, rows hidden by row-level security), the search runs the plain exact
- * query instead, which is as correct and costs what it always did; so it
- * does without the index, with a query vector whose norm is out of the
- * safe range, and with unified_pg.sketch_search off.
+ * When the batches stop paying (more than a twentieth of the project's
+ * entries to rank, a batch of which fewer than half the rows come back:
+ * a filter on metadata the index cannot see, rows row-level security
+ * hides), the search runs the plain exact query instead, which is as
+ * correct and costs what it always did; so it does without the index (or
+ * with one whose definition is not the install script's), with a query
+ * vector whose norm is out of the safe range, for a project_id and
+ * dimensions the index's predicate leaves out, and with
+ * unified_pg.sketch_search off.
  *
  * Locks: the partitions of unified.chunks and their parts of the index,
  * AccessShareLock, as a scan of the table takes them.
