@@ -25,6 +25,10 @@ HNSW_SIZES = [int(x) for x in os.environ.get("BENCH_HNSW_SIZES", "20000 100000")
 # which of search_chunks' vector layouts the hnsw phase measures, in this
 # order (each against the same plain table, whose index is built first)
 HNSW_LAYOUTS = os.environ.get("BENCH_HNSW_LAYOUTS", "partitioned global").split()
+# before each round: pg_prewarm the HNSW indexes (BENCH_HNSW_PREWARM=0: not)
+# and run this many unmeasured queries through every candidate
+PREWARM = os.environ.get("BENCH_HNSW_PREWARM", "1") != "0"
+WARMUP = int(os.environ.get("BENCH_HNSW_WARMUP", "0"))
 if set(HNSW_LAYOUTS) - {"partitioned", "global"}:
     raise SystemExit(f"BENCH_HNSW_LAYOUTS: {' '.join(HNSW_LAYOUTS)!r}: the layouts are partitioned and global")
 PHASES = os.environ.get("BENCH_PHASES", "upsert search storage hnsw layout_upsert").split()
@@ -295,10 +299,32 @@ async def bench_storage(admin):
     await admin.execute("DROP TABLE st_x, st_src")
 
 
-async def hnsw_queries(admin, centers):
+async def hnsw_queries(admin, centers, n=QUERIES + 3):
     return [r["q"] for r in await admin.fetch(f"""
         SELECT ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x)::text AS q
-          FROM generate_series(1, {QUERIES + 3}) g JOIN hnsw_centers c ON c.c = 1 + (g * 37) % {centers}""")]
+          FROM generate_series(1, {n}) g JOIN hnsw_centers c ON c.c = 1 + (g * 37) % {centers}""")]
+
+
+async def hnsw_warm(admin, candidates, wq):
+    """Bring every HNSW index of the round into the OS cache (pg_prewarm,
+    read mode) and run the warm-up queries wq through every candidate,
+    unmeasured: when the indexes outgrow shared_buffers, the index built
+    last would otherwise be measured warm and the others cold."""
+    if PREWARM:
+        t0 = time.perf_counter()
+        warmed = await admin.fetch("""
+            SELECT c.oid::regclass::text AS rel, pg_prewarm(c.oid, 'read') AS blocks
+              FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+             WHERE a.amname = 'hnsw' AND c.relkind = 'i' ORDER BY pg_relation_size(c.oid)""")
+        mb = sum(r["blocks"] for r in warmed) * 8192 >> 20
+        say(f"    prewarm: {len(warmed)} HNSW indexes, {mb} MB, {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    for n, q in enumerate(wq):
+        vec = "[" + q[1:-1] + "]"
+        for name, st, kind in candidates[n % len(candidates):] + candidates[:n % len(candidates)]:
+            await st.fetch(q if kind == "array" else vec)
+    if wq:
+        say(f"    warm-up: {len(wq)} queries through every candidate, {time.perf_counter() - t0:.1f} s")
 
 
 async def hnsw_round(candidates, exact, qs):
@@ -349,6 +375,8 @@ async def bench_hnsw(admin, size):
     sb = await admin.fetchval("SHOW shared_buffers")
     workers = await admin.fetchval("SHOW max_parallel_maintenance_workers")
     admin.add_log_listener(on_notice)
+    if PREWARM:
+        await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
     await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
     await admin.execute("TRUNCATE unified.chunks")
     await admin.execute("DROP TABLE IF EXISTS items, hnsw_centers")
@@ -380,6 +408,7 @@ async def bench_hnsw(admin, size):
     admin100 = await connect()
     await admin100.execute("SET hnsw.ef_search = 100")
     qs = await hnsw_queries(admin, centers)
+    wq = await hnsw_queries(admin, centers, WARMUP)
     plain40, plain100 = "plain table, one index (ef_search 40)", "plain table, one index (ef_search 100)"
     b_base = await timed(admin, "CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops)")
     say(f"    build: plain table's index {b_base:6.1f} s (load average {os.getloadavg()[0]:.2f})")
@@ -392,8 +421,8 @@ async def bench_hnsw(admin, size):
             parts = await admin.fetchval("SELECT partitions FROM unified.vector_indexes WHERE dimensions = $1", DIMS)
             say(f"    build: partitioned {b_ours:6.1f} s ({parts} partition indexes; load average {os.getloadavg()[0]:.2f})")
             ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
-            out = await hnsw_round([("search_chunks (partitioned, ef_search 40)", ours, "array"),
-                                    (plain40, base, "vector"), (plain100, base100, "vector")], exact, qs)
+            cands = [("search_chunks (partitioned, ef_search 40)", ours, "array"),
+                     (plain40, base, "vector"), (plain100, base100, "vector")]
         elif layout == "global":
             b_global = await timed(admin, f"SELECT unified.enable_vector_index({DIMS}, layout => 'global')")
             await admin.execute(f"VACUUM ANALYZE unified.chunk_vectors_{DIMS}")
@@ -404,9 +433,12 @@ async def bench_hnsw(admin, size):
             claude200 = await connect("bench_claude")
             await claude200.execute("SET hnsw.ef_search = 200")
             ours200 = await claude200.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
-            out = await hnsw_round([("search_chunks (global, ef_search 100)", ours, "array"),
-                                    ("search_chunks (global, ef_search 200)", ours200, "array"),
-                                    (plain40, base, "vector"), (plain100, base100, "vector")], exact, qs)
+            cands = [("search_chunks (global, ef_search 100)", ours, "array"),
+                     ("search_chunks (global, ef_search 200)", ours200, "array"),
+                     (plain40, base, "vector"), (plain100, base100, "vector")]
+        await hnsw_warm(admin, cands, wq)
+        out = await hnsw_round(cands, exact, qs)
+        if layout == "global":
             await claude200.close()
         hnsw_report(out, [plain40, plain100])
         say(f"    (load average after the round {os.getloadavg()[0]:.2f})")
