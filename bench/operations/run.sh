@@ -18,6 +18,7 @@
 #   bench/operations/run.sh       BENCH_CHUNKS=100000 BENCH_QUERIES=50
 #                                 BENCH_HNSW_SIZES="20000 100000" BENCH_PORT=5661
 #                                 BENCH_HNSW_LAYOUTS="partitioned global"
+#                                 BENCH_HNSW_PREWARM=1 BENCH_HNSW_WARMUP=0
 #
 # The server's memory, for large HNSW builds (pgvector builds the graph in
 # maintenance_work_mem, shared memory when the build is parallel):
