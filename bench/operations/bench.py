@@ -22,6 +22,15 @@ BATCH = int(os.environ.get("BENCH_BATCH", "100"))
 DIMS = int(os.environ.get("BENCH_DIMS", "768"))
 QUERIES = int(os.environ.get("BENCH_QUERIES", "50"))
 HNSW_SIZES = [int(x) for x in os.environ.get("BENCH_HNSW_SIZES", "20000 100000").split()]
+# which of search_chunks' vector layouts the hnsw phase measures, in this
+# order (each against the same plain table, whose index is built first)
+HNSW_LAYOUTS = os.environ.get("BENCH_HNSW_LAYOUTS", "partitioned global").split()
+# before each round: pg_prewarm the HNSW indexes (BENCH_HNSW_PREWARM=0: not)
+# and run this many unmeasured queries through every candidate
+PREWARM = os.environ.get("BENCH_HNSW_PREWARM", "1") != "0"
+WARMUP = int(os.environ.get("BENCH_HNSW_WARMUP", "0"))
+if set(HNSW_LAYOUTS) - {"partitioned", "global"}:
+    raise SystemExit(f"BENCH_HNSW_LAYOUTS: {' '.join(HNSW_LAYOUTS)!r}: the layouts are partitioned and global")
 PHASES = os.environ.get("BENCH_PHASES", "upsert sketch_write search storage hnsw layout_upsert").split()
 SKETCH_ROUNDS = int(os.environ.get("BENCH_SKETCH_ROUNDS", "4"))
 SKETCH_BLOCK = int(os.environ.get("BENCH_SKETCH_BLOCK", "20"))
@@ -303,10 +312,32 @@ async def bench_storage(admin):
     await admin.execute("DROP TABLE st_x, st_src")
 
 
-async def hnsw_queries(admin, centers):
+async def hnsw_queries(admin, centers, n=QUERIES + 3):
     return [r["q"] for r in await admin.fetch(f"""
         SELECT ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x)::text AS q
-          FROM generate_series(1, {QUERIES + 3}) g JOIN hnsw_centers c ON c.c = 1 + (g * 37) % {centers}""")]
+          FROM generate_series(1, {n}) g JOIN hnsw_centers c ON c.c = 1 + (g * 37) % {centers}""")]
+
+
+async def hnsw_warm(admin, candidates, wq):
+    """Bring every HNSW index of the round into the OS cache (pg_prewarm,
+    read mode) and run the warm-up queries wq through every candidate,
+    unmeasured: when the indexes outgrow shared_buffers, the index built
+    last would otherwise be measured warm and the others cold."""
+    if PREWARM:
+        t0 = time.perf_counter()
+        warmed = await admin.fetch("""
+            SELECT c.oid::regclass::text AS rel, pg_prewarm(c.oid, 'read') AS blocks
+              FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+             WHERE a.amname = 'hnsw' AND c.relkind = 'i' ORDER BY pg_relation_size(c.oid)""")
+        mb = sum(r["blocks"] for r in warmed) * 8192 >> 20
+        say(f"    prewarm: {len(warmed)} HNSW indexes, {mb} MB, {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    for n, q in enumerate(wq):
+        vec = "[" + q[1:-1] + "]"
+        for name, st, kind in candidates[n % len(candidates):] + candidates[:n % len(candidates)]:
+            await st.fetch(q if kind == "array" else vec)
+    if wq:
+        say(f"    warm-up: {len(wq)} queries through every candidate, {time.perf_counter() - t0:.1f} s")
 
 
 async def hnsw_round(candidates, exact, qs):
@@ -339,13 +370,30 @@ def hnsw_report(out, base):
                 say(f"    p95 ratio {name} / {b}: {p(t, 0.95) / p(out[b][0], 0.95):.2f}  (targets: ratio <= 1.5, recall >= 0.95)")
 
 
+def on_notice(conn, msg):
+    # pgvector says so when a graph outgrows maintenance_work_mem
+    say(f"    (server notice: {msg.message})")
+
+
+async def timed(admin, sql, *args):
+    t0 = time.perf_counter()
+    await admin.execute(sql, *args)
+    return time.perf_counter() - t0
+
+
 async def bench_hnsw(admin, size):
     centers = 100
-    await admin.execute("SET maintenance_work_mem = '1GB'")
+    # the server's maintenance_work_mem (run.sh: BENCH_MAINTENANCE_WORK_MEM)
+    mwm = await admin.fetchval("SHOW maintenance_work_mem")
+    sb = await admin.fetchval("SHOW shared_buffers")
+    workers = await admin.fetchval("SHOW max_parallel_maintenance_workers")
+    admin.add_log_listener(on_notice)
+    if PREWARM:
+        await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
     await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
     await admin.execute("TRUNCATE unified.chunks")
     await admin.execute("DROP TABLE IF EXISTS items, hnsw_centers")
-    await admin.execute(f"""
+    t_load = await timed(admin, f"""
         SELECT setseed(0.5);
         CREATE TABLE hnsw_centers AS SELECT c, ARRAY(SELECT random()::real - 0.5 FROM generate_series(1, {DIMS}) WHERE c > 0) AS v
           FROM generate_series(1, {centers}) c;
@@ -355,54 +403,62 @@ async def bench_hnsw(admin, size):
         SELECT 'claude_context', 'code_chunks_h', 'h' || i, 'proj-h' || (i % 10), 'chunk ' || i,
                ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x),
                date_trunc('month', now()) - make_interval(months => i % 12) + interval '1 day'
-          FROM generate_series(1, {size}) i JOIN hnsw_centers c ON c.c = 1 + i % {centers};
+          FROM generate_series(1, {size}) i JOIN hnsw_centers c ON c.c = 1 + i % {centers};""")
+    t_items = await timed(admin, f"""
         CREATE TABLE items (id bigint PRIMARY KEY, embedding vector({DIMS}));
         INSERT INTO items SELECT id, embedding::vector FROM unified.chunks;""")
-    await admin.execute("VACUUM ANALYZE unified.chunks, items")
-    t0 = time.perf_counter()
-    await admin.execute(f"SELECT unified.enable_vector_index({DIMS})")
-    b_ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    await admin.execute("CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops)")
-    b_base = time.perf_counter() - t0
-    parts = await admin.fetchval("SELECT partitions FROM unified.vector_indexes WHERE dimensions = $1", DIMS)
+    t_vacuum = await timed(admin, "VACUUM ANALYZE unified.chunks, items")
+    say(f"  HNSW, {size} chunks of {DIMS} dims in {centers} clusters, 12 monthly partitions, {QUERIES} queries, k = 10 "
+        f"(shared_buffers {sb}, maintenance_work_mem {mwm}, max_parallel_maintenance_workers {workers}):")
+    say(f"    load: unified.chunks {t_load:.1f} s, plain table {t_items:.1f} s, VACUUM ANALYZE {t_vacuum:.1f} s "
+        f"(load average {os.getloadavg()[0]:.2f})")
 
     claude = await connect("bench_claude")
-    ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
     exact = await claude.prepare("SELECT id FROM unified.search_chunks_exact($1::text::real[], 10, NULL, NULL, NULL, NULL, NULL)")
     # the backend does not set hnsw.ef_search: pgvector's default, 40, which
     # the partitioned layout uses too (per partition); the global layout
     # uses 100, so the plain table is measured at both
-    base = await admin.prepare("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10")
     admin100 = await connect()
     await admin100.execute("SET hnsw.ef_search = 100")
-    base100 = await admin100.prepare("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10")
     qs = await hnsw_queries(admin, centers)
+    wq = await hnsw_queries(admin, centers, WARMUP)
     plain40, plain100 = "plain table, one index (ef_search 40)", "plain table, one index (ef_search 100)"
-    say(f"  HNSW, {size} chunks of {DIMS} dims in {centers} clusters, 12 monthly partitions, {QUERIES} queries, k = 10:")
-    say(f"    build: partitioned {b_ours:6.1f} s ({parts} partition indexes), plain table's index {b_base:6.1f} s")
-    out = await hnsw_round([("search_chunks (partitioned, ef_search 40)", ours, "array"),
-                            (plain40, base, "vector"), (plain100, base100, "vector")], exact, qs)
-    hnsw_report(out, [plain40, plain100])
-
-    await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
-    t0 = time.perf_counter()
-    await admin.execute(f"SELECT unified.enable_vector_index({DIMS}, layout => 'global')")
-    b_global = time.perf_counter() - t0
-    await admin.execute(f"VACUUM ANALYZE unified.chunk_vectors_{DIMS}")
-    ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
-    # the global layout uses the caller's hnsw.ef_search when it is above 100
-    claude200 = await connect("bench_claude")
-    await claude200.execute("SET hnsw.ef_search = 200")
-    ours200 = await claude200.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
-    say(f"    build: global layout {b_global:6.1f} s (copy into unified.chunk_vectors_{DIMS} and one index)")
-    out = await hnsw_round([("search_chunks (global, ef_search 100)", ours, "array"),
-                            ("search_chunks (global, ef_search 200)", ours200, "array"),
-                            (plain40, base, "vector"), (plain100, base100, "vector")], exact, qs)
-    hnsw_report(out, [plain40, plain100])
+    b_base = await timed(admin, "CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops)")
+    say(f"    build: plain table's index {b_base:6.1f} s (load average {os.getloadavg()[0]:.2f})")
+    base = await admin.prepare("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10")
+    base100 = await admin100.prepare("SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT 10")
+    # the layouts in the order asked for, each built, measured and dropped
+    for layout in HNSW_LAYOUTS:
+        if layout == "partitioned":
+            b_ours = await timed(admin, f"SELECT unified.enable_vector_index({DIMS})")
+            parts = await admin.fetchval("SELECT partitions FROM unified.vector_indexes WHERE dimensions = $1", DIMS)
+            say(f"    build: partitioned {b_ours:6.1f} s ({parts} partition indexes; load average {os.getloadavg()[0]:.2f})")
+            ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
+            cands = [("search_chunks (partitioned, ef_search 40)", ours, "array"),
+                     (plain40, base, "vector"), (plain100, base100, "vector")]
+        elif layout == "global":
+            b_global = await timed(admin, f"SELECT unified.enable_vector_index({DIMS}, layout => 'global')")
+            await admin.execute(f"VACUUM ANALYZE unified.chunk_vectors_{DIMS}")
+            say(f"    build: global layout {b_global:6.1f} s (copy into unified.chunk_vectors_{DIMS} and one index; "
+                f"load average {os.getloadavg()[0]:.2f})")
+            ours = await claude.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
+            # the global layout uses the caller's hnsw.ef_search when it is above 100
+            claude200 = await connect("bench_claude")
+            await claude200.execute("SET hnsw.ef_search = 200")
+            ours200 = await claude200.prepare("SELECT id FROM unified.search_chunks($1::text::real[], 10)")
+            cands = [("search_chunks (global, ef_search 100)", ours, "array"),
+                     ("search_chunks (global, ef_search 200)", ours200, "array"),
+                     (plain40, base, "vector"), (plain100, base100, "vector")]
+        await hnsw_warm(admin, cands, wq)
+        out = await hnsw_round(cands, exact, qs)
+        if layout == "global":
+            await claude200.close()
+        hnsw_report(out, [plain40, plain100])
+        say(f"    (load average after the round {os.getloadavg()[0]:.2f})")
+        await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
     await claude.close()
-    await claude200.close()
     await admin100.close()
+    admin.remove_log_listener(on_notice)
 
 
 async def bench_layout_upsert(admin, emb, bodies):

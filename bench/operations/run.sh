@@ -20,12 +20,21 @@
 #
 #   bench/operations/run.sh       BENCH_CHUNKS=100000 BENCH_QUERIES=50
 #                                 BENCH_HNSW_SIZES="20000 100000" BENCH_PORT=5661
+#                                 BENCH_HNSW_LAYOUTS="partitioned global"
+#                                 BENCH_HNSW_PREWARM=1 BENCH_HNSW_WARMUP=0
+#
+# The server's memory, for large HNSW builds (pgvector builds the graph in
+# maintenance_work_mem, shared memory when the build is parallel):
+# BENCH_SHARED_BUFFERS (1GB), BENCH_MAINTENANCE_WORK_MEM (1GB) and
+# BENCH_MAX_PARALLEL_MAINTENANCE_WORKERS (PostgreSQL's default unless set).
 #
 # It builds and installs the extension (and pgvector, through deps.sh) and
 # holds the machine-wide install lock while it runs.
 source "$(dirname "$0")/../../scripts/lib.sh"
 
 PORT=${BENCH_PORT:-5661}
+SHARED_BUFFERS=${BENCH_SHARED_BUFFERS:-1GB}
+MAINTENANCE_WORK_MEM=${BENCH_MAINTENANCE_WORK_MEM:-1GB}
 
 bash "$UPG_ROOT/scripts/deps.sh"
 take_install_lock
@@ -53,12 +62,16 @@ listen_addresses = ''
 shared_preload_libraries = 'unified_pg'
 unified_pg.database = 'bench'
 unified_pg.maintenance_interval = 0
-shared_buffers = '1GB'
-maintenance_work_mem = '1GB'
+shared_buffers = '$SHARED_BUFFERS'
+maintenance_work_mem = '$MAINTENANCE_WORK_MEM'
 max_wal_size = '8GB'
 checkpoint_timeout = '30min'
 jit = off
 CONF
+if [ -n "${BENCH_MAX_PARALLEL_MAINTENANCE_WORKERS:-}" ]; then
+    echo "max_parallel_maintenance_workers = $BENCH_MAX_PARALLEL_MAINTENANCE_WORKERS" |
+        as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+fi
 as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null
 started=1
 as_pg "$BINDIR/createdb" -h "$SOCK" -p "$PORT" -U postgres bench
