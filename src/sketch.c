@@ -60,11 +60,12 @@
  * snapshot sees has its entry (VACUUM keeps what any snapshot needs, and a
  * HOT update does not change the embedding, the key of the index; an index
  * whose indcheckxmin says otherwise is not read).  A row reached through
- * two entries (an old and a new version) is ranked once.  Candidates read
- * from the default partition are looked up with partition pruning off: a
- * row maintenance moved to its month after the snapshot is, for the
- * snapshot, still in the default partition, while its key now routes to the
- * month.  The partitions are listed again once locked, until none is new,
+ * two entries (an old and a new version) is ranked once.  When the
+ * project has entries in the default partition, candidates are looked up
+ * with partition pruning off: a row maintenance moved to its month after
+ * the snapshot is, for the snapshot, still in the default partition, while
+ * its key now routes to the month (and its new entry there may come
+ * first).  The partitions are listed again once locked, until none is new,
  * and the ranking queries are planned after: both see the same partitions
  * (an ATTACH PARTITION locks the default partition, which the search then
  * holds).  Nothing of an entry reaches the caller, nor any message about
@@ -258,7 +259,6 @@ typedef struct UpgSketchEntry
 	float		ub;				/* upper bound, rounded up */
 	int64		id;
 	TimestampTz created_at;
-	bool		in_default;		/* read from the default partition */
 } UpgSketchEntry;
 
 /* A ranked row: its distance and id (the order) and the row itself. */
@@ -295,6 +295,7 @@ typedef struct UpgSketchSearch
 	float	   *ubs;
 	int			nubs;
 	int64		seen_entries;	/* every entry of the query's dimensions */
+	bool		any_default;	/* one of them was read from the default partition */
 	/* rows ranked so far, the best lim of them, sorted */
 	UpgRanked  *best;
 	int			nbest;
@@ -501,9 +502,10 @@ upg_ub_add(UpgSketchSearch *s, float u)
 static void
 upg_sketch_add(UpgSketchSearch *s, float lb, float ub, int64 id, TimestampTz ca, bool in_default)
 {
-	UpgSketchEntry x = {lb, ub, id, ca, in_default};
+	UpgSketchEntry x = {lb, ub, id, ca};
 
 	s->seen_entries++;
+	s->any_default |= in_default;
 	upg_ub_add(s, ub);
 	if (s->n < s->cap)
 	{
@@ -797,7 +799,7 @@ upg_sketch_merge(UpgSketchSearch *s)
 	return got;
 }
 
-/* Run the ranking query on these keys; with pruning off for rows read from the default partition. */
+/* Run the ranking query on these keys; with partition pruning off if no_pruning. */
 static uint64
 upg_sketch_rank_keys(UpgSketchSearch *s, Datum *ids, Datum *cas, int k, bool no_pruning)
 {
@@ -810,11 +812,6 @@ upg_sketch_rank_keys(UpgSketchSearch *s, Datum *ids, Datum *cas, int k, bool no_
 	s->args[8] = PointerGetDatum(construct_array(cas, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	s->nulls[7] = s->nulls[8] = ' ';
 
-	/*
-	 * A row maintenance moved out of the default partition after this
-	 * snapshot was taken is, for the snapshot, still there, but its key
-	 * now routes to its month: its candidate is looked for everywhere.
-	 */
 	if (no_pruning)
 	{
 		/*
@@ -836,16 +833,21 @@ upg_sketch_rank_keys(UpgSketchSearch *s, Datum *ids, Datum *cas, int k, bool no_
 	return upg_sketch_merge(s);
 }
 
-/* Rank the entries e[from .. to) not ranked before; returns how many rows came back. */
+/*
+ * Rank the entries e[from .. to) not ranked before; returns how many rows
+ * came back.  When the project has entries in the default partition, every
+ * lookup runs without partition pruning: a row maintenance moved to its
+ * month after the snapshot was taken has an entry in both partitions, the
+ * visible version in the default one, and its key now routes to the month;
+ * looked up everywhere, the key finds the one version the snapshot sees,
+ * whichever entry brought it.
+ */
 static uint64
 upg_sketch_rank(UpgSketchSearch *s, int from, int to)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * Max(to - from, 1));
 	Datum	   *cas = palloc(sizeof(Datum) * Max(to - from, 1));
-	Datum	   *dids = palloc(sizeof(Datum) * Max(to - from, 1));
-	Datum	   *dcas = palloc(sizeof(Datum) * Max(to - from, 1));
 	int			k = 0;
-	int			dk = 0;
 	uint64		got;
 
 	for (int i = from; i < to; i++)
@@ -856,23 +858,12 @@ upg_sketch_rank(UpgSketchSearch *s, int from, int to)
 		(void) hash_search(s->seen, &key, HASH_ENTER, &found);
 		if (found)
 			continue;
-		if (s->e[i].in_default)
-		{
-			dids[dk] = Int64GetDatum(key.id);
-			dcas[dk++] = TimestampTzGetDatum(key.created_at);
-		}
-		else
-		{
-			ids[k] = Int64GetDatum(key.id);
-			cas[k++] = TimestampTzGetDatum(key.created_at);
-		}
+		ids[k] = Int64GetDatum(key.id);
+		cas[k++] = TimestampTzGetDatum(key.created_at);
 	}
-	got = upg_sketch_rank_keys(s, ids, cas, k, false);
-	got += upg_sketch_rank_keys(s, dids, dcas, dk, true);
+	got = upg_sketch_rank_keys(s, ids, cas, k, s->any_default);
 	pfree(ids);
 	pfree(cas);
-	pfree(dids);
-	pfree(dcas);
 	return got;
 }
 
@@ -1017,6 +1008,7 @@ upg_search_chunks_sketch(PG_FUNCTION_ARGS)
 	ArrayType  *qa;
 	HASHCTL		hctl;
 	Oid			chunks;
+	Datum		project = (Datum) 0;
 	bool		sketched = false;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -1058,14 +1050,16 @@ upg_search_chunks_sketch(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	s.where = upg_sketch_where(&s);
 
-	if (upg_sketch_search_enabled && !PG_ARGISNULL(2) && upg_sketch_applies(&s, PG_GETARG_DATUM(2)) &&
+	if (!PG_ARGISNULL(2))
+		project = PointerGetDatum(PG_GETARG_TEXT_PP(2));	/* its real length */
+	if (upg_sketch_search_enabled && !PG_ARGISNULL(2) && upg_sketch_applies(&s, project) &&
 		upg_sketch_query(&s))
 	{
 		/* bounded: the candidates a search may rank before it goes plain */
 		s.cap = Max(4096, 8 * s.lim);
 		s.e = palloc(sizeof(UpgSketchEntry) * s.cap);
 		s.ubs = palloc(sizeof(float) * s.lim);
-		if (upg_sketch_collect(&s, chunks, PG_GETARG_DATUM(2)))
+		if (upg_sketch_collect(&s, chunks, project))
 		{
 			hctl.keysize = sizeof(UpgSketchKey);
 			hctl.entrysize = sizeof(UpgSketchKey);
