@@ -461,6 +461,7 @@ RETURNS TABLE (id bigint, source text, source_collection text, source_id text, p
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, unified, pg_temp
 SET hnsw.iterative_scan = relaxed_order
+SET enable_partition_pruning = on
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -489,6 +490,34 @@ BEGIN
     INTO ids, cats
     USING q, lim, p_project, p_dataset, p_collection, p_filter;
     PERFORM set_config('hnsw.ef_search', ef_n::text, true);
+    -- A row maintenance moved out of the default partition after this
+    -- snapshot was taken is, for the snapshot, still there, while its key
+    -- now routes to its month: while the default partition holds rows, each
+    -- candidate is looked for in every partition (a query planned here,
+    -- with pruning off; the cached plan below is only ever used with it on).
+    IF pg_catalog.pg_relation_size('unified.chunks_default'::regclass) OPERATOR(pg_catalog.>) 0 THEN
+        PERFORM set_config('enable_partition_pruning', 'off', true);
+        RETURN QUERY EXECUTE
+            'SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,'
+            '  s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata,'
+            '  1 OPERATOR(pg_catalog.-) s.d'
+            ' FROM (SELECT c.*, unified.cosine_distance(c.embedding, $1) AS d'
+            '   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS t(id, created_at)'
+            '   CROSS JOIN LATERAL ('
+            '     SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id,'
+            '            c.cognee_dataset_id, c.content, c.relative_path, c.start_line, c.end_line,'
+            '            c.file_extension, c.metadata, c.embedding'
+            '       FROM unified.chunks c'
+            '      WHERE c.id OPERATOR(pg_catalog.=) t.id AND c.created_at OPERATOR(pg_catalog.=) t.created_at'
+            '      LIMIT 1) c'
+            '   OFFSET 0) s'
+            ' WHERE s.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
+            '   AND ($4 IS NULL OR 1 OPERATOR(pg_catalog.-) s.d OPERATOR(pg_catalog.>=) $4)'
+            ' ORDER BY s.d, s.id'
+            ' LIMIT $5'
+        USING q, ids, cats, p_min_score, lim;
+        RETURN;
+    END IF;
     RETURN QUERY
     SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,
            s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata,
