@@ -144,7 +144,6 @@ static XLogRecPtr upg_begin_lsn = InvalidXLogRecPtr;
 /* plans kept for the life of the process (upg_spi_execute) */
 static SPIPlanPtr upg_plan_set_state = NULL;
 static SPIPlanPtr upg_plan_decide = NULL;
-static SPIPlanPtr upg_plan_complete = NULL;
 static SPIPlanPtr upg_plan_begin = NULL;
 static SPIPlanPtr upg_plan_status = NULL;
 
@@ -1169,25 +1168,9 @@ upg_coord_finish(UpgCoord *c)
 static void
 upg_coord_complete(UpgCoord *c)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
-
 	upg_dtx_pause_point("after_all_participants");
 	if (c->left == 0)
-	{
-		if (!c->step.open)
-			upg_step_start(&c->step);
-		args[0] = CStringGetTextDatum(c->tx_id);
-		if (upg_spi_execute(&upg_plan_complete,
-							"UPDATE unified.transaction_log SET state = 'committed',"
-							" updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp(),"
-							" finished_by = 'coordinator'"
-							" WHERE tx_id = $1 AND state = 'committing'",
-							1, argtypes, args, NULL, false) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update the transaction log");
-		if (SPI_processed != 1)
-			elog(ERROR, "distributed transaction \"%s\" left state \"committing\" while locked", c->tx_id);
-	}
+		upg_set_state(c, UPG_TX_COMMITTING, UPG_TX_COMMITTED, NULL);
 	upg_coord_close(c);
 	if (c->left > 0)
 		ereport(WARNING,
