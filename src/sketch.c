@@ -39,8 +39,8 @@
  * bound's worst case (residuals along the query) and fails when the slack
  * is halved.
  *
- * The search (unified.search_chunks_sketch, called by search_chunks_exact
- * for a project): every index entry of the project whose sketch has the
+ * The search (unified.search_chunks_sketch, search_chunks_exact's body; for
+ * a search outside a project it runs the plain query): every index entry of the project whose sketch has the
  * query's dimensions gets its bounds; the max(4096, 8k) lowest lower bounds
  * are kept (a max-heap while the index is read; the lowest bound left out
  * is remembered), so that memory depends on k, not on the project.  The
@@ -209,21 +209,10 @@ upg_sketch_make(const float *x, int n, char *out)
 Datum
 upg_embedding_sketch(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
 	int			n;
+	const float *x = upg_vector_values(PG_GETARG_ARRAYTYPE_P(0), 1, &n);
 	bytea	   *result;
 
-	if (ARR_ELEMTYPE(a) != FLOAT4OID)
-		elog(ERROR, "embedding_sketch argument is not real[]");
-	if (ARR_NDIM(a) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("embedding must be a one-dimensional array")));
-	if (ARR_HASNULL(a) && array_contains_nulls(a))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("embedding must not contain NULL values")));
-	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
 	if (n > UPG_SKETCH_MAX_DIMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -231,7 +220,7 @@ upg_embedding_sketch(PG_FUNCTION_ARGS)
 				 errdetail("The embedding has %d.", n)));
 	result = palloc(VARHDRSZ + UPG_SKETCH_HEADER + n);
 	SET_VARSIZE(result, VARHDRSZ + UPG_SKETCH_HEADER + n);
-	upg_sketch_make((const float *) ARR_DATA_PTR(a), n, VARDATA(result));
+	upg_sketch_make(x, n, VARDATA(result));
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -292,7 +281,7 @@ typedef struct UpgSketchSearch
 	int			n;
 	int			cap;
 	double		out_lb;
-	float	   *ubs;
+	UpgSketchEntry *ubs;
 	int			nubs;
 	int64		seen_entries;	/* every entry of the query's dimensions */
 	bool		any_default;	/* one of them was read from the default partition */
@@ -433,100 +422,72 @@ upg_entry_swap(UpgSketchEntry *a, UpgSketchEntry *b)
 	*b = t;
 }
 
-/* Restore the max-heap on lb below position i of e[0 .. n). */
+/* Restore the max-heap on lb below position i of h[0 .. n). */
 static void
-upg_entry_sift_down(UpgSketchEntry *e, int n, int i)
+upg_heap_sift_down(UpgSketchEntry *h, int n, int i)
 {
 	for (;;)
 	{
 		int			l = 2 * i + 1;
 		int			m = i;
 
-		if (l < n && e[l].lb > e[m].lb)
+		if (l < n && h[l].lb > h[m].lb)
 			m = l;
-		if (l + 1 < n && e[l + 1].lb > e[m].lb)
+		if (l + 1 < n && h[l + 1].lb > h[m].lb)
 			m = l + 1;
 		if (m == i)
 			return;
-		upg_entry_swap(&e[i], &e[m]);
+		upg_entry_swap(&h[i], &h[m]);
 		i = m;
 	}
 }
 
-/* Keep u if it is among the lim lowest upper bounds (a max-heap of floats). */
-static void
-upg_ub_add(UpgSketchSearch *s, float u)
+/*
+ * Offer x to the max-heap on lb h[0 .. *n), which holds at most cap: x is
+ * kept if there is room or if it is below the top, which it then replaces.
+ * Returns the entry left out (x, or the old top), or NULL.
+ */
+static const UpgSketchEntry *
+upg_heap_offer(UpgSketchEntry *h, int *n, int cap, const UpgSketchEntry *x, UpgSketchEntry *out)
 {
-	float	   *h = s->ubs;
 	int			i;
 
-	if (s->nubs < s->lim)
+	if (*n < cap)
 	{
-		/* sift up */
-		i = s->nubs++;
-		h[i] = u;
-		while (i > 0 && h[(i - 1) / 2] < h[i])
+		i = (*n)++;
+		h[i] = *x;
+		while (i > 0 && h[(i - 1) / 2].lb < h[i].lb)
 		{
-			float		t = h[i];
-
-			h[i] = h[(i - 1) / 2];
-			h[(i - 1) / 2] = t;
+			upg_entry_swap(&h[i], &h[(i - 1) / 2]);
 			i = (i - 1) / 2;
 		}
-		return;
+		return NULL;
 	}
-	if (!(u < h[0]))
-		return;
-	h[0] = u;
-	i = 0;
-	for (;;)
-	{
-		int			l = 2 * i + 1;
-		int			m = i;
-		float		t;
-
-		if (l < s->nubs && h[l] > h[m])
-			m = l;
-		if (l + 1 < s->nubs && h[l + 1] > h[m])
-			m = l + 1;
-		if (m == i)
-			break;
-		t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
+	if (!(x->lb < h[0].lb))
+		return x;
+	*out = h[0];
+	h[0] = *x;
+	upg_heap_sift_down(h, *n, 0);
+	return out;
 }
 
-/* Add one index entry: kept if it is among the cap lowest bounds. */
+/*
+ * Add one index entry: kept among the cap lowest bounds (the lowest bound
+ * left out remembered), its upper bound among the lim lowest.
+ */
 static void
-upg_sketch_add(UpgSketchSearch *s, float lb, float ub, int64 id, TimestampTz ca, bool in_default)
+upg_sketch_add(UpgSketchSearch *s, float lb, float ub, int64 id, TimestampTz ca)
 {
 	UpgSketchEntry x = {lb, ub, id, ca};
+	UpgSketchEntry u = {ub, ub, id, ca};
+	UpgSketchEntry spare;
+	const UpgSketchEntry *out;
 
 	s->seen_entries++;
-	s->any_default |= in_default;
-	upg_ub_add(s, ub);
-	if (s->n < s->cap)
-	{
-		int			i = s->n++;
-
-		s->e[i] = x;
-		while (i > 0 && s->e[(i - 1) / 2].lb < s->e[i].lb)
-		{
-			upg_entry_swap(&s->e[i], &s->e[(i - 1) / 2]);
-			i = (i - 1) / 2;
-		}
-		return;
-	}
-	if (!(lb < s->e[0].lb))
-	{
-		s->out_lb = Min(s->out_lb, (double) lb);
-		return;
-	}
-	s->out_lb = Min(s->out_lb, (double) s->e[0].lb);
-	s->e[0] = x;
-	upg_entry_sift_down(s->e, s->n, 0);
+	(void) upg_heap_offer(s->ubs, &s->nubs, s->lim, &u, &spare);
+	out = upg_heap_offer(s->e, &s->n, s->cap, &x, &spare);
+	if (out != NULL)
+		s->out_lb = Min(s->out_lb, (double) out->lb);
 }
 
 /* Check that an index is the sketch index this file reads (four columns, these types). */
@@ -565,7 +526,7 @@ upg_sketch_read_index(UpgSketchSearch *s, Oid indexoid, Datum project)
 	Relation	hrel;
 	IndexScanDesc scan;
 	ScanKeyData key;
-	bool		in_default;
+	int64		before = s->seen_entries;
 	int			since_check = 0;
 
 	irel = index_open(indexoid, AccessShareLock);
@@ -575,7 +536,6 @@ upg_sketch_read_index(UpgSketchSearch *s, Oid indexoid, Datum project)
 		return false;
 	}
 	hrel = table_open(irel->rd_index->indrelid, AccessShareLock);
-	in_default = RelationGetRelid(hrel) == s->default_part;
 	scan = index_beginscan(hrel, irel, GetActiveSnapshot(), 1, 0);
 	scan->xs_want_itup = true;
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
@@ -605,9 +565,10 @@ upg_sketch_read_index(UpgSketchSearch *s, Oid indexoid, Datum project)
 		if ((Pointer) sk != DatumGetPointer(values[2]))
 			pfree(sk);
 		if (use)
-			upg_sketch_add(s, lb, ub, DatumGetInt64(values[1]), DatumGetTimestampTz(values[3]),
-						   in_default);
+			upg_sketch_add(s, lb, ub, DatumGetInt64(values[1]), DatumGetTimestampTz(values[3]));
 	}
+	if (RelationGetRelid(hrel) == s->default_part && s->seen_entries > before)
+		s->any_default = true;
 	index_endscan(scan);
 	table_close(hrel, AccessShareLock);
 	index_close(irel, AccessShareLock);
@@ -899,7 +860,7 @@ upg_sketch_search(UpgSketchSearch *s)
 		return s->out_lb == INFINITY;
 	/* first batch: every entry that may beat the lim-th lowest upper bound */
 	if (s->nubs == s->lim)
-		reach = s->ubs[0];
+		reach = s->ubs[0].lb;
 	{
 		int			j = 0;
 
@@ -930,7 +891,10 @@ upg_sketch_search(UpgSketchSearch *s)
 	}
 }
 
-/* The plain exact query (search_chunks_exact's ranking) into the best rows. */
+/*
+ * The plain exact query into the best rows: every candidate row's distance
+ * (search_chunks_exact's comment says why it is written so).
+ */
 static void
 upg_sketch_plain(UpgSketchSearch *s)
 {
@@ -995,9 +959,9 @@ upg_sketch_emit(UpgSketchSearch *s, ReturnSetInfo *rsinfo)
 
 /*
  * SQL: unified.search_chunks_sketch(q, lim, project, dataset, collection,
- * filter) -- the exact lim nearest visible chunks of a project, with their
- * score, in the order of the plain exact path; through the sketch index
- * when it serves the query (see the banner).  The arguments are checked by
+ * filter) -- the exact lim nearest visible chunks, with their score, in
+ * (distance, id) order; through the sketch index when it serves the query
+ * (see the banner), else by the plain query.  The arguments are checked by
  * unified.search_check first.
  */
 Datum
@@ -1058,7 +1022,7 @@ upg_search_chunks_sketch(PG_FUNCTION_ARGS)
 		/* bounded: the candidates a search may rank before it goes plain */
 		s.cap = Max(4096, 8 * s.lim);
 		s.e = palloc(sizeof(UpgSketchEntry) * s.cap);
-		s.ubs = palloc(sizeof(float) * s.lim);
+		s.ubs = palloc(sizeof(UpgSketchEntry) * s.lim);
 		if (upg_sketch_collect(&s, chunks, project))
 		{
 			hctl.keysize = sizeof(UpgSketchKey);

@@ -346,6 +346,7 @@ PGDLLEXPORT void upg_finisher_main(Datum main_arg);
 struct JsonbContainer;
 extern ArrayType *upg_embedding_from_container(struct JsonbContainer *root, int chunk_no);
 extern ArrayType *upg_embedding_from_text(const char *str, int len, int chunk_no);
+extern const float *upg_vector_values(ArrayType *a, int argno, int *dims);
 
 /* an embedding read element by element from JSON text (upsert_text.c) */
 typedef struct UpgEmbeddingBuf

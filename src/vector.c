@@ -53,12 +53,15 @@
 PG_FUNCTION_INFO_V1(upg_cosine_distance);
 PG_FUNCTION_INFO_V1(upg_embedding_from_jsonb);
 
-/* Check that a is a one-dimensional real[] without NULLs; return its values. */
-static const float *
+/*
+ * Check that a is a one-dimensional real[] without NULLs; return its values
+ * (argno names the SQL argument in the errors).  Also embedding_sketch's.
+ */
+const float *
 upg_vector_values(ArrayType *a, int argno, int *dims)
 {
 	if (ARR_ELEMTYPE(a) != FLOAT4OID)
-		elog(ERROR, "cosine_distance argument %d is not real[]", argno);
+		elog(ERROR, "embedding argument %d is not real[]", argno);
 	if (ARR_NDIM(a) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
