@@ -629,8 +629,9 @@ CREATE INDEX chunks_project_sketch_idx ON unified.chunks
       -- project_id's bytes (up to 1,024), the codes, 58 bytes of headers
       AND pg_catalog.octet_length(project_id) + pg_catalog.cardinality(embedding) <= 2600;
 
--- The exact ranking of a project's chunks through chunks_project_sketch_idx:
--- the lim nearest, in the plain path's order (min_score is the caller's).
+-- The exact ranking: the lim nearest visible chunks, in (distance, id)
+-- order, through chunks_project_sketch_idx when it serves the query, else
+-- by the plain query (min_score is the caller's).
 CREATE FUNCTION unified.search_chunks_sketch(q real[], lim integer, p_project text,
                                              p_dataset uuid, p_collection text, p_filter jsonb)
 RETURNS TABLE (id bigint, source text, source_collection text, source_id text, project_id text,
@@ -641,17 +642,19 @@ LANGUAGE C STABLE
 SET search_path = pg_catalog, unified, pg_temp;
 
 COMMENT ON FUNCTION unified.search_chunks_sketch(real[], integer, text, uuid, text, jsonb) IS
-    'The exact nearest chunks of a project, through the 8-bit copies of chunks_project_sketch_idx (internal to search_chunks)';
+    'The exact nearest chunks, through the 8-bit copies of chunks_project_sketch_idx inside a project (internal to search_chunks)';
 
--- The exact path: every candidate row's cosine distance.  With a project
--- or dataset filter the rows are fetched through its index (a bitmap scan,
--- in physical order), never by scanning the partitions: a project's chunks
--- are stored together, so the scan reads the project's pages instead of
--- everyone's, though the planner, which does not know that, would often
--- choose to read everything (measured in BENCHMARKS.md).  The SET clause
--- keeps the change inside this function.
+-- The exact path, in src/sketch.c: inside a project the 8-bit copies first;
+-- otherwise (and when they do not serve the query) every candidate row's
+-- cosine distance, in one query.  With a project or dataset filter the rows
+-- are fetched through its index (a bitmap scan, in physical order), never
+-- by scanning the partitions: a project's chunks are stored together, so
+-- the scan reads the project's pages instead of everyone's, though the
+-- planner, which does not know that, would often choose to read everything
+-- (measured in BENCHMARKS.md).  The SET clause keeps the change inside
+-- this function.
 --
--- The query ranks with ORDER BY distance LIMIT k at one level, the rows'
+-- That query ranks with ORDER BY distance LIMIT k at one level, the rows'
 -- columns carried along: a parallel plan (when the planner makes one: large
 -- candidate sets, parallel_setup_cost, max_parallel_workers_per_gather) is
 -- a top-k sort in every worker under a Gather Merge, never all candidates
@@ -661,7 +664,9 @@ COMMENT ON FUNCTION unified.search_chunks_sketch(real[], integer, text, uuid, te
 -- (isolation sketch_partition_move).  The two filters on the distance are
 -- applied after the LIMIT, which is exact: NaN (a stored embedding of norm
 -- zero) sorts after every number, and min_score keeps a prefix of the
--- order, so the first k rows that pass are among the first k rows.
+-- order, so the first k rows that pass are among the first k rows.  No
+-- query is planned here before the C function reads the index, so that
+-- its queries and its index read see the same partitions.
 CREATE FUNCTION unified.search_chunks_exact(q real[], lim integer, p_project text,
                                             p_dataset uuid, p_collection text,
                                             p_filter jsonb, p_min_score real)
@@ -676,35 +681,15 @@ BEGIN
     IF p_project IS NOT NULL OR p_dataset IS NOT NULL THEN
         PERFORM set_config('enable_seqscan', 'off', true);
     END IF;
-    -- inside a project: the 8-bit copies first (src/sketch.c), which
-    -- fetches the rows itself, in its own queries (none planned here before
-    -- it reads the index, so that both see the same partitions)
-    IF p_project IS NOT NULL AND cardinality(q) <= 2000 THEN
-        RETURN QUERY
-        SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,
-               s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata, s.score
-          FROM unified.search_chunks_sketch(q, lim, p_project, p_dataset, p_collection, p_filter)
-               WITH ORDINALITY AS s(id, source, source_collection, source_id, project_id, cognee_dataset_id,
-                                    content, relative_path, start_line, end_line, file_extension, metadata,
-                                    score, n)
-         WHERE p_min_score IS NULL OR s.score OPERATOR(pg_catalog.>=) p_min_score
-         ORDER BY s.n;
-        RETURN;
-    END IF;
-    RETURN QUERY EXECUTE format(
-        'SELECT t.id, t.source, t.source_collection, t.source_id, t.project_id, t.cognee_dataset_id,'
-        ' t.content, t.relative_path, t.start_line, t.end_line, t.file_extension, t.metadata,'
-        ' 1 OPERATOR(pg_catalog.-) t.d'
-        ' FROM (SELECT c.id, c.source, c.source_collection, c.source_id, c.project_id, c.cognee_dataset_id,'
-        '   c.content, c.relative_path, c.start_line, c.end_line, c.file_extension, c.metadata,'
-        '   unified.cosine_distance(c.embedding, $1) AS d'
-        '   FROM unified.chunks c WHERE %s'
-        '  ORDER BY d, c.id LIMIT $2) t'
-        ' WHERE t.d OPERATOR(pg_catalog.<>) ''NaN''::float8'
-        '  AND ($7 IS NULL OR 1 OPERATOR(pg_catalog.-) t.d OPERATOR(pg_catalog.>=) $7)'
-        ' ORDER BY t.d, t.id',
-        unified.search_where(cardinality(q), p_project, p_dataset, p_collection, p_filter))
-    USING q, lim, p_project, p_dataset, p_collection, p_filter, p_min_score;
+    RETURN QUERY
+    SELECT s.id, s.source, s.source_collection, s.source_id, s.project_id, s.cognee_dataset_id,
+           s.content, s.relative_path, s.start_line, s.end_line, s.file_extension, s.metadata, s.score
+      FROM unified.search_chunks_sketch(q, lim, p_project, p_dataset, p_collection, p_filter)
+           WITH ORDINALITY AS s(id, source, source_collection, source_id, project_id, cognee_dataset_id,
+                                content, relative_path, start_line, end_line, file_extension, metadata,
+                                score, n)
+     WHERE p_min_score IS NULL OR s.score OPERATOR(pg_catalog.>=) p_min_score
+     ORDER BY s.n;
 END
 $fn$;
 
