@@ -17,7 +17,8 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     PACKAGES+=(nodejs npm)
 fi
 if [ "${1:-}" = "--bench" ]; then
-    PACKAGES+=(postgresql-15-partman)
+    PACKAGES+=(postgresql-15-partman
+               python3-numpy)           # bench/operations' latent embeddings
 fi
 
 missing=()

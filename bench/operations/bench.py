@@ -29,6 +29,13 @@ HNSW_LAYOUTS = os.environ.get("BENCH_HNSW_LAYOUTS", "partitioned global").split(
 # and run this many unmeasured queries through every candidate
 PREWARM = os.environ.get("BENCH_HNSW_PREWARM", "1") != "0"
 WARMUP = int(os.environ.get("BENCH_HNSW_WARMUP", "0"))
+# the hnsw phase's rows (both generators are described at gen_latent and
+# bench_hnsw): "latent", embeddings of a low intrinsic dimension, as text
+# embeddings have; "clusters", 100 centres plus uniform noise on every
+# dimension, the hard case for a graph index
+HNSW_DATA = os.environ.get("BENCH_HNSW_DATA", "latent").split()
+if set(HNSW_DATA) - {"latent", "clusters"}:
+    raise SystemExit(f"BENCH_HNSW_DATA: {' '.join(HNSW_DATA)!r}: the generators are latent and clusters")
 if set(HNSW_LAYOUTS) - {"partitioned", "global"}:
     raise SystemExit(f"BENCH_HNSW_LAYOUTS: {' '.join(HNSW_LAYOUTS)!r}: the layouts are partitioned and global")
 PHASES = os.environ.get("BENCH_PHASES", "upsert sketch_write search storage hnsw layout_upsert").split()
@@ -318,6 +325,67 @@ async def hnsw_queries(admin, centers, n=QUERIES + 3):
           FROM generate_series(1, {n}) g JOIN hnsw_centers c ON c.c = 1 + (g * 37) % {centers}""")]
 
 
+# The latent generator.  Text embeddings fill their 768 dimensions far from
+# uniformly: estimates of their intrinsic dimension are in the tens, and
+# their nearest neighbours are clearly nearer than the rest.  Each row here
+# is a point of a 32-dimensional latent space (one of 1,000 topics: a
+# centre drawn from N(0, I), plus N(0, 0.6^2 I) around it), mapped into 768
+# dimensions by one fixed random matrix, plus isotropic noise of a fifth of
+# the signal's norm, scaled to unit length.  Queries are fresh points of the
+# same model.  Fixed seeds: every run loads the same rows.
+LATENT_DIMS, LATENT_TOPICS, LATENT_SPREAD, LATENT_NOISE = 32, 1000, 0.6, 0.2
+
+
+class Latent:
+    def __init__(self):
+        import numpy  # python3-numpy (run.sh installs it)
+        self.np = numpy
+        model = numpy.random.default_rng(7)
+        self.centres = model.standard_normal((LATENT_TOPICS, LATENT_DIMS))
+        self.basis = model.standard_normal((LATENT_DIMS, DIMS)) / math.sqrt(LATENT_DIMS)
+
+    def rows(self, rng, n):
+        np = self.np
+        topic = rng.integers(0, LATENT_TOPICS, n)
+        z = self.centres[topic] + LATENT_SPREAD * rng.standard_normal((n, LATENT_DIMS))
+        x = z @ self.basis
+        x += LATENT_NOISE * np.linalg.norm(x, axis=1, keepdims=True) / math.sqrt(DIMS) * rng.standard_normal((n, DIMS))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        return x.astype(np.float32)
+
+    def copy_data(self, first, x):
+        """COPY ... (FORMAT binary) of (i int, embedding real[]) rows."""
+        np = self.np
+        n = len(x)
+        rec = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("i", ">i4"), ("l2", ">i4"),
+                        ("ndim", ">i4"), ("nulls", ">i4"), ("elem", ">i4"), ("dim", ">i4"), ("lb", ">i4"),
+                        ("el", [("len", ">i4"), ("v", ">f4")], (DIMS,))])
+        a = np.zeros(n, rec)
+        a["nf"], a["l1"], a["i"], a["l2"] = 2, 4, np.arange(first, first + n), 20 + 8 * DIMS
+        a["ndim"], a["elem"], a["dim"], a["lb"] = 1, 700, DIMS, 1   # 700: float4
+        a["el"]["len"] = 4
+        a["el"]["v"] = x
+        return a.tobytes()
+
+
+async def load_latent(admin, size):
+    """Load `size` rows of the latent model into hnsw_rows (i, embedding)
+    by binary COPY, and return the query texts."""
+    gen = Latent()
+    rows = gen.np.random.default_rng(11)
+    await admin.execute("CREATE UNLOGGED TABLE hnsw_rows (i int, embedding real[])")
+    head = b"PGCOPY\n\xff\r\n\0" + bytes(8)
+
+    async def stream():
+        yield head
+        for first in range(1, size + 1, 10000):
+            yield gen.copy_data(first, gen.rows(rows, min(10000, size + 1 - first)))
+        yield b"\xff\xff"
+    await admin.copy_to_table("hnsw_rows", source=stream(), format="binary")
+    qrng = gen.np.random.default_rng(13)
+    return ["{" + ",".join("%.8g" % v for v in q) + "}" for q in gen.rows(qrng, QUERIES + 3 + WARMUP)]
+
+
 async def hnsw_warm(admin, candidates, wq):
     """Bring every HNSW index of the round into the OS cache (pg_prewarm,
     read mode) and run the warm-up queries wq through every candidate,
@@ -381,7 +449,7 @@ async def timed(admin, sql, *args):
     return time.perf_counter() - t0
 
 
-async def bench_hnsw(admin, size):
+async def bench_hnsw(admin, size, data):
     centers = 100
     # the server's maintenance_work_mem (run.sh: BENCH_MAINTENANCE_WORK_MEM)
     mwm = await admin.fetchval("SHOW maintenance_work_mem")
@@ -392,23 +460,41 @@ async def bench_hnsw(admin, size):
         await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
     await admin.execute(f"SELECT unified.disable_vector_index({DIMS})")
     await admin.execute("TRUNCATE unified.chunks")
-    await admin.execute("DROP TABLE IF EXISTS items, hnsw_centers")
-    t_load = await timed(admin, f"""
-        SELECT setseed(0.5);
-        CREATE TABLE hnsw_centers AS SELECT c, ARRAY(SELECT random()::real - 0.5 FROM generate_series(1, {DIMS}) WHERE c > 0) AS v
-          FROM generate_series(1, {centers}) c;
+    await admin.execute("DROP TABLE IF EXISTS items, hnsw_centers, hnsw_rows")
+    await admin.execute(f"""
         SELECT unified.create_monthly_partition((date_trunc('month', now()) - make_interval(months => m))::date)
-          FROM generate_series(1, 11) m;
+          FROM generate_series(1, 11) m""")
+    t0 = time.perf_counter()
+    if data == "latent":
+        queries = await load_latent(admin, size)
+        rows = "hnsw_rows"
+        what = (f"a {LATENT_DIMS}-dimensional latent model ({LATENT_TOPICS} topics, spread {LATENT_SPREAD}, "
+                f"noise {LATENT_NOISE})")
+    else:
+        # 100 centres, each dimension uniform in [-0.5, 0.5), and every row
+        # (and query) a centre plus uniform noise in [-0.15, 0.15) on every
+        # dimension: within a cluster all rows are at nearly one distance
+        await admin.execute(f"""
+            SELECT setseed(0.5);
+            CREATE TABLE hnsw_centers AS SELECT c, ARRAY(SELECT random()::real - 0.5 FROM generate_series(1, {DIMS}) WHERE c > 0) AS v
+              FROM generate_series(1, {centers}) c;
+            CREATE UNLOGGED TABLE hnsw_rows AS
+            SELECT i, ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x) AS embedding
+              FROM generate_series(1, {size}) i JOIN hnsw_centers c ON c.c = 1 + i % {centers};""")
+        queries = await hnsw_queries(admin, centers, QUERIES + 3 + WARMUP)
+        what = f"{centers} clusters of uniform noise"
+    await admin.execute(f"""
         INSERT INTO unified.chunks (source, source_collection, source_id, project_id, content, embedding, created_at)
-        SELECT 'claude_context', 'code_chunks_h', 'h' || i, 'proj-h' || (i % 10), 'chunk ' || i,
-               ARRAY(SELECT x + (random()::real - 0.5) * 0.3 FROM unnest(c.v) x),
+        SELECT 'claude_context', 'code_chunks_h', 'h' || i, 'proj-h' || (i % 10), 'chunk ' || i, embedding,
                date_trunc('month', now()) - make_interval(months => i % 12) + interval '1 day'
-          FROM generate_series(1, {size}) i JOIN hnsw_centers c ON c.c = 1 + i % {centers};""")
+          FROM hnsw_rows;
+        DROP TABLE hnsw_rows""")
+    t_load = time.perf_counter() - t0
     t_items = await timed(admin, f"""
         CREATE TABLE items (id bigint PRIMARY KEY, embedding vector({DIMS}));
         INSERT INTO items SELECT id, embedding::vector FROM unified.chunks;""")
     t_vacuum = await timed(admin, "VACUUM ANALYZE unified.chunks, items")
-    say(f"  HNSW, {size} chunks of {DIMS} dims in {centers} clusters, 12 monthly partitions, {QUERIES} queries, k = 10 "
+    say(f"  HNSW, {size} chunks of {DIMS} dims from {what}, 12 monthly partitions, {QUERIES} queries, k = 10 "
         f"(shared_buffers {sb}, maintenance_work_mem {mwm}, max_parallel_maintenance_workers {workers}):")
     say(f"    load: unified.chunks {t_load:.1f} s, plain table {t_items:.1f} s, VACUUM ANALYZE {t_vacuum:.1f} s "
         f"(load average {os.getloadavg()[0]:.2f})")
@@ -420,8 +506,7 @@ async def bench_hnsw(admin, size):
     # uses 100, so the plain table is measured at both
     admin100 = await connect()
     await admin100.execute("SET hnsw.ef_search = 100")
-    qs = await hnsw_queries(admin, centers)
-    wq = await hnsw_queries(admin, centers, WARMUP)
+    qs, wq = queries[:QUERIES + 3], queries[QUERIES + 3:]
     plain40, plain100 = "plain table, one index (ef_search 40)", "plain table, one index (ef_search 100)"
     b_base = await timed(admin, "CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops)")
     say(f"    build: plain table's index {b_base:6.1f} s (load average {os.getloadavg()[0]:.2f})")
@@ -567,8 +652,9 @@ async def main():
         await bench_storage(admin)
     if "hnsw" in PHASES:
         say("==> pgvector HNSW")
-        for size in HNSW_SIZES:
-            await bench_hnsw(admin, size)
+        for data in HNSW_DATA:
+            for size in HNSW_SIZES:
+                await bench_hnsw(admin, size, data)
     if "layout_upsert" in PHASES:
         say("==> upsert cost of the vector layouts")
         await bench_layout_upsert(admin, emb, bodies)

@@ -16,7 +16,10 @@
 #   storage  embedding STORAGE MAIN vs EXTENDED vs EXTERNAL for a scan
 #   hnsw     with pgvector: search_chunks through HNSW over 12 monthly
 #            partitions vs one plain pgvector table with one HNSW index,
-#            latency and recall@10 against exact, at BENCH_HNSW_SIZES
+#            latency and recall@10 against exact, at BENCH_HNSW_SIZES, for
+#            each generator of BENCH_HNSW_DATA ("latent", the default:
+#            embeddings of a low intrinsic dimension; "clusters": uniform
+#            noise around 100 centres)
 #
 #   bench/operations/run.sh       BENCH_CHUNKS=100000 BENCH_QUERIES=50
 #                                 BENCH_HNSW_SIZES="20000 100000" BENCH_PORT=5661
@@ -36,7 +39,7 @@ PORT=${BENCH_PORT:-5661}
 SHARED_BUFFERS=${BENCH_SHARED_BUFFERS:-1GB}
 MAINTENANCE_WORK_MEM=${BENCH_MAINTENANCE_WORK_MEM:-1GB}
 
-bash "$UPG_ROOT/scripts/deps.sh"
+bash "$UPG_ROOT/scripts/deps.sh" --bench
 take_install_lock
 build_and_install
 
