@@ -9,7 +9,13 @@
 #               BENCH_ROUNDS (default 3) rounds interleaving the three, medians:
 #               local.sql  (baseline: both writes in one local transaction),
 #               api.sql    (two participants through unified_pg's API),
-#               client.sql (the original design's client-side protocol);
+#               client.sql (the original design's client-side protocol),
+#               original.sql (the original design's coordinator as
+#                           written: an upsert of the log row in its own
+#                           transaction per state; one database only),
+#               floor.sql  (both participants prepared and committed with
+#                           no log: not crash safe, the bound no protocol
+#                           that prepares both can beat; one database only);
 #               prints tps and ratios against the baseline of the same run
 #   two dbs     the same three protocols with the Cognee participant in a
 #               second database (bench/dtx/twodb.py, asyncpg, one process
@@ -48,7 +54,7 @@ is_root && chown postgres: "$WORK"
 DATA=$WORK/data
 SOCK=$WORK/sock
 BENCH=$(cd "$(dirname "$0")" && pwd)
-as_pg cp "$BENCH"/local.sql "$BENCH"/api.sql "$BENCH"/client.sql "$WORK"/
+as_pg cp "$BENCH"/local.sql "$BENCH"/api.sql "$BENCH"/client.sql "$BENCH"/floor.sql "$BENCH"/original.sql "$WORK"/
 
 cleanup() {
     as_pg "$BINDIR/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
@@ -81,6 +87,8 @@ CREATE SEQUENCE bench_seq;
 CREATE TABLE bench_claude (n bigint, who text);
 CREATE TABLE bench_cognee (n bigint, who text);
 CREATE TABLE client_log (tx_id text, state text, at timestamptz DEFAULT clock_timestamp());
+CREATE TABLE original_log (id text PRIMARY KEY, state text NOT NULL, participants text[],
+                           created_at timestamptz, updated_at timestamptz);
 SQL
 psql_b -d postgres -c "CREATE DATABASE bench2"
 psql_b -d bench2 -c "CREATE TABLE bench_cognee (n bigint, who text)"
@@ -91,7 +99,7 @@ measure() {
     psql_b -d bench -c "CHECKPOINT" >/dev/null
     if [ "$mode" = one ]; then
         out=$(cd "$WORK" && as_pg "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U postgres -n -M simple \
-            -c "$c" -j "$c" -T "$SECONDS_PER_RUN" ${BENCH_LATENCIES:+-r} -f "$w.sql" bench 2>&1) || { say "$out"; die "pgbench $w failed"; }
+            -c "$c" -j "$c" -T "$SECONDS_PER_RUN" ${BENCH_LATENCIES:+-r} -f "$w.sql" bench 2>&1) || { say "$out" >&2; die "pgbench $w failed"; }
         [ -n "${BENCH_LATENCIES:-}" ] && printf "%s\n" "$out" | sed -n '/statement latencies/,$p' >&2
         printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1
     else
@@ -102,20 +110,30 @@ measure() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# The three protocols interleaved, ROUNDS rounds each; prints the medians and ratios.
+# The protocols interleaved, ROUNDS rounds each; prints the medians and ratios.
+# floor/client is the most API/client could be: the API does the floor's
+# work and more.  original and floor run in one database only.
 throughput() {
-    local mode=$1 c w r
-    printf '%-8s %12s %12s %12s %10s %10s %10s\n' clients local_tps api_tps client_tps api/local client/local api/client
+    local mode=$1 c w r protocols="local api client"
+    [ "$mode" = one ] && protocols="local api client original floor"
+    printf '%-8s %10s %10s %10s %10s %10s %10s %10s %10s %12s %12s\n' clients local_tps api_tps client_tps \
+        orig_tps floor_tps api/local api/client api/orig floor/client floor/orig
     for c in $CLIENTS; do
         declare -A runs=()
         for r in $(seq 1 "$ROUNDS"); do
-            for w in local api client; do
+            for w in $protocols; do
                 runs[$w]="${runs[$w]:-} $(measure "$mode" "$w" "$c")"
             done
         done
         # shellcheck disable=SC2086
-        awk -v c="$c" -v l="$(median ${runs[local]})" -v a="$(median ${runs[api]})" -v k="$(median ${runs[client]})" 'BEGIN {
-            printf "%-8s %12.0f %12.0f %12.0f %10.3f %10.3f %10.3f\n", c, l, a, k, a / l, k / l, a / k }'
+        awk -v c="$c" -v l="$(median ${runs[local]})" -v a="$(median ${runs[api]})" -v k="$(median ${runs[client]})" \
+            -v o="$( [ -n "${runs[original]:-}" ] && median ${runs[original]})" \
+            -v f="$( [ -n "${runs[floor]:-}" ] && median ${runs[floor]})" '
+            function r(x, y) { return x == "" ? "-" : sprintf("%.3f", x / y) }
+            BEGIN {
+            printf "%-8s %10.0f %10.0f %10.0f %10s %10s %10.3f %10.3f %10s %12s %12s\n", c, l, a, k,
+                o == "" ? "-" : sprintf("%.0f", o), f == "" ? "-" : sprintf("%.0f", f),
+                a / l, a / k, o == "" ? "-" : sprintf("%.3f", a / o), r(f, k), o == "" ? "-" : r(f, o) }'
     done
     sleep 1
     psql_b -d bench -At -c "SELECT 'log: ' || string_agg(state || '=' || transactions, ' ') FROM unified.transaction_stats"
