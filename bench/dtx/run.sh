@@ -6,7 +6,7 @@
 # Starts a throwaway preloaded server on a Unix socket (nothing listens on
 # TCP), then:
 #   throughput  pgbench, BENCH_SECONDS (default 3) per run, 1/8/32 clients,
-#               BENCH_ROUNDS (default 3) rounds interleaving the three, medians:
+#               BENCH_ROUNDS (default 3) rounds interleaving them, medians:
 #               local.sql  (baseline: both writes in one local transaction),
 #               api.sql    (two participants through unified_pg's API),
 #               client.sql (the original design's client-side protocol),
@@ -14,8 +14,8 @@
 #                           written: an upsert of the log row in its own
 #                           transaction per state; one database only),
 #               floor.sql  (both participants prepared and committed with
-#                           no log: not crash safe, the bound no protocol
-#                           that prepares both can beat; one database only);
+#                           no log: not crash safe, the participant work
+#                           alone; one database only);
 #               prints tps and ratios against the baseline of the same run
 #   two dbs     the same three protocols with the Cognee participant in a
 #               second database (bench/dtx/twodb.py, asyncpg, one process
@@ -111,8 +111,10 @@ measure() {
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # The protocols interleaved, ROUNDS rounds each; prints the medians and ratios.
-# floor/client is the most API/client could be: the API does the floor's
-# work and more.  original and floor run in one database only.
+# Where the clients keep the CPUs busy, floor/client is the most API/client
+# could be: the API does the floor's work and more (with few clients the
+# API's concurrent COMMIT PREPAREDs wait for one flush less than the
+# floor's).  original and floor run in one database only.
 throughput() {
     local mode=$1 c w r protocols="local api client"
     [ "$mode" = one ] && protocols="local api client original floor"

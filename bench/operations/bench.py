@@ -29,7 +29,7 @@ HNSW_LAYOUTS = os.environ.get("BENCH_HNSW_LAYOUTS", "partitioned global").split(
 # and run this many unmeasured queries through every candidate
 PREWARM = os.environ.get("BENCH_HNSW_PREWARM", "1") != "0"
 WARMUP = int(os.environ.get("BENCH_HNSW_WARMUP", "0"))
-# the hnsw phase's rows (both generators are described at gen_latent and
+# the hnsw phase's rows (both generators are described at class Latent and
 # bench_hnsw): "latent", embeddings of a low intrinsic dimension, as text
 # embeddings have; "clusters", 100 centres plus uniform noise on every
 # dimension, the hard case for a graph index
