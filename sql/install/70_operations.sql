@@ -471,15 +471,19 @@ COMMENT ON FUNCTION unified.delete_file_chunks(text, text, text) IS
 -- 0.8 or later; else NULL.
 CREATE FUNCTION unified.pgvector_schema()
 RETURNS name
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, unified, pg_temp
 AS $fn$
-    SELECT n.nspname
-      FROM pg_catalog.pg_extension e
-      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
-     WHERE e.extname OPERATOR(pg_catalog.=) 'vector'
-       AND pg_catalog.string_to_array(pg_catalog.split_part(e.extversion, '-', 1), '.')::integer[]
-           OPERATOR(pg_catalog.>=) '{0,8}'::integer[]
+BEGIN
+    -- PL/pgSQL keeps this query's plan for the session; as a SQL function
+    -- it was planned again on every search
+    RETURN (SELECT n.nspname
+              FROM pg_catalog.pg_extension e
+              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+             WHERE e.extname OPERATOR(pg_catalog.=) 'vector'
+               AND pg_catalog.string_to_array(pg_catalog.split_part(e.extversion, '-', 1), '.')::integer[]
+                   OPERATOR(pg_catalog.>=) '{0,8}'::integer[]);
+END
 $fn$;
 
 -- The name of the HNSW index enable_vector_index makes for these dimensions.
@@ -524,49 +528,13 @@ SELECT (pg_catalog.regexp_match(t.relname, '^chunk_vectors_([0-9]+)$'))[1]::inte
 COMMENT ON VIEW unified.vector_indexes IS
     'HNSW indexes serving search_chunks by embedding dimensions: per partition (and on how many) or global';
 
--- Check a query vector and k for a search; return the vector's dimensions.
+-- Check a query vector, k and a filter for a search; return the vector's
+-- dimensions (src/vector.c: one pass over the query).  Not STRICT: a NULL
+-- query or k is an error with its own message.
 CREATE FUNCTION unified.search_check(query real[], k integer, filter jsonb)
 RETURNS integer
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, unified, pg_temp
-AS $fn$
-DECLARE
-    dims    integer;
-BEGIN
-    IF query IS NULL THEN
-        RAISE EXCEPTION 'query must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF array_ndims(query) IS DISTINCT FROM 1 OR array_position(query, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'query must be a one-dimensional array of numbers without NULLs'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    dims := cardinality(query);
-    IF dims > 16000 THEN
-        RAISE EXCEPTION 'query has % dimensions, more than 16000', dims
-            USING ERRCODE = 'program_limit_exceeded';
-    END IF;
-    IF 'NaN'::real = ANY (query) OR 'Infinity'::real = ANY (query) OR '-Infinity'::real = ANY (query) THEN
-        RAISE EXCEPTION 'query must contain finite numbers only'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF NOT EXISTS (SELECT FROM unnest(query) x WHERE x <> 0) THEN
-        RAISE EXCEPTION 'query has norm zero: its cosine distance to anything is undefined'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF k IS NULL OR k < 1 OR k > 10000 THEN
-        RAISE EXCEPTION 'k must be between 1 and 10000'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('The value given is %s.', coalesce(k::text, 'NULL'));
-    END IF;
-    IF filter IS NOT NULL AND jsonb_typeof(filter) <> 'object' THEN
-        RAISE EXCEPTION 'filter must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('The value given is a JSON %s.', jsonb_typeof(filter));
-    END IF;
-    RETURN dims;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'upg_search_check'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- The WHERE clause of a search over unified.chunks c for the filters given
 -- (NULL = no condition; dims NULL: embeddings of any length); $1 .. $7 are
