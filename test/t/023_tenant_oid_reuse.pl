@@ -7,19 +7,16 @@
 # project it sees exactly that project.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use UnifiedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('oid_reuse');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'postgres'
+my $node = preloaded_node('oid_reuse', q{
 unified_pg.maintenance_interval = 0
 lc_messages = 'C'
 });
-$node->start;
 $node->safe_psql('postgres', q{
 CREATE DATABASE other;
 CREATE EXTENSION unified_pg;

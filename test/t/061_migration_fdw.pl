@@ -5,19 +5,16 @@
 # unified.migrate_to_unified().
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use UnifiedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('migration_fdw');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'postgres'
+my $node = preloaded_node('migration_fdw', q{
 unified_pg.maintenance_interval = 0
 lc_messages = 'C'
 });
-$node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION unified_pg');
 $node->safe_psql('postgres', 'CREATE EXTENSION postgres_fdw');
 

@@ -8,19 +8,16 @@
 # who ran it in public.ran, which must stay empty.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use UnifiedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('migration_hostile');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'postgres'
+my $node = preloaded_node('migration_hostile', q{
 unified_pg.maintenance_interval = 0
 lc_messages = 'C'
 });
-$node->start;
 $node->safe_psql('postgres', q{
 CREATE EXTENSION unified_pg;
 CREATE EXTENSION postgres_fdw;

@@ -4,27 +4,18 @@
 # it across a restart and a pg_dump and restore.  Skipped, saying why, without pgvector.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use UnifiedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('vecmaint');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'postgres'
+my $node = preloaded_node('vecmaint', q{
 unified_pg.resolver_naptime = '100ms'
 unified_pg.maintenance_interval = '1s'
 });
-$node->start;
 
-if ($node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_available_extension_versions WHERE name = 'vector' AND version >= '0.8'") eq '0')
-{
-	$node->stop;
-	plan skip_all => 'pgvector 0.8 or later is not installed on this server '
-	  . '(scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz)';
-}
+skip_without_pgvector($node);
 
 $node->safe_psql('postgres', 'CREATE EXTENSION vector; CREATE EXTENSION unified_pg');
 is($node->safe_psql('postgres', 'SELECT unified.enable_vector_index(3)'),

@@ -8,26 +8,17 @@
 # without pgvector.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use UnifiedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('vecraces');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'postgres'
+my $node = preloaded_node('vecraces', q{
 unified_pg.maintenance_interval = 0
 });
-$node->start;
 
-if ($node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_available_extension_versions WHERE name = 'vector' AND version >= '0.8'") eq '0')
-{
-	$node->stop;
-	plan skip_all => 'pgvector 0.8 or later is not installed on this server '
-	  . '(scripts/deps.sh installs it from the postgresql-15-pgvector package or ../shared/deps/pgvector-0.8.6.tar.gz)';
-}
+skip_without_pgvector($node);
 
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION vector;

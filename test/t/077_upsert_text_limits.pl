@@ -6,18 +6,15 @@
 # with 57014, not with the batch's own error once the parse is over).
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use UnifiedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('upserttext');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'postgres'
+my $node = preloaded_node('upserttext', q{
 unified_pg.maintenance_interval = 0
 });
-$node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION unified_pg');
 
 # just under 16 MB of elements, each invalid (no owner), so both forms fail

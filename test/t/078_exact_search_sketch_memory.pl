@@ -10,21 +10,18 @@
 # little) may exceed the plain path's by a few megabytes, not by tens.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use UnifiedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('sketchmem');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'postgres'
+my $node = preloaded_node('sketchmem', q{
 unified_pg.maintenance_interval = 0
 shared_buffers = 16MB
 work_mem = 4MB
 autovacuum = off
 });
-$node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION unified_pg;
 	INSERT INTO unified.chunks (source, source_id, project_id, content, embedding, metadata)

@@ -9,19 +9,16 @@
 # them from PUBLIC) is applied here: it must leave nothing to count.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use UnifiedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('sketchleak');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'unified_pg'
-unified_pg.database = 'postgres'
+my $node = preloaded_node('sketchleak', q{
 unified_pg.maintenance_interval = 0
 lc_messages = 'C'
 });
-$node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION unified_pg;
 	CREATE ROLE leak_scoped LOGIN IN ROLE claude_user;
